@@ -1,0 +1,43 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "netform",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "netform", targets: ["netform"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C glue
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .target(name: "CNetlink"),
+
+        // Libraries
+        .target(name: "YAML", dependencies: ["CYAML"], swiftSettings: strict),
+        .target(name: "Addressing", swiftSettings: strict),
+        .target(name: "Spec", dependencies: ["YAML", "Addressing"], swiftSettings: strict),
+        .target(name: "Netlink", dependencies: ["CNetlink", "Addressing"], swiftSettings: strict),
+        .target(name: "Model", dependencies: ["Addressing"], swiftSettings: strict),
+
+        // CLI
+        .executableTarget(
+            name: "netform",
+            dependencies: [
+                "Spec", "Model",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+
+        // Tests
+        .testTarget(name: "YAMLTests", dependencies: ["YAML"], swiftSettings: strict),
+        .testTarget(name: "AddressingTests", dependencies: ["Addressing"], swiftSettings: strict),
+        .testTarget(name: "SpecTests", dependencies: ["Spec"], swiftSettings: strict),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: [], swiftSettings: strict),
+    ]
+)
