@@ -16,6 +16,7 @@ let package = Package(
         // C glue
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .target(name: "CNetlink"),
+        .target(name: "CFuzzing"),
 
         // Libraries
         .target(name: "YAML", dependencies: ["CYAML"], swiftSettings: strict),
@@ -33,11 +34,17 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        // Fuzz target for the spec loader (Scripts/fuzz links libFuzzer into it)
+        .executableTarget(name: "netform-fuzz", dependencies: ["Spec", "CFuzzing"], swiftSettings: strict),
+
+        // Test support (used only by test targets)
+        .target(name: "TestSupport", swiftSettings: strict),
+
         // Tests
         .testTarget(name: "YAMLTests", dependencies: ["YAML"], swiftSettings: strict),
         .testTarget(name: "AddressingTests", dependencies: ["Addressing"], swiftSettings: strict),
         .testTarget(name: "SpecTests", dependencies: ["Spec"], swiftSettings: strict),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: [], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "netform"], swiftSettings: strict),
     ]
 )

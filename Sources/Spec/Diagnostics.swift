@@ -1,0 +1,77 @@
+import YAML
+
+/// One problem found in a spec, pinned to the place in the file that causes it.
+///
+/// Users fix specs from these messages alone, so every diagnostic carries a position
+/// (`file:line:col`) and is rendered with the offending source line and a caret.
+public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
+    public enum Severity: String, Sendable, Equatable, Codable {
+        case error
+        case warning
+    }
+
+    public var severity: Severity
+    public var mark: Mark
+    public var message: String
+
+    public init(_ severity: Severity, _ mark: Mark, _ message: String) {
+        self.severity = severity
+        self.mark = mark
+        self.message = message
+    }
+
+    /// The one-line form, `FILE:LINE:COL: error: message`.
+    public var description: String { "\(mark): \(severity.rawValue): \(message)" }
+}
+
+/// Collects diagnostics in the order they are found; decoding never stops at the
+/// first problem so that one run of `netform validate` shows them all.
+struct DiagnosticSink {
+    private(set) var items: [Diagnostic] = []
+
+    mutating func error(_ mark: Mark, _ message: String) {
+        items.append(Diagnostic(.error, mark, message))
+    }
+
+    mutating func warning(_ mark: Mark, _ message: String) {
+        items.append(Diagnostic(.warning, mark, message))
+    }
+
+    var hasErrors: Bool { items.contains { $0.severity == .error } }
+}
+
+/// The text of a spec file, kept to show source lines under diagnostics.
+public struct SourceText: Sendable {
+    public let path: String
+    private let lines: [Substring]
+
+    public init(path: String, text: String) {
+        self.path = path
+        self.lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    }
+
+    /// Line `n` (1-based) without its line terminator, or nil past the end.
+    public func line(_ n: Int) -> Substring? {
+        guard n >= 1, n <= lines.count else { return nil }
+        let l = lines[n - 1]
+        return l.last == "\r" ? l.dropLast() : l
+    }
+
+    /// Renders a diagnostic the way compilers do:
+    /// ```
+    /// lab.yaml:3:5: error: unknown key 'subnett'; did you mean 'subnets'?
+    ///     3 |     subnett: []
+    ///       |     ^
+    /// ```
+    /// Tabs before the caret are reproduced so the caret lines up in a terminal.
+    public func render(_ d: Diagnostic) -> String {
+        var out = d.description
+        guard let text = line(d.mark.line) else { return out }
+        let number = String(d.mark.line)
+        let gutter = String(repeating: " ", count: number.count)
+        out += "\n \(number) | \(text)"
+        let prefix = text.prefix(max(0, d.mark.column - 1)).map { $0 == "\t" ? "\t" : " " }.joined()
+        out += "\n \(gutter) | \(prefix)^"
+        return out
+    }
+}
