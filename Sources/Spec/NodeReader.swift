@@ -104,7 +104,8 @@ func stringValue(_ node: Node) -> String? {
 /// The allowed word closest to `word` by edit distance, if it is close enough to be a
 /// plausible typo (at most 2 edits, or a third of the word).
 func closestMatch(_ word: String, in candidates: [String]) -> String? {
-    let limit = max(2, word.count / 3)
+    guard word.count >= 3 else { return nil }
+    let limit = min(2, max(1, word.count / 3))
     var best: (String, Int)?
     for c in candidates {
         let d = editDistance(word.lowercased(), c)

@@ -1,4 +1,5 @@
 import Addressing
+import YAML
 
 /// Checks the rules that span several objects of a decoded spec: references,
 /// overlaps, duplicates and capacities. Needs no root and reads no kernel state.
@@ -79,6 +80,7 @@ struct SpecValidator {
                     portsOnBridge[key, default: 0] += 1
                 }
                 var statics: [(IPAddress, String)] = []
+                var ipv4Accepted = false
                 if let v4 = a.ipv4 { statics.append((.v4(v4), "ipv4")) }
                 if let v6 = a.ipv6 { statics.append((.v6(v6), "ipv6")) }
                 for family in IPFamily.allCases where !statics.contains(where: { $0.0.family == family }) {
@@ -104,9 +106,11 @@ struct SpecValidator {
                         sink.error(m, "duplicate address \(ip) on network '\(net.name)': container '\(other.owner)' has it (line \(other.mark.line))")
                     } else {
                         addresses[net.name, default: [:]][ip] = Used(owner: c.name, mark: m)
+                        if ip.family == .v4 { ipv4Accepted = true }
                     }
                 }
-                let mac = a.mac ?? a.ipv4.map { MACAddress(derivedFrom: $0) }
+                // A MAC derived from a refused address would only repeat that error.
+                let mac = a.mac ?? (ipv4Accepted ? a.ipv4.map { MACAddress(derivedFrom: $0) } : nil)
                 if let mac {
                     let m = a.mac != nil ? marks["\(apath).mac"] : marks["\(apath).ipv4"]
                     if let other = macs[net.name]?[mac] {

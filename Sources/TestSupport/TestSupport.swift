@@ -67,16 +67,25 @@ public enum TestSupport {
 }
 
 /// Whether kernel tests may run: as root, inside `Scripts/sandbox` (which sets
-/// NETFORM_SANDBOX=1), in a network namespace that is not PID 1's. Kernel tests are
+/// NETFORM_SANDBOX=1), in a network namespace other than the one the sandbox was
+/// started from (and other than PID 1's, where that can be read). Kernel tests are
 /// gated on this so they can never create objects in the machine's own namespace.
 public enum KernelSandbox {
     public static let isActive: Bool = {
-        guard getuid() == 0, ProcessInfo.processInfo.environment["NETFORM_SANDBOX"] == "1" else { return false }
-        var mine = stat()
-        var initial = stat()
-        guard stat("/proc/self/ns/net", &mine) == 0, stat("/proc/1/ns/net", &initial) == 0 else { return false }
-        return mine.st_ino != initial.st_ino || mine.st_dev != initial.st_dev
+        let env = ProcessInfo.processInfo.environment
+        guard getuid() == 0, env["NETFORM_SANDBOX"] == "1", let outer = env["NETFORM_OUTER_NETNS"],
+              let mine = namespaceID("/proc/self/ns/net") else { return false }
+        if mine == outer { return false }
+        if let initial = namespaceID("/proc/1/ns/net"), initial == mine { return false }
+        return true
     }()
+
+    /// `dev:inode` of a namespace file, as `stat -L -c %d:%i` prints it.
+    public static func namespaceID(_ path: String) -> String? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return "\(st.st_dev):\(st.st_ino)"
+    }
 
     public static let skipReason = "kernel test: needs root and Scripts/sandbox (unshare --net --mount); run Scripts/test"
 }

@@ -21,7 +21,7 @@ let fuzzOne: netform_fuzz_callback = { data, size in
 
 if netform_fuzz_driver_available() != 0 {
     var argc = CommandLine.argc
-    var argv = CommandLine.unsafeArgv
+    var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
     exit(netform_run_fuzz_driver(&argc, &argv, fuzzOne))
 } else {
     var count = 0

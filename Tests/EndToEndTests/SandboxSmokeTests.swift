@@ -11,7 +11,7 @@ struct SandboxSmoke {
         let inside = try TestSupport.run(sandbox, ["/bin/sh", "-c", """
             set -e
             ip netns add nf-smoke-ns
-            ip link add nf-smoke0 type dummy
+            ip link add nf-smoke0 type bridge
             ip -j link show nf-smoke0
             echo; ip netns list
             echo; echo "sandbox=$NETFORM_SANDBOX"
@@ -28,8 +28,11 @@ struct SandboxSmoke {
     }
 
     @Test func thisTestProcessIsNotInTheMachinesNamespace() throws {
-        let mine = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/ns/net")
-        let initial = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/1/ns/net")
-        #expect(mine != initial)
+        let mine = try #require(KernelSandbox.namespaceID("/proc/self/ns/net"))
+        let outer = try #require(ProcessInfo.processInfo.environment["NETFORM_OUTER_NETNS"])
+        #expect(mine != outer)
+        // The sandbox starts with nothing but its own loopback.
+        let links = try TestSupport.sh("ip -o link show | grep -v 'nf-' | wc -l")
+        #expect(links.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1", "only lo is expected in a fresh sandbox")
     }
 }

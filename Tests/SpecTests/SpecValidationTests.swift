@@ -34,7 +34,7 @@ import Testing
             "3:12: error: 'mtu' in network 'a' must be from 68 to 65535, got 67",
             "3:35: error: invalid subnet '10.0.0.0/33': prefix length '33' must be a number from 0 to 32",
             "4:12: error: 'mtu' in network 'b' must be an integer, got a string",
-            "4:53: error: gateway 10.1.0.255 is the broadcast address of 10.1.0.0/24",
+            "4:60: error: gateway 10.1.0.255 is the broadcast address of 10.1.0.0/24",
         ])
     }
 
@@ -68,9 +68,9 @@ import Testing
           b: {subnets: [{subnet: 10.0.2.0/24, gateway: 10.0.2.0}]}
           c: {subnets: [{subnet: 10.0.3.0/24, gateway: nonsense}]}
         """) == [
-            "3:47: error: gateway 10.0.1.1 is outside subnet 10.0.0.0/24",
-            "4:47: error: gateway 10.0.2.0 is the network address of 10.0.2.0/24",
-            "5:47: error: gateway 'nonsense' is not an IP address",
+            "3:48: error: gateway 10.0.1.1 is outside subnet 10.0.0.0/24",
+            "4:48: error: gateway 10.0.2.0 is the network address of 10.0.2.0/24",
+            "5:48: error: gateway 'nonsense' is not an IP address",
         ])
     }
 
@@ -82,7 +82,7 @@ import Testing
           c: {subnets: [{subnet: 10.1.0.0/24}, {subnet: 10.1.0.128/25}]}
         """) == [
             "4:26: error: subnet 10.0.5.0/24 overlaps 10.0.0.0/16 of network 'a'",
-            "5:53: error: subnet 10.1.0.128/25 overlaps 10.1.0.0/24 of another subnet of the same network",
+            "5:49: error: subnet 10.1.0.128/25 overlaps 10.1.0.0/24 of another subnet of the same network",
         ])
     }
 
@@ -99,12 +99,12 @@ import Testing
           f: {networks: {n: {ipv6: "fd00::1"}}}
           g: {networks: {n: {ipv4: 10.0.0.300}}}
         """) == [
-            "5:26: error: address 10.0.1.5 is outside subnet 10.0.0.0/24 of network 'n'",
-            "6:26: error: address 10.0.0.1 is the gateway of network 'n'",
-            "7:26: error: address 10.0.0.254 is reserved as aux address 'r' of network 'n'",
-            "9:26: error: duplicate address 10.0.0.9 on network 'n': container 'd' has it (line 8)",
-            "10:26: error: network 'n' has no IPv6 subnet for fd00::1",
-            "11:26: error: '10.0.0.300' is not an IPv4 address",
+            "5:28: error: address 10.0.1.5 is outside subnet 10.0.0.0/24 of network 'n'",
+            "6:28: error: address 10.0.0.1 is the gateway of network 'n'",
+            "7:28: error: address 10.0.0.254 is reserved as aux address 'r' of network 'n'",
+            "9:28: error: duplicate address 10.0.0.9 on network 'n': container 'd' has it (line 8)",
+            "10:28: error: network 'n' has no IPv6 subnet for fd00::1",
+            "11:28: error: '10.0.0.300' is not an IPv4 address",
         ])
     }
 
@@ -118,9 +118,9 @@ import Testing
           c: {networks: {n: {mac: "01:00:5e:00:00:01"}}}
           d: {networks: {n: {mac: "02:42:ac:11:00"}}}
         """) == [
-            "6:25: error: duplicate MAC 02:42:ac:11:00:02 on network 'n': container 'a' has it too",
-            "7:25: error: MAC 01:00:5e:00:00:01 cannot be an interface address (it is multicast)",
-            "8:25: error: '02:42:ac:11:00' is not a MAC address (expected six hex pairs, e.g. 02:42:ac:11:00:02)",
+            "6:27: error: duplicate MAC 02:42:ac:11:00:02 on network 'n': container 'a' has it too",
+            "7:27: error: MAC 01:00:5e:00:00:01 cannot be an interface address (it is multicast)",
+            "8:27: error: '02:42:ac:11:00' is not a MAC address (expected six hex pairs, e.g. 02:42:ac:11:00:02)",
         ])
     }
 
@@ -151,8 +151,8 @@ import Testing
         """) == [
             "5:18: error: unknown network 'backnd' in container 'a'; did you mean 'backend'?",
             "6:3: error: container 'b' has no 'networks', so it joins Docker's default network 'bridge', which this spec does not define; define it or write `networks: []` for loopback only",
-            "8:25: error: unknown container 'x' in rule 1",
-            "9:19: error: unknown network 'frontend' in rule 2",
+            "8:26: error: unknown container 'x' in rule 1",
+            "9:18: error: unknown network 'frontend' in rule 2",
         ])
     }
 
@@ -191,7 +191,7 @@ import Testing
           b: {networks: [host], ports: ["80:80"]}
         """) == [
             "5:18: error: container 'a' uses the host network, which cannot be combined with other networks",
-            "6:32: error: container 'b' uses the host network; its ports are already the host's, so 'ports' does nothing",
+            "6:33: error: container 'b' uses the host network; its ports are already the host's, so 'ports' does nothing",
         ])
     }
 
@@ -230,7 +230,7 @@ import Testing
             "3:5: error: rule 1 has both 'allow' and 'deny'; write two rules",
             "4:5: error: rule 2 needs 'allow' or 'deny'",
             "5:19: error: invalid selector 'label:novalue': a label selector is label:KEY=VALUE",
-            "5:42: error: rule 3 gives both 'ports' and 'protocols'; ports already name their protocol",
+            "5:36: error: rule 3 gives both 'ports' and 'protocols'; ports already name their protocol",
             "6:24: error: unknown protocol 'icmpp'; expected one of tcp, udp, sctp, icmp, icmpv6; did you mean 'icmp'?",
         ])
     }
@@ -243,8 +243,8 @@ import Testing
           c: {networks: [], netns: {pid: 0}}
         """) == [
             "3:28: error: 'netns' takes exactly one of 'name', 'path' or 'pid', not 'name' and 'pid'",
-            "4:34: error: namespace path 'relative/path' must be absolute",
-            "5:33: error: 'pid' in 'netns' of container 'c' must be from 1 to 2147483647, got 0",
+            "4:35: error: namespace path 'relative/path' must be absolute",
+            "5:34: error: 'pid' in 'netns' of container 'c' must be from 1 to 2147483647, got 0",
         ])
     }
 
@@ -261,8 +261,9 @@ import Testing
         containers:
           a: {networks: [small]}
           b: {networks: [small]}
+          c: {networks: [small]}
         """) == [
-            "3:3: error: network 'small' needs 2 dynamic IPv4 addresses but ip_range 10.0.0.0/30 has only 1 free",
+            "3:3: error: network 'small' needs 3 dynamic IPv4 addresses but ip_range 10.0.0.0/30 has only 2 free",
         ])
     }
 
@@ -273,8 +274,8 @@ import Testing
           a: {networks: {}, labels: {version: 2}, ports: "80:80"}
         """) == [
             "2:11: error: 'networks' must be a mapping of network names to networks, got a list",
-            "4:38: error: value of 'version' in 'labels' must be a string, got a number; quote it",
-            "4:48: error: 'ports' in container 'a' must be a list, got a string",
+            "4:39: error: value of 'version' in 'labels' must be a string, got a number; quote it",
+            "4:50: error: 'ports' in container 'a' must be a list, got a string",
         ])
     }
 
@@ -287,9 +288,9 @@ import Testing
         let r = load("version: 1\nnetworks:\n  aislada: {subnets: [{subnet: 172.18.0.0/16}], icc: maybe}\n")
         #expect(r.rendered() == [
             """
-            lab.yaml:3:57: error: 'icc' in network 'aislada' must be true or false, got a string
+            lab.yaml:3:54: error: 'icc' in network 'aislada' must be true or false, got a string
              3 |   aislada: {subnets: [{subnet: 172.18.0.0/16}], icc: maybe}
-               |                                                         ^
+               |                                                      ^
             """,
         ])
         #expect(r.spec == nil, "an invalid spec yields no Spec")
