@@ -1,34 +1,36 @@
 // Fuzz target for the spec loader (YAML parsing, decoding, validation).
 //
-// Built with `Scripts/fuzz`, which links libFuzzer (-sanitize=fuzzer,address): the
-// program then hands control to libFuzzer's driver. Built normally (swift build), it
-// replays the files named on the command line through the same entry point, which
-// is how a crash input found by the fuzzer is reproduced and how the seed corpus is
-// checked in the test suite.
+// Built by `Scripts/fuzz` with libFuzzer linked in (-sanitize=fuzzer,address and
+// NETFORM_FUZZING), it hands control to libFuzzer's driver. Built normally
+// (`swift build`), it replays the files named on the command line through the same
+// function: that is how a crash input is reproduced, and how the test suite checks
+// the seed corpus.
 import CFuzzing
 import Spec
 #if canImport(Glibc)
 import Glibc
 #endif
 
-let fuzzOne: netform_fuzz_callback = { data, size in
+/// Feeds one input to the loader; any crash or sanitizer report is a finding.
+/// Exported under libFuzzer's name too, for when libFuzzer's own `main` is linked.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let bytes = size == 0 || data == nil ? [] : Array(UnsafeBufferPointer(start: data, count: size))
     let result = SpecLoader.load(bytes: bytes, file: "fuzz.yaml")
-    // Rendering touches every diagnostic's mark against the source lines.
+    // Rendering checks every diagnostic's mark against the source lines.
     _ = result.rendered()
     return 0
 }
 
-if netform_fuzz_driver_available() != 0 {
+if netform_fuzzing() != 0 {
     var argc = CommandLine.argc
     var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-    exit(netform_run_fuzz_driver(&argc, &argv, fuzzOne))
-} else {
-    var count = 0
-    for path in CommandLine.arguments.dropFirst() {
-        let loaded = SpecLoader.load(path: path)
-        _ = loaded.rendered()
-        count += 1
-    }
-    print("replayed \(count) input\(count == 1 ? "" : "s") without a crash")
+    exit(netform_run_fuzz_driver(&argc, &argv) { fuzzOne($0, $1) })
 }
+
+var replayed = 0
+for path in CommandLine.arguments.dropFirst() {
+    _ = SpecLoader.load(path: path).rendered()
+    replayed += 1
+}
+print("replayed \(replayed) input\(replayed == 1 ? "" : "s") without a crash")

@@ -2,10 +2,10 @@
 #define CFUZZING_H
 #include <stddef.h>
 #include <stdint.h>
-// libFuzzer's driver entry point. Declared weak: it is present only when the fuzz
-// target is linked with -sanitize=fuzzer (Scripts/fuzz); otherwise it is NULL and the
-// program replays the files it is given instead.
+// Bridge to libFuzzer's driver for the netform-fuzz target. Scripts/fuzz compiles
+// this with -DNETFORM_FUZZING and links libFuzzer; a normal build has no libFuzzer
+// and netform_fuzzing() returns 0, so the program replays files instead.
 typedef int (*netform_fuzz_callback)(const uint8_t *data, size_t size);
-int netform_fuzz_driver_available(void);
+int netform_fuzzing(void);
 int netform_run_fuzz_driver(int *argc, char ***argv, netform_fuzz_callback callback);
 #endif
