@@ -82,6 +82,11 @@ struct SpecDecoder {
         }
         marks["project"] = projectMark
 
+        for key in ["networks", "containers", "rules"] {
+            if let v = top.value(key), v.resolved == .null {
+                sink.error(v.mark, "'\(key)' is empty (null); give \(key == "rules" ? "a list" : "a mapping") or leave the key out")
+            }
+        }
         var spec = Spec(project: project)
         if let n = top.present("networks") {
             if let pairs = n.mapping {
@@ -239,6 +244,10 @@ struct SpecDecoder {
         var aux: [String: IPAddress] = [:]
         for (k, v, am) in r.stringMap("aux_addresses", sink: &sink) ?? [] {
             marks["\(path).aux_addresses.\(k)"] = am
+            if !isValidObjectName(k) {
+                sink.error(r.value("aux_addresses")?.mapping?.first { $0.key.scalar == k }?.key.mark ?? am,
+                           "aux address name '\(k)' must be 1-64 characters of letters, digits, '_', '.' and '-'")
+            }
             guard let a = IPAddress(v) else {
                 sink.error(am, "aux address '\(v)' is not an IP address")
                 continue
@@ -257,6 +266,9 @@ struct SpecDecoder {
         marks[path] = pair.key.mark
         if !isValidObjectName(name) {
             sink.error(pair.key.mark, "container name '\(name)' must be 1-64 characters of letters, digits, '_', '.' and '-', starting with a letter or digit")
+        }
+        if name == "any" {
+            sink.error(pair.key.mark, "'any' is reserved: rule selectors use it to mean every container")
         }
         let body = pair.value.resolved == .null ? Node(emptyMappingAt: pair.value.mark) : pair.value
         guard let r = MappingReader(body, what: "container '\(name)'", allowed: Self.containerKeys, sink: &sink) else { return nil }
@@ -289,13 +301,14 @@ struct SpecDecoder {
             }
         }
         if let (h, m) = r.string("host", sink: &sink) {
-            if h.isEmpty || h.contains(where: { $0 == " " || $0 == "/" }) {
-                sink.error(m, "host name '\(h)' must be non-empty without spaces or '/'")
+            if !isValidHostName(h) {
+                sink.error(m, "invalid host name '\(h)': use an RFC 1123 host name (letters, digits and '-', in dot-separated labels)")
             }
             container.host = h
         }
         if let ns = r.present("netns") {
             marks["\(path).netns"] = ns.mark
+            marks["\(path).netns.key"] = r.pair("netns")!.key.mark
             container.netns = decodeNetns(ns, container: name)
         }
         container.labels = decodeLabels(r)
@@ -394,7 +407,8 @@ struct SpecDecoder {
         var ifaces: [String: String] = [:]
         for a in attachments {
             if let other = ifaces[a.interface] {
-                sink.error(marks["\(path).networks.\(a.network)"], "interface '\(a.interface)' of container '\(container)' is used for both '\(other)' and '\(a.network)'")
+                let m = marks.byPath["\(path).networks.\(a.network).interface"] ?? marks["\(path).networks.\(a.network)"]
+                sink.error(m, "interface '\(a.interface)' of container '\(container)' is used for both '\(other)' and '\(a.network)'")
             }
             ifaces[a.interface] = a.network
         }
@@ -405,7 +419,8 @@ struct SpecDecoder {
         guard let r = MappingReader(node, what: "'netns' of container '\(container)'", allowed: Self.netnsKeys, sink: &sink) else { return nil }
         let given = Self.netnsKeys.filter { r.present($0) != nil }
         guard given.count == 1 else {
-            sink.error(node.mark, given.isEmpty
+            let second = given.count > 1 ? r.pairs.filter { given.contains($0.key.scalar ?? "") }[1].key.mark : node.mark
+            sink.error(second, given.isEmpty
                 ? "'netns' needs one of 'name', 'path' or 'pid'"
                 : "'netns' takes exactly one of 'name', 'path' or 'pid', not \(given.map { "'\($0)'" }.joined(separator: " and "))")
             return nil
@@ -433,7 +448,13 @@ struct SpecDecoder {
 
     mutating func decodeLabels(_ r: MappingReader) -> [String: String] {
         var labels: [String: String] = [:]
-        for (k, v, _) in r.stringMap("labels", sink: &sink) ?? [] { labels[k] = v }
+        for (k, v, m) in r.stringMap("labels", sink: &sink) ?? [] {
+            if k.isEmpty || k.contains("=") || k.contains(where: \.isWhitespace) {
+                let keyMark = r.value("labels")?.mapping?.first { $0.key.scalar == k }?.key.mark ?? m
+                sink.error(keyMark, "label key '\(k)' must be non-empty without '=' or whitespace (selectors write label:KEY=VALUE)")
+            }
+            labels[k] = v
+        }
         return labels
     }
 
@@ -445,7 +466,8 @@ struct SpecDecoder {
         guard let r = MappingReader(node, what: "rule \(index + 1)", allowed: Self.ruleKeys, sink: &sink) else { return nil }
         let actions = Self.ruleKeys.filter { r.value($0) != nil }
         guard actions.count == 1, let action = RuleSpec.Action(rawValue: actions[0]) else {
-            sink.error(node.mark, actions.isEmpty
+            let second = actions.count > 1 ? r.pairs.filter { actions.contains($0.key.scalar ?? "") }[1].key.mark : node.mark
+            sink.error(second, actions.isEmpty
                 ? "rule \(index + 1) needs 'allow' or 'deny'"
                 : "rule \(index + 1) has both 'allow' and 'deny'; write two rules")
             return nil
@@ -464,6 +486,7 @@ struct SpecDecoder {
         }
         if let p = b.present("ports") {
             if let items = p.sequence {
+                if items.isEmpty { sink.error(p.mark, "'ports' in rule \(index + 1) is empty; leave it out to match all ports") }
                 for item in items {
                     let text: String
                     if case .int(let i)? = item.resolved { text = String(i) } else if let s = stringValue(item) { text = s } else {
@@ -481,6 +504,7 @@ struct SpecDecoder {
         }
         if let p = b.present("protocols") {
             if let items = p.sequence {
+                if items.isEmpty { sink.error(p.mark, "'protocols' in rule \(index + 1) is empty; leave it out to match all protocols") }
                 for item in items {
                     if let s = stringValue(item), let proto = RuleProtocol(rawValue: s) {
                         rule.protocols.append(proto)
@@ -493,8 +517,9 @@ struct SpecDecoder {
                 sink.error(p.mark, "'protocols' in rule \(index + 1) must be a list, got \(p.kindName)")
             }
         }
-        if let pp = b.pair("ports"), b.pair("protocols") != nil {
-            sink.error(pp.key.mark, "rule \(index + 1) gives both 'ports' and 'protocols'; ports already name their protocol")
+        if let pp = b.pair("ports"), let pr = b.pair("protocols") {
+            let second = (pp.key.mark.line, pp.key.mark.column) > (pr.key.mark.line, pr.key.mark.column) ? pp.key.mark : pr.key.mark
+            sink.error(second, "rule \(index + 1) gives both 'ports' and 'protocols'; ports already name their protocol")
         }
         return rule
     }

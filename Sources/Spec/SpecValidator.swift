@@ -55,13 +55,14 @@ struct SpecValidator {
         struct Used { var owner: String; var mark: Mark }
         var addresses: [String: [IPAddress: Used]] = [:]
         var macs: [String: [MACAddress: Used]] = [:]
-        var portsOnBridge: [String: Int] = [:]
-        var dynamic: [String: [IPFamily: Int]] = [:]
+        // In file order, so errors name the first container that does not fit.
+        var portsOnBridge: [String: [(container: String, mark: Mark)]] = [:]
+        var dynamic: [String: [IPFamily: [(container: String, mark: Mark)]]] = [:]
 
         for c in spec.containers {
             let cpath = "containers.\(c.name)"
             if c.networking == .host {
-                if c.netns != nil { sink.error(marks["\(cpath).netns"], "container '\(c.name)' uses the host network and cannot adopt a namespace") }
+                if c.netns != nil { sink.error(marks["\(cpath).netns.key"], "container '\(c.name)' uses the host network and cannot adopt a namespace") }
                 continue
             }
             for a in c.attachments {
@@ -77,14 +78,14 @@ struct SpecValidator {
                 }
                 if net.driver != .macvlan {
                     let key = net.driver == .overlay ? "\(net.name)@\(c.host ?? "")" : net.name
-                    portsOnBridge[key, default: 0] += 1
+                    portsOnBridge[key, default: []].append((c.name, marks[apath]))
                 }
                 var statics: [(IPAddress, String)] = []
                 var ipv4Accepted = false
                 if let v4 = a.ipv4 { statics.append((.v4(v4), "ipv4")) }
                 if let v6 = a.ipv6 { statics.append((.v6(v6), "ipv6")) }
                 for family in IPFamily.allCases where !statics.contains(where: { $0.0.family == family }) {
-                    if net.primarySubnet(family) != nil { dynamic[net.name, default: [:]][family, default: 0] += 1 }
+                    if net.primarySubnet(family) != nil { dynamic[net.name, default: [:]][family, default: []].append((c.name, marks[apath])) }
                 }
                 for (ip, key) in statics {
                     let m = marks["\(apath).\(key)"]
@@ -122,14 +123,18 @@ struct SpecValidator {
             }
         }
         for net in spec.networks {
-            for (key, count) in portsOnBridge where count > Self.maxBridgePorts && (key == net.name || key.hasPrefix("\(net.name)@")) {
-                sink.error(marks["networks.\(net.name)"], "network '\(net.name)' has \(count) containers\(key.contains("@") && !key.hasSuffix("@") ? " on host \(key.split(separator: "@").last!)" : ""); a Linux bridge holds at most \(Self.maxBridgePorts) ports")
+            for (key, members) in portsOnBridge.sorted(by: { $0.key < $1.key })
+            where members.count > Self.maxBridgePorts && (key == net.name || key.hasPrefix("\(net.name)@")) {
+                let first = members[Self.maxBridgePorts]
+                let host = key.split(separator: "@", omittingEmptySubsequences: false).dropFirst().first.map { $0.isEmpty ? "" : " on host \($0)" } ?? ""
+                sink.error(first.mark, "container '\(first.container)' would be port \(Self.maxBridgePorts + 1) of network '\(net.name)'\(host) (\(members.count) containers); a Linux bridge holds at most \(Self.maxBridgePorts) ports")
             }
             for family in IPFamily.allCases {
-                guard let want = dynamic[net.name]?[family], let sub = net.primarySubnet(family) else { continue }
+                guard let members = dynamic[net.name]?[family], let sub = net.primarySubnet(family) else { continue }
                 let free = freeAddresses(sub, used: Set((addresses[net.name] ?? [:]).keys))
-                if UInt128(want) > free {
-                    sink.error(marks["networks.\(net.name)"], "network '\(net.name)' needs \(want) dynamic \(family == .v4 ? "IPv4" : "IPv6") addresses but ip_range \(sub.ipRange) has only \(free) free")
+                if UInt128(members.count) > free {
+                    let first = members[Int(free)]
+                    sink.error(first.mark, "no free \(family == .v4 ? "IPv4" : "IPv6") address for container '\(first.container)' on network '\(net.name)': ip_range \(sub.ipRange) has \(free) free for \(members.count) containers")
                 }
             }
         }

@@ -20,6 +20,18 @@ func isValidObjectName(_ s: String) -> Bool {
     return alnum(bytes[0]) && bytes.allSatisfy { alnum($0) || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }
 }
 
+/// RFC 1123 host names: dot-separated labels of letters, digits and '-', each 1-63
+/// characters, not starting or ending with '-'; 253 characters at most.
+func isValidHostName(_ s: String) -> Bool {
+    guard (1...253).contains(s.utf8.count) else { return false }
+    for label in s.split(separator: ".", omittingEmptySubsequences: false) {
+        let b = Array(label.utf8)
+        guard (1...63).contains(b.count), b.first != UInt8(ascii: "-"), b.last != UInt8(ascii: "-") else { return false }
+        guard b.allSatisfy({ ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == UInt8(ascii: "-") }) else { return false }
+    }
+    return true
+}
+
 /// What the kernel would refuse about an interface name (`dev_valid_name`), or nil.
 public func deviceNameProblem(_ s: String) -> String? {
     let n = s.utf8.count
@@ -29,6 +41,8 @@ public func deviceNameProblem(_ s: String) -> String? {
     for b in s.utf8 {
         if b == UInt8(ascii: "/") || b == UInt8(ascii: ":") { return "contains '\(Character(Unicode.Scalar(b)))', which the kernel refuses in interface names" }
         if b == 32 || (9...13).contains(b) { return "contains whitespace, which the kernel refuses in interface names" }
+        if b == UInt8(ascii: "%") { return "contains '%', which the kernel reads as a numbering template (eth%d)" }
+        if b < 32 || b > 126 { return "must be printable ASCII" }
     }
     return nil
 }

@@ -227,10 +227,10 @@ import Testing
           - allow: {from: "label:novalue", ports: [80], protocols: [tcp]}
           - deny: {protocols: [icmpp]}
         """) == [
-            "3:5: error: rule 1 has both 'allow' and 'deny'; write two rules",
+            "3:17: error: rule 1 has both 'allow' and 'deny'; write two rules",
             "4:5: error: rule 2 needs 'allow' or 'deny'",
             "5:19: error: invalid selector 'label:novalue': a label selector is label:KEY=VALUE",
-            "5:36: error: rule 3 gives both 'ports' and 'protocols'; ports already name their protocol",
+            "5:49: error: rule 3 gives both 'ports' and 'protocols'; ports already name their protocol",
             "6:24: error: unknown protocol 'icmpp'; expected one of tcp, udp, sctp, icmp, icmpv6; did you mean 'icmp'?",
         ])
     }
@@ -242,7 +242,7 @@ import Testing
           b: {networks: [], netns: {path: relative/path}}
           c: {networks: [], netns: {pid: 0}}
         """) == [
-            "3:28: error: 'netns' takes exactly one of 'name', 'path' or 'pid', not 'name' and 'pid'",
+            "3:38: error: 'netns' takes exactly one of 'name', 'path' or 'pid', not 'name' and 'pid'",
             "4:35: error: namespace path 'relative/path' must be absolute",
             "5:34: error: 'pid' in 'netns' of container 'c' must be from 1 to 2147483647, got 0",
         ])
@@ -251,7 +251,7 @@ import Testing
     @Test func bridgeCapacity() {
         var text = Self.header + "networks:\n  big: {subnets: [{subnet: 10.0.0.0/16}]}\ncontainers:\n"
         for i in 0..<1024 { text += "  c\(i): {networks: [big]}\n" }
-        #expect(problems(text) == ["3:3: error: network 'big' has 1024 containers; a Linux bridge holds at most 1023 ports"])
+        #expect(problems(text) == ["1028:22: error: container 'c1023' would be port 1024 of network 'big' (1024 containers); a Linux bridge holds at most 1023 ports"])
     }
 
     @Test func addressPoolExhaustion() {
@@ -263,7 +263,7 @@ import Testing
           b: {networks: [small]}
           c: {networks: [small]}
         """) == [
-            "3:3: error: network 'small' needs 3 dynamic IPv4 addresses but ip_range 10.0.0.0/30 has only 2 free",
+            "7:18: error: no free IPv4 address for container 'c' on network 'small': ip_range 10.0.0.0/30 has 2 free for 3 containers",
         ])
     }
 
