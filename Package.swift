@@ -24,12 +24,14 @@ let package = Package(
         .target(name: "Spec", dependencies: ["YAML", "Addressing"], swiftSettings: strict),
         .target(name: "Netlink", dependencies: ["CNetlink", "Addressing"], swiftSettings: strict),
         .target(name: "Model", dependencies: ["Addressing"], swiftSettings: strict),
+        .target(name: "Compile", dependencies: ["Spec", "Model"], swiftSettings: strict),
+        .target(name: "Plan", dependencies: ["Model"], swiftSettings: strict),
 
         // CLI
         .executableTarget(
             name: "netform",
             dependencies: [
-                "Spec", "Model",
+                "Spec", "Model", "Compile", "Plan",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -44,6 +46,7 @@ let package = Package(
         .testTarget(name: "YAMLTests", dependencies: ["YAML"], swiftSettings: strict),
         .testTarget(name: "AddressingTests", dependencies: ["Addressing"], swiftSettings: strict),
         .testTarget(name: "SpecTests", dependencies: ["Spec"], swiftSettings: strict),
+        .testTarget(name: "PlanTests", dependencies: ["Plan", "Compile", "Spec", "Model"], swiftSettings: strict),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "netform"], swiftSettings: strict),
     ]

@@ -1,0 +1,217 @@
+import Addressing
+import Model
+import Spec
+
+/// A container's interface on one network, as compiled: what `network inspect`
+/// shows and what the veth, addresses and routes are made from.
+public struct Endpoint: Sendable, Equatable, Codable {
+    public var container: String
+    public var network: String
+    public var namespace: NamespaceRef
+    /// Interface name inside the container.
+    public var interface: String
+    /// The host end of the veth (bridge and overlay networks).
+    public var hostVeth: String?
+    public var ipv4: AddressState?
+    public var ipv6: AddressState?
+    public var mac: MACAddress?
+}
+
+/// The result of compiling a spec against a host: the Desired state and the
+/// per-container details that produced it.
+public struct CompiledSpec: Sendable, Equatable {
+    public var desired: DesiredState
+    public var endpoints: [Endpoint]
+}
+
+/// Why a spec cannot be compiled for this host (beyond what `validate` can know).
+public struct CompileError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Spec + Observed → Desired: names, addresses, MACs, routes and ownership marks.
+///
+/// Deterministic: the same spec and the same live state always give the same
+/// Desired state. Addresses are sticky — a running container keeps the address it
+/// has — so re-applying a spec never renumbers a live container.
+public enum Compiler {
+    /// - Parameters:
+    ///   - localHost: this host's name; containers placed on another host (`host:`)
+    ///     are left to that host.
+    public static func compile(_ spec: Spec, observed: HostState, localHost: String? = nil) throws(CompileError) -> CompiledSpec {
+        let project = spec.project
+        var desired = HostState()
+        var host = NamespaceState(ref: .host)
+        var created = Set<NamespaceRef>()
+        var adopted = Set<NamespaceRef>()
+        var endpoints: [Endpoint] = []
+        let networks = Dictionary(spec.networks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+
+        let placed = spec.containers.filter { c in
+            guard c.networking != .host else { return false }
+            return c.host == nil || c.host == localHost
+        }
+
+        // Networks: a bridge (and for overlays a VXLAN port) in the host namespace,
+        // holding each subnet's gateway address.
+        for net in spec.networks where net.driver != .macvlan {
+            let mark = OwnerMark.network(project, net.name)
+            host.links.append(LinkState(name: net.device, kind: .bridge, mtu: net.mtu, isUp: true, alias: mark.alias))
+            for s in net.subnets {
+                host.addresses.append(AddressState(link: net.device, address: s.gateway, prefixLength: s.subnet.prefixLength))
+            }
+            if net.driver == .overlay, let vni = net.vni {
+                host.links.append(LinkState(name: Naming.vxlan(project: project, network: net.name),
+                                            kind: .vxlan(VXLANSettings(vni: vni)), mtu: net.mtu, isUp: true,
+                                            master: net.device, alias: mark.alias))
+            }
+        }
+
+        var ipam = AddressAllocator(spec: spec, observed: observed, project: project, containers: placed)
+
+        for c in placed {
+            let ref: NamespaceRef
+            var ns: NamespaceState
+            switch c.netns {
+            case nil:
+                ref = .named(Naming.namespace(project: project, container: c.name))
+                let owner = OwnerMark.container(project, c.name)
+                ns = NamespaceState(ref: ref, owner: owner,
+                                    links: [LinkState(name: "lo", kind: .loopback, mtu: 65536, isUp: true, alias: owner.alias)])
+                created.insert(ref)
+            case .name(let n)?:
+                ref = .named(n)
+                ns = NamespaceState(ref: ref)
+                adopted.insert(ref)
+            case .path(let p)?:
+                ref = .path(p)
+                ns = NamespaceState(ref: ref)
+                adopted.insert(ref)
+            case .pid(let pid)?:
+                ref = .path("/proc/\(pid)/ns/net")
+                ns = NamespaceState(ref: ref)
+                adopted.insert(ref)
+            }
+
+            var defaultRoute: [IPFamily: Bool] = [:]
+            for a in c.attachments {
+                guard let net = networks[a.network] else { throw CompileError("container '\(c.name)': unknown network '\(a.network)'") }
+                let mark = OwnerMark.endpoint(project, container: c.name, network: net.name)
+                var ep = Endpoint(container: c.name, network: net.name, namespace: ref, interface: a.interface)
+                for family in IPFamily.allCases {
+                    guard let sub = net.primarySubnet(family) else { continue }
+                    let address = try ipam.address(for: c.name, network: net, family: family, subnet: sub)
+                    let state = AddressState(link: a.interface, address: address.address, prefixLength: address.prefixLength)
+                    if family == .v4 { ep.ipv4 = state } else { ep.ipv6 = state }
+                    ns.addresses.append(state)
+                    if defaultRoute[family] == nil, !net.isInternal, let gw = address.gateway {
+                        ns.routes.append(RouteState(destination: nil, family: family, gateway: gw, device: a.interface))
+                        defaultRoute[family] = true
+                    }
+                }
+                ep.mac = a.mac ?? ep.ipv4.flatMap { if case .v4(let v) = $0.address { MACAddress(derivedFrom: v) } else { nil } }
+
+                switch net.driver {
+                case .bridge, .overlay:
+                    let veth = Naming.hostVeth(project: project, container: c.name, network: net.name)
+                    ep.hostVeth = veth
+                    host.links.append(LinkState(name: veth, kind: .veth(peer: VethPeerRef(namespace: ref, name: a.interface)),
+                                                mtu: net.mtu, isUp: true, master: net.device, alias: mark.alias, isolated: !net.icc))
+                    ns.links.append(LinkState(name: a.interface, kind: .veth(peer: VethPeerRef(namespace: .host, name: veth)),
+                                              mtu: net.mtu, isUp: true, mac: ep.mac, alias: mark.alias))
+                case .macvlan:
+                    ns.links.append(LinkState(name: a.interface, kind: .macvlan(parent: net.parent ?? "", mode: (net.macvlanMode ?? .bridge).rawValue),
+                                              mtu: net.mtu, isUp: true, mac: ep.mac, alias: mark.alias))
+                }
+                endpoints.append(ep)
+            }
+            desired[ref] = ns
+        }
+        desired[.host] = host
+        return CompiledSpec(desired: DesiredState(project: project, state: desired, createdNamespaces: created, adoptedNamespaces: adopted),
+                            endpoints: endpoints)
+    }
+}
+
+/// IPAM for one compile: static addresses first, then each running container keeps
+/// its address (sticky), then new ones take the lowest free address of `ip_range`,
+/// never the network, broadcast, gateway or an aux address.
+struct AddressAllocator {
+    struct Allocation {
+        var address: IPAddress
+        var prefixLength: Int
+        var gateway: IPAddress?
+    }
+
+    private var used: [String: Set<IPAddress>] = [:]
+    private var assigned: [String: IPAddress] = [:]  // "network/container/family"
+
+    init(spec: Spec, observed: HostState, project: String, containers: [ContainerSpec]) {
+        let networks = Dictionary(spec.networks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        // 1. Static addresses are reserved before anything else.
+        for c in containers {
+            for a in c.attachments {
+                if let v4 = a.ipv4 { reserve(.v4(v4), network: a.network, container: c.name) }
+                if let v6 = a.ipv6 { reserve(.v6(v6), network: a.network, container: c.name) }
+            }
+        }
+        // 2. Sticky: a container keeps the address its interface has now, if it is
+        //    still valid for the network and nobody else claimed it.
+        for c in containers {
+            let ref: NamespaceRef = switch c.netns {
+            case nil: .named(Naming.namespace(project: project, container: c.name))
+            case .name(let n)?: .named(n)
+            case .path(let p)?: .path(p)
+            case .pid(let pid)?: .path("/proc/\(pid)/ns/net")
+            }
+            guard let ns = observed[ref] else { continue }
+            for a in c.attachments {
+                guard let net = networks[a.network] else { continue }
+                let mark = OwnerMark.endpoint(project, container: c.name, network: net.name)
+                guard ns.link(named: a.interface)?.owner == mark else { continue }
+                for family in IPFamily.allCases {
+                    let key = "\(net.name)/\(c.name)/\(family.rawValue)"
+                    guard assigned[key] == nil, let sub = net.primarySubnet(family) else { continue }
+                    let current = ns.addresses.first { $0.link == a.interface && sub.subnet.contains($0.address) }
+                    guard let current, isAssignable(current.address, sub), !(used[net.name]?.contains(current.address) ?? false) else { continue }
+                    reserve(current.address, network: net.name, container: c.name)
+                }
+            }
+        }
+    }
+
+    private mutating func reserve(_ ip: IPAddress, network: String, container: String) {
+        used[network, default: []].insert(ip)
+        assigned["\(network)/\(container)/\(ip.family.rawValue)"] = ip
+    }
+
+    private func isAssignable(_ ip: IPAddress, _ sub: SubnetSpec) -> Bool {
+        guard sub.subnet.contains(ip), ip != sub.subnet.network, ip != sub.gateway else { return false }
+        if sub.subnet.family == .v4, ip == sub.subnet.last { return false }
+        return !sub.auxAddresses.values.contains(ip)
+    }
+
+    mutating func address(for container: String, network: NetworkSpec, family: IPFamily, subnet: SubnetSpec) throws(CompileError) -> Allocation {
+        let key = "\(network.name)/\(container)/\(family.rawValue)"
+        let gateway: IPAddress? = network.driver == .macvlan && network.subnets.isEmpty ? nil : subnet.gateway
+        if let ip = assigned[key] {
+            let sub = network.subnets.first { $0.subnet.contains(ip) } ?? subnet
+            return Allocation(address: ip, prefixLength: sub.subnet.prefixLength, gateway: sub.gateway)
+        }
+        // 3. The lowest free address of ip_range.
+        let range = subnet.ipRange
+        var offset: UInt128 = 0
+        let taken = used[network.name] ?? []
+        while let candidate = range.address(at: offset) {
+            if isAssignable(candidate, subnet), !taken.contains(candidate) {
+                reserve(candidate, network: network.name, container: container)
+                return Allocation(address: candidate, prefixLength: subnet.subnet.prefixLength, gateway: gateway)
+            }
+            // Ends: within |taken| + |aux| + 4 steps a free address turns up, or the range ends.
+            offset += 1
+        }
+        throw CompileError("network '\(network.name)': no free \(family == .v4 ? "IPv4" : "IPv6") address in \(range) for container '\(container)'")
+    }
+}

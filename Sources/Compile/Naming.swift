@@ -1,0 +1,40 @@
+/// Deterministic kernel names for what netform creates.
+///
+/// Names must be the same on every run and every host (no state file remembers them)
+/// and fit the kernel's 15-byte limit; they are derived from the project, container and
+/// network names with a stable hash.
+public enum Naming {
+    /// The named namespace of a container: `PROJECT.CONTAINER` (project names hold no
+    /// '.', so the split is unambiguous).
+    public static func namespace(project: String, container: String) -> String {
+        "\(project).\(container)"
+    }
+
+    /// The host end of a container's veth on a network: `nfv` + 12 hex digits.
+    public static func hostVeth(project: String, container: String, network: String) -> String {
+        "nfv" + hex12(stableHash("\(project)/\(container)/\(network)"))
+    }
+
+    /// The VXLAN device of an overlay network: `nfx` + 12 hex digits.
+    public static func vxlan(project: String, network: String) -> String {
+        "nfx" + hex12(stableHash("vxlan:\(project)/\(network)"))
+    }
+
+    /// The nftables table of a project.
+    public static func firewallTable(project: String) -> String { "netform_" + String(project.map { $0 == "-" ? "_" : $0 }) }
+
+    static func hex12(_ h: UInt64) -> String {
+        let s = String(h >> 16, radix: 16)
+        return String(repeating: "0", count: max(0, 12 - s.count)) + s
+    }
+
+    /// FNV-1a, stable across runs and hosts (Swift's `Hasher` is seeded per process).
+    static func stableHash(_ s: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in s.utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x100_0000_01b3
+        }
+        return h
+    }
+}

@@ -1,0 +1,265 @@
+import Addressing
+
+/// The networking state of one host, as netform sees it: every namespace it can
+/// reach and the objects inside.
+///
+/// Desired (compiled from a spec) and Observed (read from the kernel) are both
+/// `HostState`s, so a plan is the difference of two values and the planner can be
+/// tested without root: `apply(plan(d, o), to: o) == d`.
+public struct HostState: Sendable, Equatable, Codable {
+    /// Keyed by namespace; the host's own namespace is `.host`.
+    public var namespaces: [NamespaceRef: NamespaceState]
+
+    public init(namespaces: [NamespaceRef: NamespaceState] = [:]) {
+        self.namespaces = namespaces
+    }
+
+    public subscript(_ ref: NamespaceRef) -> NamespaceState? {
+        get { namespaces[ref] }
+        set { namespaces[ref] = newValue }
+    }
+
+    /// Namespaces in a stable order: the host first, then by name.
+    public var sortedNamespaces: [NamespaceState] {
+        namespaces.values.sorted { $0.ref < $1.ref }
+    }
+}
+
+/// Names a network namespace the way netform reaches it.
+public enum NamespaceRef: Hashable, Sendable, Comparable, Codable, CustomStringConvertible {
+    /// The namespace netform itself runs in.
+    case host
+    /// `/run/netns/NAME`, as `ip netns` names it.
+    case named(String)
+    /// Any namespace file (`/proc/PID/ns/net`, a bind mount elsewhere).
+    case path(String)
+
+    public var description: String {
+        switch self {
+        case .host: "host"
+        case .named(let n): n
+        case .path(let p): p
+        }
+    }
+
+    private var sortKey: (Int, String) {
+        switch self {
+        case .host: (0, "")
+        case .named(let n): (1, n)
+        case .path(let p): (2, p)
+        }
+    }
+
+    public static func < (lhs: NamespaceRef, rhs: NamespaceRef) -> Bool { lhs.sortKey < rhs.sortKey }
+}
+
+/// One namespace and the objects netform manages or must not collide with.
+public struct NamespaceState: Sendable, Equatable, Codable {
+    public var ref: NamespaceRef
+    /// The mark on `lo` in a namespace netform created; nil for foreign or adopted ones.
+    public var owner: OwnerMark?
+    public var links: [LinkState]
+    public var addresses: [AddressState]
+    public var routes: [RouteState]
+    public var neighbours: [NeighbourState]
+    public var fdb: [FDBEntryState]
+
+    public init(ref: NamespaceRef, owner: OwnerMark? = nil, links: [LinkState] = [], addresses: [AddressState] = [],
+                routes: [RouteState] = [], neighbours: [NeighbourState] = [], fdb: [FDBEntryState] = []) {
+        self.ref = ref
+        self.owner = owner
+        self.links = links
+        self.addresses = addresses
+        self.routes = routes
+        self.neighbours = neighbours
+        self.fdb = fdb
+    }
+
+    public func link(named name: String) -> LinkState? { links.first { $0.name == name } }
+}
+
+/// A network interface.
+public struct LinkState: Sendable, Equatable, Codable {
+    public var name: String
+    public var kind: LinkKind
+    public var mtu: Int
+    public var isUp: Bool
+    /// nil in Desired means "whatever the kernel picks".
+    public var mac: MACAddress?
+    /// The bridge this link is a port of (by name, in the same namespace).
+    public var master: String?
+    /// The interface alias; netform's ownership mark lives here.
+    public var alias: String?
+    /// Bridge-port flags, for links enslaved to a bridge.
+    public var isolated: Bool
+    /// Observed only: the kernel's interface index (ignored when comparing).
+    public var index: Int32?
+
+    public init(name: String, kind: LinkKind, mtu: Int = 1500, isUp: Bool = true, mac: MACAddress? = nil,
+                master: String? = nil, alias: String? = nil, isolated: Bool = false, index: Int32? = nil) {
+        self.name = name
+        self.kind = kind
+        self.mtu = mtu
+        self.isUp = isUp
+        self.mac = mac
+        self.master = master
+        self.alias = alias
+        self.isolated = isolated
+        self.index = index
+    }
+
+    public var owner: OwnerMark? { OwnerMark(alias: alias) }
+}
+
+/// What kind of interface a link is, with the settings that cannot change in place.
+public enum LinkKind: Sendable, Equatable, Codable, CustomStringConvertible {
+    case loopback
+    case bridge
+    /// One end of a veth pair; `peer` says where the other end is (Desired), or is nil
+    /// when the kernel does not tell (Observed).
+    case veth(peer: VethPeerRef?)
+    case vxlan(VXLANSettings)
+    case macvlan(parent: String, mode: String)
+    /// Anything netform does not create (physical NICs, tun, wireguard, …).
+    case other(String)
+
+    public var name: String {
+        switch self {
+        case .loopback: "loopback"
+        case .bridge: "bridge"
+        case .veth: "veth"
+        case .vxlan: "vxlan"
+        case .macvlan: "macvlan"
+        case .other(let k): k
+        }
+    }
+
+    public var description: String { name }
+
+    /// Same kind, ignoring the veth peer (which Observed may not know).
+    public func sameKind(as other: LinkKind) -> Bool {
+        switch (self, other) {
+        case (.veth, .veth): true
+        default: self == other
+        }
+    }
+}
+
+/// Where the other end of a veth pair lives.
+public struct VethPeerRef: Sendable, Hashable, Codable {
+    public var namespace: NamespaceRef
+    public var name: String
+
+    public init(namespace: NamespaceRef, name: String) {
+        self.namespace = namespace
+        self.name = name
+    }
+}
+
+/// VXLAN settings fixed at creation (overlays).
+public struct VXLANSettings: Sendable, Hashable, Codable {
+    public var vni: UInt32
+    public var local: IPAddress?
+    public var port: UInt16
+    /// The underlay device, by name.
+    public var device: String?
+
+    public init(vni: UInt32, local: IPAddress? = nil, port: UInt16 = 4789, device: String? = nil) {
+        self.vni = vni
+        self.local = local
+        self.port = port
+        self.device = device
+    }
+}
+
+/// An address on an interface (`ip addr add ADDRESS/PREFIX dev LINK`).
+public struct AddressState: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var link: String
+    public var address: IPAddress
+    public var prefixLength: Int
+
+    public init(link: String, address: IPAddress, prefixLength: Int) {
+        self.link = link
+        self.address = address
+        self.prefixLength = prefixLength
+    }
+
+    public var description: String { "\(address)/\(prefixLength) dev \(link)" }
+    public var subnet: IPNetwork? { IPNetwork(containing: address, prefixLength: prefixLength) }
+}
+
+/// A route in the main table.
+public struct RouteState: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// nil: the default route of the family.
+    public var destination: IPNetwork?
+    public var family: IPFamily
+    public var gateway: IPAddress?
+    public var device: String?
+    /// The routing protocol number; netform's routes carry `netformRouteProtocol`.
+    public var proto: UInt8
+    public var table: UInt32
+
+    public init(destination: IPNetwork?, family: IPFamily, gateway: IPAddress? = nil, device: String? = nil,
+                proto: UInt8 = netformRouteProtocol, table: UInt32 = 254) {
+        self.destination = destination
+        self.family = family
+        self.gateway = gateway
+        self.device = device
+        self.proto = proto
+        self.table = table
+    }
+
+    public var isOwned: Bool { proto == netformRouteProtocol }
+
+    public var description: String {
+        var s = destination.map(\.description) ?? "default"
+        if let gateway { s += " via \(gateway)" }
+        if let device { s += " dev \(device)" }
+        return s + " proto \(proto)"
+    }
+}
+
+/// A static neighbour (ARP/NDP) entry, for overlays.
+public struct NeighbourState: Sendable, Hashable, Codable {
+    public var link: String
+    public var address: IPAddress
+    public var mac: MACAddress
+    public var permanent: Bool
+
+    public init(link: String, address: IPAddress, mac: MACAddress, permanent: Bool = true) {
+        self.link = link
+        self.address = address
+        self.mac = mac
+        self.permanent = permanent
+    }
+}
+
+/// A bridge forwarding entry; on a VXLAN device, `destination` is the remote VTEP.
+public struct FDBEntryState: Sendable, Hashable, Codable {
+    public var link: String
+    public var mac: MACAddress
+    public var destination: IPAddress?
+
+    public init(link: String, mac: MACAddress, destination: IPAddress? = nil) {
+        self.link = link
+        self.mac = mac
+        self.destination = destination
+    }
+}
+
+/// What a project wants on this host: the state, and which namespaces are the
+/// project's own (created and deleted by netform) or adopted (worked in, never
+/// deleted). The planner needs nothing else.
+public struct DesiredState: Sendable, Equatable {
+    public var project: String
+    public var state: HostState
+    public var createdNamespaces: Set<NamespaceRef>
+    public var adoptedNamespaces: Set<NamespaceRef>
+
+    public init(project: String, state: HostState, createdNamespaces: Set<NamespaceRef> = [], adoptedNamespaces: Set<NamespaceRef> = []) {
+        self.project = project
+        self.state = state
+        self.createdNamespaces = createdNamespaces
+        self.adoptedNamespaces = adoptedNamespaces
+    }
+}

@@ -1,0 +1,78 @@
+import Addressing
+
+/// One kernel (or cluster-store) change, complete enough to execute and to print.
+///
+/// Plans are lists of operations; `Execute` maps each case to netlink/nft/store calls,
+/// `--dry-run` prints each as the equivalent `ip`/`nft` line, and a fake driver in the
+/// tests applies them to a `HostState` value. Cases for firewall tables and overlays
+/// are here from the start so those features plug into the same machinery.
+public enum Operation: Sendable, Equatable, Codable {
+    // Namespaces
+    /// Create `/run/netns/NAME` (iproute2-compatible) and mark its `lo` with `owner`.
+    case createNamespace(name: String, owner: OwnerMark)
+    /// Delete a namespace netform created; its interfaces go with it.
+    case deleteNamespace(name: String)
+
+    // Links
+    case createBridge(namespace: NamespaceRef, name: String, mtu: Int, mac: MACAddress?, alias: String)
+    /// A veth pair whose peer is created directly in `peer.namespace`; the local end is
+    /// enslaved to `master` and brought up.
+    case createVeth(namespace: NamespaceRef, name: String, master: String?, mtu: Int, alias: String,
+                    peer: VethPeerRef, peerMAC: MACAddress?, peerAlias: String)
+    case createVXLAN(namespace: NamespaceRef, name: String, settings: VXLANSettings, master: String?, mtu: Int, alias: String)
+    case createMacvlan(namespace: NamespaceRef, name: String, parent: String, mode: String, mtu: Int, mac: MACAddress?, alias: String)
+    /// Change attributes of an existing link in place (nil: leave as is).
+    case setLink(namespace: NamespaceRef, name: String, change: LinkChangeSet)
+    case deleteLink(namespace: NamespaceRef, name: String)
+
+    // Addresses, routes, neighbours, FDB
+    case addAddress(namespace: NamespaceRef, address: AddressState)
+    case deleteAddress(namespace: NamespaceRef, address: AddressState)
+    case addRoute(namespace: NamespaceRef, route: RouteState)
+    case deleteRoute(namespace: NamespaceRef, route: RouteState)
+    case addNeighbour(namespace: NamespaceRef, neighbour: NeighbourState)
+    case deleteNeighbour(namespace: NamespaceRef, neighbour: NeighbourState)
+    case addFDBEntry(namespace: NamespaceRef, entry: FDBEntryState)
+    case deleteFDBEntry(namespace: NamespaceRef, entry: FDBEntryState)
+
+    // Firewall (nftables): one table per project, replaced atomically.
+    case replaceFirewallTable(namespace: NamespaceRef, table: String, rulesetJSON: String)
+    case deleteFirewallTable(namespace: NamespaceRef, table: String)
+
+    /// The namespace the operation acts in.
+    public var namespace: NamespaceRef {
+        switch self {
+        case .createNamespace(let name, _), .deleteNamespace(let name): .named(name)
+        case .createBridge(let ns, _, _, _, _), .createVeth(let ns, _, _, _, _, _, _, _),
+             .createVXLAN(let ns, _, _, _, _, _), .createMacvlan(let ns, _, _, _, _, _, _),
+             .setLink(let ns, _, _), .deleteLink(let ns, _),
+             .addAddress(let ns, _), .deleteAddress(let ns, _), .addRoute(let ns, _), .deleteRoute(let ns, _),
+             .addNeighbour(let ns, _), .deleteNeighbour(let ns, _), .addFDBEntry(let ns, _), .deleteFDBEntry(let ns, _),
+             .replaceFirewallTable(let ns, _, _), .deleteFirewallTable(let ns, _):
+            ns
+        }
+    }
+}
+
+/// Link attributes to change in place; nil fields are left alone.
+public struct LinkChangeSet: Sendable, Equatable, Codable {
+    public var mtu: Int?
+    public var isUp: Bool?
+    public var mac: MACAddress?
+    /// `.some(nil)` detaches from the bridge.
+    public var master: String??
+    public var alias: String?
+    public var isolated: Bool?
+
+    public init(mtu: Int? = nil, isUp: Bool? = nil, mac: MACAddress? = nil, master: String?? = nil,
+                alias: String? = nil, isolated: Bool? = nil) {
+        self.mtu = mtu
+        self.isUp = isUp
+        self.mac = mac
+        self.master = master
+        self.alias = alias
+        self.isolated = isolated
+    }
+
+    public var isEmpty: Bool { self == LinkChangeSet() }
+}

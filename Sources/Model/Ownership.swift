@@ -1,0 +1,49 @@
+/// Who owns a kernel object, read from and written to the object itself.
+///
+/// netform keeps no state file: ownership lives in the kernel, as the interface alias
+/// (`IFLA_IFALIAS`) `netform:PROJECT/PATH`, e.g. `netform:lab/net/aislada` on a
+/// bridge, `netform:lab/ctr/container1` on `lo` inside a namespace netform created,
+/// `netform:lab/ep/container1/bridge` on both ends of a container's veth. An object
+/// without a mark is foreign and never changed.
+public struct OwnerMark: Hashable, Sendable, Codable, CustomStringConvertible {
+    public static let prefix = "netform:"
+
+    public var project: String
+    /// `net/NETWORK`, `ctr/CONTAINER` or `ep/CONTAINER/NETWORK`.
+    public var path: String
+
+    public init(project: String, path: String) {
+        self.project = project
+        self.path = path
+    }
+
+    /// Parses an alias; nil when it is not a netform mark.
+    public init?(alias: String?) {
+        guard let alias, alias.hasPrefix(Self.prefix) else { return nil }
+        let body = alias.dropFirst(Self.prefix.count)
+        guard let slash = body.firstIndex(of: "/"), slash != body.startIndex else { return nil }
+        project = String(body[..<slash])
+        path = String(body[body.index(after: slash)...])
+        guard !path.isEmpty else { return nil }
+    }
+
+    public var alias: String { "\(Self.prefix)\(project)/\(path)" }
+    public var description: String { alias }
+
+    public static func network(_ project: String, _ network: String) -> OwnerMark {
+        OwnerMark(project: project, path: "net/\(network)")
+    }
+
+    public static func container(_ project: String, _ container: String) -> OwnerMark {
+        OwnerMark(project: project, path: "ctr/\(container)")
+    }
+
+    public static func endpoint(_ project: String, container: String, network: String) -> OwnerMark {
+        OwnerMark(project: project, path: "ep/\(container)/\(network)")
+    }
+}
+
+/// The route protocol number netform puts on routes it installs (`ip route ... proto
+/// 78`), so it can tell its routes from everyone else's. 78 is unassigned in
+/// iproute2's rt_protos.
+public let netformRouteProtocol: UInt8 = 78

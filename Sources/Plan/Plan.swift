@@ -1,0 +1,159 @@
+import Model
+
+/// The ordered changes that turn the observed host into the desired one.
+///
+/// A plan is a value: it can be printed, saved as JSON (`--out`), reviewed in CI and
+/// executed later (`apply PLANFILE`), when the fingerprint of the state it was made
+/// from must still match. Its JSON shape is versioned by `formatVersion`.
+public struct Plan: Sendable, Equatable, Codable {
+    public static let currentFormatVersion = 1
+
+    public var formatVersion: Int
+    public var project: String
+    /// Ordered so that every step comes after the steps it depends on.
+    public var steps: [Step]
+    /// Reasons the plan must not be applied (foreign objects in the way).
+    public var conflicts: [Conflict]
+    /// A digest of the observed state the plan was computed from.
+    public var fingerprint: String
+
+    public init(project: String, steps: [Step], conflicts: [Conflict], fingerprint: String) {
+        formatVersion = Self.currentFormatVersion
+        self.project = project
+        self.steps = steps
+        self.conflicts = conflicts
+        self.fingerprint = fingerprint
+    }
+
+    public var isEmpty: Bool { steps.isEmpty && conflicts.isEmpty }
+
+    /// Resources to add, change and destroy, the way Terraform counts them.
+    public var summary: Summary {
+        var byResource: [Resource: Set<ChangeKind>] = [:]
+        for s in steps { byResource[s.resource, default: []].insert(s.change) }
+        var out = Summary()
+        for (_, kinds) in byResource {
+            if kinds == [.create] { out.add += 1 } else if kinds == [.delete] { out.destroy += 1 } else { out.change += 1 }
+        }
+        return out
+    }
+
+    public struct Summary: Sendable, Equatable, Codable, CustomStringConvertible {
+        public var add = 0
+        public var change = 0
+        public var destroy = 0
+        public var description: String { "\(add) to add, \(change) to change, \(destroy) to destroy" }
+    }
+}
+
+/// One step of a plan: a single operation, its inverse for rollback, and why.
+public struct Step: Sendable, Equatable, Codable {
+    public var id: Int
+    /// The spec-level thing this step belongs to (for grouping in output).
+    public var resource: Resource
+    public var change: ChangeKind
+    public var operation: Operation
+    /// Operations that undo this step, run in order during rollback.
+    public var inverse: [Operation]
+    /// Ids of steps that must run first.
+    public var dependsOn: [Int]
+    public var disruption: Disruption
+    /// Attribute-level detail for display (`mtu: 1500 → 9000`).
+    public var details: [AttributeChange]
+    /// Host links that disappear asynchronously after this step (a deleted namespace
+    /// takes its veths' host ends with it); later steps may reuse their names only
+    /// after they are gone.
+    public var awaitGone: [String]
+
+    public init(id: Int, resource: Resource, change: ChangeKind, operation: Operation, inverse: [Operation],
+                dependsOn: [Int] = [], disruption: Disruption, details: [AttributeChange] = [], awaitGone: [String] = []) {
+        self.id = id
+        self.resource = resource
+        self.change = change
+        self.operation = operation
+        self.inverse = inverse
+        self.dependsOn = dependsOn
+        self.disruption = disruption
+        self.details = details
+        self.awaitGone = awaitGone
+    }
+}
+
+/// A spec-level resource: what a user recognises in plan output.
+public struct Resource: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+    public enum Kind: String, Sendable, Codable, Comparable {
+        case network, container, host
+        public static func < (a: Kind, b: Kind) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    public var kind: Kind
+    public var name: String
+
+    public init(_ kind: Kind, _ name: String) {
+        self.kind = kind
+        self.name = name
+    }
+
+    public var description: String { "\(kind.rawValue).\(name)" }
+    public static func < (a: Resource, b: Resource) -> Bool { (a.kind, a.name) < (b.kind, b.name) }
+}
+
+/// What a step does to its resource, with Terraform's symbols.
+public enum ChangeKind: String, Sendable, Codable, Hashable {
+    case create = "+"
+    case update = "~"
+    case delete = "-"
+    case replace = "-/+"
+}
+
+/// How much a step disturbs traffic, so users can judge a plan before applying it.
+public enum Disruption: String, Sendable, Codable, Comparable {
+    /// Adds something new; nothing running is touched.
+    case none
+    /// Changes a live object without interrupting it (MTU, flags, an address).
+    case inPlace = "in-place"
+    /// The interface goes down and up (e.g. a MAC change).
+    case linkFlap = "link-flap"
+    /// The object is deleted and created again: its traffic stops meanwhile.
+    case recreate
+    /// The object goes away.
+    case destroy
+
+    private var rank: Int {
+        switch self {
+        case .none: 0
+        case .inPlace: 1
+        case .linkFlap: 2
+        case .recreate: 3
+        case .destroy: 4
+        }
+    }
+
+    public static func < (a: Disruption, b: Disruption) -> Bool { a.rank < b.rank }
+}
+
+/// One attribute's old and new value, for display.
+public struct AttributeChange: Sendable, Equatable, Codable {
+    public var attribute: String
+    public var old: String?
+    public var new: String?
+
+    public init(_ attribute: String, old: String?, new: String?) {
+        self.attribute = attribute
+        self.old = old
+        self.new = new
+    }
+}
+
+/// Something in the way of the plan that netform must not touch.
+public struct Conflict: Sendable, Equatable, Codable, CustomStringConvertible {
+    public var resource: Resource
+    public var message: String
+
+    public init(_ resource: Resource, _ message: String) {
+        self.resource = resource
+        self.message = message
+    }
+
+    public var description: String { "\(resource): \(message)" }
+}

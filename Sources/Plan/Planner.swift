@@ -1,0 +1,471 @@
+import Addressing
+import Model
+
+/// Desired − Observed → Plan.
+///
+/// Rules: only objects marked as this project's are changed or deleted; anything
+/// foreign that stands in the way is a conflict. Changes happen in place when the
+/// kernel allows it; a link is recreated only when its kind or creation-time settings
+/// differ. A container is removed by deleting its namespace (one operation, and its
+/// veths go with it). Steps are emitted deletions first, then creations in dependency
+/// order, so the list is topologically sorted; `dependsOn` names the exact edges.
+public enum Planner {
+    public static func plan(_ desired: DesiredState, observed: HostState) -> Plan {
+        var b = PlanBuilder(desired: desired, observed: observed)
+        b.findConflicts()
+        b.build()
+        return Plan(project: desired.project, steps: b.steps, conflicts: b.conflicts, fingerprint: Fingerprint.of(observed))
+    }
+}
+
+struct PlanBuilder {
+    let desired: DesiredState
+    let observed: HostState
+    var project: String { desired.project }
+    var steps: [Step] = []
+    var conflicts: [Conflict] = []
+
+    /// What each step makes exist (or gone), for dependency edges.
+    private var provides: [String: Int] = [:]
+    private var removes: [String: Int] = [:]
+    /// Links that disappear because of earlier steps (namespace or link deletions).
+    private var vanishing: Set<String> = []
+    /// Namespaces deleted by this plan.
+    private var deletedNamespaces: Set<NamespaceRef> = []
+
+    init(desired: DesiredState, observed: HostState) {
+        self.desired = desired
+        self.observed = observed
+    }
+
+    // MARK: ownership helpers
+
+    func isOurs(_ mark: OwnerMark?) -> Bool { mark?.project == project }
+
+    func resource(for mark: OwnerMark?, fallback: NamespaceRef) -> Resource {
+        guard let mark else { return Resource(.host, fallback.description) }
+        let parts = mark.path.split(separator: "/")
+        switch parts.first {
+        case "net"?: return Resource(.network, parts.dropFirst().joined(separator: "/"))
+        case "ctr"?, "ep"?: return Resource(.container, parts.count > 1 ? String(parts[1]) : "?")
+        default: return Resource(.host, mark.path)
+        }
+    }
+
+    func linkKey(_ ns: NamespaceRef, _ name: String) -> String { "link:\(ns)/\(name)" }
+    func nsKey(_ ns: NamespaceRef) -> String { "ns:\(ns)" }
+
+    // MARK: conflicts
+
+    mutating func findConflicts() {
+        for ref in desired.createdNamespaces.sorted() {
+            guard let obs = observed[ref], let want = desired.state[ref] else { continue }
+            if obs.owner != want.owner {
+                let res = resource(for: want.owner, fallback: ref)
+                if let o = obs.owner {
+                    conflicts.append(Conflict(res, "namespace \(ref) belongs to \(o.alias), not \(want.owner?.alias ?? "?")"))
+                } else {
+                    conflicts.append(Conflict(res, "namespace \(ref) exists and is not netform's; remove or rename it"))
+                }
+            }
+        }
+        for ref in desired.adoptedNamespaces.sorted() where observed[ref] == nil {
+            conflicts.append(Conflict(Resource(.host, ref.description), "namespace \(ref) to adopt does not exist"))
+        }
+        for want in desired.state.sortedNamespaces {
+            guard let obs = observed[want.ref], conflictsFree(want.ref) else { continue }
+            for link in want.links where link.kind != .loopback {
+                guard let have = obs.link(named: link.name) else { continue }
+                if have.owner != link.owner {
+                    let who = have.owner.map { "belongs to \($0.alias)" } ?? "is not netform's"
+                    conflicts.append(Conflict(resource(for: link.owner, fallback: want.ref),
+                                              "link \(link.name) in namespace \(want.ref) exists and \(who)"))
+                }
+            }
+        }
+        // Foreign addresses or routes in the host namespace that overlap our subnets.
+        guard let hostWant = desired.state[.host], let hostHave = observed[.host] else { return }
+        let ourLinks = Set(hostHave.links.filter { isOurs($0.owner) }.map(\.name))
+        for a in hostWant.addresses {
+            guard let subnet = a.subnet, let link = hostWant.link(named: a.link) else { continue }
+            let res = resource(for: link.owner, fallback: .host)
+            for other in hostHave.addresses where !ourLinks.contains(other.link) && other.link != a.link {
+                if let s = other.subnet, s.overlaps(subnet) {
+                    conflicts.append(Conflict(res, "foreign address \(other.address)/\(other.prefixLength) on \(other.link) overlaps subnet \(subnet)"))
+                }
+            }
+            for r in hostHave.routes where !r.isOwned && !(r.device.map(ourLinks.contains) ?? false) && r.device != a.link {
+                if let d = r.destination, d.overlaps(subnet), d.prefixLength > 0 {
+                    conflicts.append(Conflict(res, "foreign route \(r) overlaps subnet \(subnet)"))
+                }
+            }
+        }
+    }
+
+    func conflictsFree(_ ref: NamespaceRef) -> Bool {
+        guard desired.createdNamespaces.contains(ref) else { return true }
+        return observed[ref]?.owner == desired.state[ref]?.owner
+    }
+
+    // MARK: steps
+
+    @discardableResult
+    mutating func emit(_ resource: Resource, _ change: ChangeKind, _ op: Operation, inverse: [Operation],
+                       requires: [String] = [], provides: [String] = [], removes removed: [String] = [],
+                       disruption: Disruption, details: [AttributeChange] = [], awaitGone: [String] = []) -> Int {
+        let id = steps.count + 1
+        var deps = Set<Int>()
+        for r in requires {
+            if let p = self.provides[r] { deps.insert(p) }
+            if let p = self.removes[r] { deps.insert(p) }
+        }
+        steps.append(Step(id: id, resource: resource, change: change, operation: op, inverse: inverse,
+                          dependsOn: deps.sorted(), disruption: disruption, details: details, awaitGone: awaitGone))
+        for p in provides { self.provides[p] = id }
+        for r in removed { self.removes[r] = id }
+        return id
+    }
+
+    mutating func build() {
+        deleteUnwantedNamespaces()
+        deleteUnwantedObjects()
+        createNamespaces()
+        reconcileLinks()
+        addAddressesAndRoutes()
+    }
+
+    /// Namespaces this project created that the spec no longer has: delete whole.
+    mutating func deleteUnwantedNamespaces() {
+        for ns in observed.sortedNamespaces {
+            guard case .named(let name) = ns.ref, let owner = ns.owner, owner.project == project,
+                  !desired.createdNamespaces.contains(ns.ref) else { continue }
+            deletedNamespaces.insert(ns.ref)
+            // The host ends of its veths go with it.
+            var gone: [String] = []
+            for l in observed[.host]?.links ?? [] {
+                if case .veth(let peer?) = l.kind, peer.namespace == ns.ref { gone.append(l.name) }
+                else if isOurs(l.owner), l.owner?.path.hasPrefix("ep/") == true,
+                        ns.links.contains(where: { $0.owner == l.owner && $0.name != "lo" }) { gone.append(l.name) }
+            }
+            for g in gone { vanishing.insert(linkKey(.host, g)) }
+            emit(resource(for: owner, fallback: ns.ref), .delete, .deleteNamespace(name: name),
+                 inverse: rebuildNamespace(ns), removes: [nsKey(ns.ref)] + gone.map { linkKey(.host, $0) },
+                 disruption: .destroy, awaitGone: gone.sorted())
+        }
+    }
+
+    /// Owned links, addresses and routes in surviving namespaces that the spec no
+    /// longer wants (or that must be recreated because their kind changed).
+    mutating func deleteUnwantedObjects() {
+        for ns in observed.sortedNamespaces where !deletedNamespaces.contains(ns.ref) && conflictsFree(ns.ref) {
+            let want = desired.state[ns.ref]
+            // Routes first, then addresses, then links.
+            for r in ns.routes where r.isOwned && !(want?.routes.contains(r) ?? false) {
+                if let d = r.device, vanishing.contains(linkKey(ns.ref, d)) { continue }
+                emit(routeResource(ns, r), .update, .deleteRoute(namespace: ns.ref, route: r), inverse: [.addRoute(namespace: ns.ref, route: r)],
+                     removes: ["route:\(ns.ref)/\(r.family.rawValue)/\(r.destination?.description ?? "default")"],
+                     disruption: .inPlace, details: [AttributeChange("route", old: r.description, new: nil)])
+            }
+            for link in ns.links where isOurs(link.owner) && link.kind != .loopback {
+                let wanted = want?.link(named: link.name)
+                let replace = wanted.map { !$0.kind.sameKind(as: link.kind) } ?? false
+                if wanted == nil || replace {
+                    // A veth pair is deleted once, from whichever end comes first.
+                    if vanishing.contains(linkKey(ns.ref, link.name)) { continue }
+                    var removed = [linkKey(ns.ref, link.name)]
+                    if case .veth = link.kind, let peer = peerOf(link, in: ns.ref) {
+                        removed.append(linkKey(peer.namespace, peer.name))
+                    }
+                    for r in removed { vanishing.insert(r) }
+                    emit(resource(for: link.owner, fallback: ns.ref), replace ? .replace : .delete,
+                         .deleteLink(namespace: ns.ref, name: link.name), inverse: rebuildLink(link, in: ns.ref),
+                         removes: removed, disruption: replace ? .recreate : .destroy,
+                         details: [AttributeChange("link", old: "\(link.name) (\(link.kind))", new: replace ? "\(link.name) (\(wanted!.kind))" : nil)])
+                }
+            }
+            for a in ns.addresses {
+                guard let link = ns.link(named: a.link), isOurs(link.owner), !vanishing.contains(linkKey(ns.ref, a.link)) else { continue }
+                if want?.addresses.contains(a) ?? false { continue }
+                emit(resource(for: link.owner, fallback: ns.ref), .update, .deleteAddress(namespace: ns.ref, address: a),
+                     inverse: [.addAddress(namespace: ns.ref, address: a)], removes: ["addr:\(ns.ref)/\(a.address)"],
+                     disruption: .inPlace, details: [AttributeChange("address", old: a.description, new: nil)])
+            }
+        }
+    }
+
+    mutating func createNamespaces() {
+        for ref in desired.createdNamespaces.sorted() where observed[ref] == nil || deletedNamespaces.contains(ref) {
+            guard case .named(let name) = ref, let owner = desired.state[ref]?.owner else { continue }
+            emit(resource(for: owner, fallback: ref), .create, .createNamespace(name: name, owner: owner),
+                 inverse: [.deleteNamespace(name: name)], requires: [nsKey(ref)], provides: [nsKey(ref)], disruption: .none)
+        }
+    }
+
+    /// Creates missing links and changes existing ones in place. Host-namespace
+    /// bridges come first, then VXLAN ports, then veth pairs and macvlans.
+    mutating func reconcileLinks() {
+        let order: [NamespaceState] = desired.state.sortedNamespaces.filter { conflictsFree($0.ref) }
+        func rank(_ l: LinkState) -> Int {
+            switch l.kind {
+            case .loopback: 0
+            case .bridge: 1
+            case .vxlan: 2
+            default: 3
+            }
+        }
+        for want in order {
+            for link in want.links.sorted(by: { (rank($0), $0.name) < (rank($1), $1.name) }) {
+                var have = currentLink(link.name, in: want.ref)
+                // Half a veth pair (the other end was deleted by hand, or its namespace
+                // was): delete what is left and create the pair again.
+                if let h = have, isOurs(h.owner), case .veth(let peer?) = link.kind, link.master != nil,
+                   currentLink(peer.name, in: peer.namespace) == nil {
+                    vanishing.insert(linkKey(want.ref, link.name))
+                    emit(resource(for: link.owner, fallback: want.ref), .replace, .deleteLink(namespace: want.ref, name: link.name),
+                         inverse: [], removes: [linkKey(want.ref, link.name)], disruption: .recreate,
+                         details: [AttributeChange("link", old: "\(link.name) (its peer \(peer.name) in \(peer.namespace) is gone)", new: nil)])
+                    have = nil
+                }
+                if let have {
+                    changeInPlace(link, have: have, in: want.ref)
+                } else {
+                    create(link, in: want.ref)
+                }
+            }
+        }
+    }
+
+    /// The observed link, unless this plan deletes it first.
+    func currentLink(_ name: String, in ref: NamespaceRef) -> LinkState? {
+        guard !deletedNamespaces.contains(ref), !vanishing.contains(linkKey(ref, name)) else { return nil }
+        return observed[ref]?.link(named: name)
+    }
+
+    mutating func create(_ link: LinkState, in ref: NamespaceRef) {
+        let res = resource(for: link.owner ?? desired.state[ref]?.owner, fallback: ref)
+        let alias = link.alias ?? ""
+        switch link.kind {
+        case .loopback:
+            return  // comes with the namespace
+        case .bridge:
+            emit(res, .create, .createBridge(namespace: ref, name: link.name, mtu: link.mtu, mac: link.mac, alias: alias),
+                 inverse: [.deleteLink(namespace: ref, name: link.name)], requires: [nsKey(ref), linkKey(ref, link.name)],
+                 provides: [linkKey(ref, link.name)], disruption: .none,
+                 details: [AttributeChange("bridge", old: nil, new: "\(link.name) mtu \(link.mtu)")])
+        case .vxlan(let settings):
+            emit(res, .create, .createVXLAN(namespace: ref, name: link.name, settings: settings, master: link.master, mtu: link.mtu, alias: alias),
+                 inverse: [.deleteLink(namespace: ref, name: link.name)],
+                 requires: [nsKey(ref), linkKey(ref, link.name)] + (link.master.map { [linkKey(ref, $0)] } ?? []),
+                 provides: [linkKey(ref, link.name)], disruption: .none,
+                 details: [AttributeChange("vxlan", old: nil, new: "\(link.name) vni \(settings.vni)")])
+        case .macvlan(let parent, let mode):
+            emit(res, .create, .createMacvlan(namespace: ref, name: link.name, parent: parent, mode: mode, mtu: link.mtu, mac: link.mac, alias: alias),
+                 inverse: [.deleteLink(namespace: ref, name: link.name)], requires: [nsKey(ref), linkKey(ref, link.name)],
+                 provides: [linkKey(ref, link.name)], disruption: .none,
+                 details: [AttributeChange("macvlan", old: nil, new: "\(link.name) on \(parent) mode \(mode)")])
+        case .veth(let peer?):
+            // Created once, from the end that has a master (the host end); the other
+            // end is created with it.
+            if link.master == nil, let peerLink = desired.state[peer.namespace]?.link(named: peer.name), peerLink.master != nil { return }
+            guard let peerLink = desired.state[peer.namespace]?.link(named: peer.name) else { return }
+            // A surviving stray other end (drift) must go first.
+            if let stray = currentLink(peer.name, in: peer.namespace), isOurs(stray.owner) {
+                vanishing.insert(linkKey(peer.namespace, peer.name))
+                emit(res, .replace, .deleteLink(namespace: peer.namespace, name: peer.name), inverse: rebuildLink(stray, in: peer.namespace),
+                     removes: [linkKey(peer.namespace, peer.name)], disruption: .recreate,
+                     details: [AttributeChange("link", old: "\(peer.name) (half of a veth pair)", new: nil)])
+            }
+            emit(res, .create,
+                 .createVeth(namespace: ref, name: link.name, master: link.master, mtu: link.mtu, alias: alias,
+                             peer: peer, peerMAC: peerLink.mac, peerAlias: peerLink.alias ?? alias),
+                 inverse: [.deleteLink(namespace: ref, name: link.name)],
+                 requires: [nsKey(ref), nsKey(peer.namespace), linkKey(ref, link.name), linkKey(peer.namespace, peer.name)]
+                    + (link.master.map { [linkKey(ref, $0)] } ?? []),
+                 provides: [linkKey(ref, link.name), linkKey(peer.namespace, peer.name)], disruption: .none,
+                 details: [AttributeChange("veth", old: nil, new: "\(link.name)\(link.master.map { " master \($0)" } ?? "") ↔ \(peer.name) in \(peer.namespace)"
+                                           + (peerLink.mac.map { " mac \($0)" } ?? "") + " mtu \(link.mtu)")])
+            if link.isolated {
+                emit(res, .create, .setLink(namespace: ref, name: link.name, change: LinkChangeSet(isolated: true)),
+                     inverse: [], requires: [linkKey(ref, link.name)], disruption: .none,
+                     details: [AttributeChange("isolated", old: nil, new: "true")])
+            }
+        case .veth(nil), .other:
+            return  // not something netform creates
+        }
+    }
+
+    mutating func changeInPlace(_ want: LinkState, have: LinkState, in ref: NamespaceRef) {
+        guard want.owner == have.owner || want.kind == .loopback else { return }  // conflict reported
+        var change = LinkChangeSet()
+        var undo = LinkChangeSet()
+        var details: [AttributeChange] = []
+        var disruption = Disruption.inPlace
+        if want.mtu != have.mtu, want.kind != .loopback {
+            change.mtu = want.mtu; undo.mtu = have.mtu
+            details.append(AttributeChange("mtu", old: "\(have.mtu)", new: "\(want.mtu)"))
+        }
+        if want.isUp != have.isUp {
+            change.isUp = want.isUp; undo.isUp = have.isUp
+            details.append(AttributeChange("state", old: have.isUp ? "up" : "down", new: want.isUp ? "up" : "down"))
+        }
+        if let mac = want.mac, mac != have.mac {
+            change.mac = mac; undo.mac = have.mac
+            details.append(AttributeChange("mac", old: have.mac?.description, new: mac.description))
+            disruption = .linkFlap
+        }
+        if want.master != have.master, want.kind != .loopback {
+            change.master = .some(want.master); undo.master = .some(have.master)
+            details.append(AttributeChange("master", old: have.master, new: want.master))
+        }
+        if want.isolated != have.isolated, want.master != nil {
+            change.isolated = want.isolated; undo.isolated = have.isolated
+            details.append(AttributeChange("isolated", old: "\(have.isolated)", new: "\(want.isolated)"))
+        }
+        if let alias = want.alias, alias != have.alias, want.kind != .loopback {
+            change.alias = alias; undo.alias = have.alias ?? ""
+            details.append(AttributeChange("alias", old: have.alias, new: alias))
+        }
+        guard !change.isEmpty else { return }
+        emit(resource(for: want.owner ?? desired.state[ref]?.owner, fallback: ref), .update,
+             .setLink(namespace: ref, name: want.name, change: change),
+             inverse: [.setLink(namespace: ref, name: want.name, change: undo)],
+             requires: [linkKey(ref, want.name)] + (want.master.map { [linkKey(ref, $0)] } ?? []),
+             disruption: disruption, details: details)
+    }
+
+    mutating func addAddressesAndRoutes() {
+        for want in desired.state.sortedNamespaces where conflictsFree(want.ref) {
+            let alive = !deletedNamespaces.contains(want.ref)
+            let have = alive ? observed[want.ref] : nil
+            for a in want.addresses.sorted(by: { ($0.link, $0.address) < ($1.link, $1.address) }) {
+                let present = have?.addresses.contains(a) == true && currentLink(a.link, in: want.ref) != nil
+                if present { continue }
+                let link = want.link(named: a.link)
+                emit(resource(for: link?.owner ?? want.owner, fallback: want.ref), have?.link(named: a.link) != nil && currentLink(a.link, in: want.ref) != nil ? .update : .create,
+                     .addAddress(namespace: want.ref, address: a), inverse: [.deleteAddress(namespace: want.ref, address: a)],
+                     requires: [linkKey(want.ref, a.link), "addr:\(want.ref)/\(a.address)"], provides: ["addr:\(want.ref)/\(a.address)", "addrs:\(want.ref)/\(a.link)"],
+                     disruption: .none, details: [AttributeChange("address", old: nil, new: a.description)])
+            }
+            for r in want.routes {
+                let present = have?.routes.contains(r) == true && (r.device.map { currentLink($0, in: want.ref) != nil } ?? true)
+                if present { continue }
+                let key = "route:\(want.ref)/\(r.family.rawValue)/\(r.destination?.description ?? "default")"
+                let link = r.device.flatMap { want.link(named: $0) }
+                var requires = [key]
+                if let d = r.device { requires += [linkKey(want.ref, d), "addrs:\(want.ref)/\(d)"] }
+                emit(routeResource(want, r, owner: link?.owner), .create, .addRoute(namespace: want.ref, route: r),
+                     inverse: [.deleteRoute(namespace: want.ref, route: r)], requires: requires, provides: [key],
+                     disruption: .none, details: [AttributeChange("route", old: nil, new: r.description)])
+            }
+        }
+    }
+
+    func routeResource(_ ns: NamespaceState, _ r: RouteState, owner: OwnerMark? = nil) -> Resource {
+        let mark = owner ?? r.device.flatMap { ns.link(named: $0)?.owner } ?? ns.owner
+        return resource(for: mark, fallback: ns.ref)
+    }
+
+    /// The other end of an observed owned veth: its peer ref if known, else the link
+    /// with the same endpoint mark in another namespace.
+    func peerOf(_ link: LinkState, in ref: NamespaceRef) -> VethPeerRef? {
+        if case .veth(let p?) = link.kind { return p }
+        guard let mark = link.owner else { return nil }
+        for ns in observed.sortedNamespaces where ns.ref != ref {
+            if let other = ns.links.first(where: { $0.owner == mark }), case .veth = other.kind {
+                return VethPeerRef(namespace: ns.ref, name: other.name)
+            }
+        }
+        return nil
+    }
+
+    // MARK: inverses
+
+    /// Operations that recreate an observed namespace with everything of ours in it.
+    func rebuildNamespace(_ ns: NamespaceState) -> [Operation] {
+        guard case .named(let name) = ns.ref, let owner = ns.owner else { return [] }
+        var ops: [Operation] = [.createNamespace(name: name, owner: owner)]
+        for link in ns.links where isOurs(link.owner) && link.kind != .loopback {
+            ops += rebuildLink(link, in: ns.ref)
+        }
+        for r in ns.routes where r.isOwned && r.device == nil {
+            ops.append(.addRoute(namespace: ns.ref, route: r))
+        }
+        return ops
+    }
+
+    /// Operations that recreate an observed link with its addresses and routes (for
+    /// a veth, both ends; for a bridge, its ports re-attached).
+    func rebuildLink(_ link: LinkState, in ref: NamespaceRef) -> [Operation] {
+        let alias = link.alias ?? ""
+        var ops: [Operation] = []
+        var rebuilt: [(NamespaceRef, String)] = [(ref, link.name)]
+        switch link.kind {
+        case .bridge:
+            ops.append(.createBridge(namespace: ref, name: link.name, mtu: link.mtu, mac: link.mac, alias: alias))
+            for port in observed[ref]?.links ?? [] where port.master == link.name {
+                ops.append(.setLink(namespace: ref, name: port.name, change: LinkChangeSet(master: .some(link.name))))
+            }
+        case .vxlan(let s):
+            ops.append(.createVXLAN(namespace: ref, name: link.name, settings: s, master: link.master, mtu: link.mtu, alias: alias))
+        case .macvlan(let parent, let mode):
+            ops.append(.createMacvlan(namespace: ref, name: link.name, parent: parent, mode: mode, mtu: link.mtu, mac: link.mac, alias: alias))
+        case .veth:
+            guard let peer = peerOf(link, in: ref), let peerLink = observed[peer.namespace]?.link(named: peer.name) else { return [] }
+            // Recreate from the end with a master (the bridge side).
+            let (hostRef, hostLink, otherRef, otherLink) = link.master != nil || peerLink.master == nil
+                ? (ref, link, peer.namespace, peerLink) : (peer.namespace, peerLink, ref, link)
+            ops.append(.createVeth(namespace: hostRef, name: hostLink.name, master: hostLink.master, mtu: hostLink.mtu,
+                                   alias: hostLink.alias ?? "", peer: VethPeerRef(namespace: otherRef, name: otherLink.name),
+                                   peerMAC: otherLink.mac, peerAlias: otherLink.alias ?? ""))
+            if hostLink.isolated {
+                ops.append(.setLink(namespace: hostRef, name: hostLink.name, change: LinkChangeSet(isolated: true)))
+            }
+            if otherLink.mtu != hostLink.mtu {
+                ops.append(.setLink(namespace: otherRef, name: otherLink.name, change: LinkChangeSet(mtu: otherLink.mtu)))
+            }
+            rebuilt = [(hostRef, hostLink.name), (otherRef, otherLink.name)]
+        case .loopback, .other:
+            return []
+        }
+        for (r, name) in rebuilt {
+            for a in observed[r]?.addresses ?? [] where a.link == name { ops.append(.addAddress(namespace: r, address: a)) }
+        }
+        for (r, name) in rebuilt {
+            for route in observed[r]?.routes ?? [] where route.isOwned && route.device == name {
+                ops.append(.addRoute(namespace: r, route: route))
+            }
+        }
+        if !link.isUp { ops.append(.setLink(namespace: ref, name: link.name, change: LinkChangeSet(isUp: false))) }
+        return ops
+    }
+}
+
+/// A digest of a host state: a saved plan is applied only while the host still has
+/// the state the plan was computed from.
+public enum Fingerprint {
+    public static func of(_ state: HostState) -> String {
+        let n = state.normalized()
+        var text = ""
+        for ns in n.sortedNamespaces {
+            text += "ns \(ns.ref) \(ns.owner?.alias ?? "-")\n"
+            for l in ns.links {
+                text += "l \(l.name) \(l.kind) \(l.mtu) \(l.isUp) \(l.mac?.description ?? "-") \(l.master ?? "-") \(l.alias ?? "-") \(l.isolated)\n"
+            }
+            for a in ns.addresses { text += "a \(a)\n" }
+            for r in ns.routes { text += "r \(r)\n" }
+            for x in ns.neighbours { text += "n \(x.link) \(x.address) \(x.mac)\n" }
+            for f in ns.fdb { text += "f \(f.link) \(f.mac) \(f.destination?.description ?? "-")\n" }
+        }
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        var h2: UInt64 = 0x8422_2325_cbf2_9ce4
+        for b in text.utf8 {
+            h = (h ^ UInt64(b)) &* 0x100_0000_01b3
+            h2 = (h2 &+ UInt64(b)) &* 0x9E37_79B9_7F4A_7C15
+        }
+        func hex(_ v: UInt64) -> String {
+            let s = String(v, radix: 16)
+            return String(repeating: "0", count: 16 - s.count) + s
+        }
+        return hex(h) + hex(h2)
+    }
+}

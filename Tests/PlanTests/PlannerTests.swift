@@ -1,0 +1,385 @@
+import Addressing
+import Compile
+import Foundation
+import Model
+import Spec
+import Testing
+@testable import Plan
+
+// MARK: helpers
+
+func spec(_ text: String, file: String = "lab.yaml") throws -> Spec {
+    let r = SpecLoader.load(bytes: Array(text.utf8), file: file)
+    return try #require(r.spec, "\(r.rendered())")
+}
+
+/// A host as the kernel shows it before netform: loopback, an uplink with an
+/// address and a default route — plus foreign sentinels another tool made.
+func pristineHost(sentinels: Bool = true) -> HostState {
+    var host = NamespaceState(ref: .host, links: [
+        LinkState(name: "lo", kind: .loopback, mtu: 65536),
+        LinkState(name: "eth0", kind: .other("physical"), mtu: 1500, mac: MACAddress("52:54:00:12:34:56")),
+    ])
+    host.addresses = [AddressState(link: "eth0", address: IPAddress("192.168.1.10")!, prefixLength: 24)]
+    host.routes = [RouteState(destination: nil, family: .v4, gateway: IPAddress("192.168.1.1"), device: "eth0", proto: 3)]
+    var state = HostState(namespaces: [.host: host])
+    if sentinels {
+        state[.host]!.links += [
+            LinkState(name: "br-sentinel", kind: .bridge, mtu: 1500, alias: "someone else's"),
+            LinkState(name: "vsent0", kind: .veth(peer: VethPeerRef(namespace: .named("sentinel-ns"), name: "eth0")), master: "br-sentinel"),
+        ]
+        state[.host]!.addresses.append(AddressState(link: "br-sentinel", address: IPAddress("10.99.0.1")!, prefixLength: 24))
+        state[.host]!.routes.append(RouteState(destination: IPNetwork("10.98.0.0/16"), family: .v4, gateway: IPAddress("192.168.1.254"), device: "eth0", proto: 4))
+        state[.named("sentinel-ns")] = NamespaceState(ref: .named("sentinel-ns"), links: [
+            LinkState(name: "lo", kind: .loopback, mtu: 65536),
+            LinkState(name: "eth0", kind: .veth(peer: VethPeerRef(namespace: .host, name: "vsent0"))),
+        ], addresses: [AddressState(link: "eth0", address: IPAddress("10.99.0.2")!, prefixLength: 24)])
+    }
+    return state
+}
+
+/// What the kernel would report: no veth peers, interface indexes filled in.
+func asObserved(_ s: HostState) -> HostState {
+    var out = s
+    var index: Int32 = 1
+    for ref in out.namespaces.keys {
+        for i in out[ref]!.links.indices {
+            if case .veth = out[ref]!.links[i].kind { out[ref]!.links[i].kind = .veth(peer: nil) }
+            out[ref]!.links[i].index = index
+            index += 1
+        }
+    }
+    return out
+}
+
+func applied(_ plan: Plan, to state: HostState) throws -> HostState {
+    var s = state
+    for step in plan.steps { try s.apply(step.operation) }
+    return s
+}
+
+/// The part of `state` that `desired` speaks about: its namespaces, the project's
+/// links there (and lo in created namespaces), their addresses and owned routes.
+func projection(_ state: HostState, like desired: DesiredState) -> HostState {
+    var out = HostState()
+    for (ref, want) in desired.state.namespaces {
+        guard let have = state[ref] else { continue }
+        var ns = NamespaceState(ref: ref, owner: have.owner)
+        let names = Set(want.links.map(\.name))
+        ns.links = have.links.filter { names.contains($0.name) || ($0.owner?.project == desired.project) }
+        let kept = Set(ns.links.map(\.name))
+        ns.addresses = have.addresses.filter { kept.contains($0.link) }
+        ns.routes = have.routes.filter(\.isOwned)
+        out[ref] = ns
+    }
+    return out
+}
+
+/// Desired with veth peers stripped, as it will be compared with observations.
+func comparable(_ d: DesiredState) -> HostState { asObserved(d.state).normalized() }
+
+func converge(_ specText: String, from start: HostState) throws -> (DesiredState, HostState, Plan) {
+    let s = try spec(specText)
+    let compiled = try Compiler.compile(s, observed: start)
+    let plan = Planner.plan(compiled.desired, observed: start)
+    #expect(plan.conflicts.isEmpty, "\(plan.conflicts)")
+    let after = asObserved(try applied(plan, to: start))
+    return (compiled.desired, after, plan)
+}
+
+let seedSpec = """
+version: 1
+project: seed
+networks:
+  bridge:
+    bridge: docker0
+    subnets: [{subnet: 172.17.0.0/16, gateway: 172.17.0.1}]
+  aislada:
+    subnets: [{subnet: 172.18.0.0/16}]
+containers:
+  container1: {networks: [bridge]}
+  container2: {networks: {bridge: {ipv4: 172.17.0.3}}}
+  container3: {networks: [aislada]}
+  loner: {networks: []}
+"""
+
+// MARK: tests
+
+@Suite struct Convergence {
+    @Test func seedFromEmptyConvergesAndSecondPlanIsEmpty() throws {
+        let start = pristineHost()
+        let (desired, after, plan) = try converge(seedSpec, from: start)
+        #expect(!plan.steps.isEmpty)
+        #expect(projection(after, like: desired).normalized() == comparable(desired))
+        let again = Planner.plan(try Compiler.compile(try spec(seedSpec), observed: after).desired, observed: after)
+        #expect(again.isEmpty, "second plan: \(again.steps.map(\.operation))")
+    }
+
+    @Test func seedAddressesAndMACsAreDockers() throws {
+        let compiled = try Compiler.compile(try spec(seedSpec), observed: pristineHost())
+        func ep(_ c: String) -> Endpoint? { compiled.endpoints.first { $0.container == c } }
+        #expect(ep("container1")?.ipv4?.description == "172.17.0.2/16 dev eth0")
+        #expect(ep("container1")?.mac?.description == "02:42:ac:11:00:02")
+        #expect(ep("container2")?.ipv4?.description == "172.17.0.3/16 dev eth0")
+        #expect(ep("container2")?.mac?.description == "02:42:ac:11:00:03")
+        #expect(ep("container3")?.ipv4?.description == "172.18.0.2/16 dev eth0")
+        let ns = try #require(compiled.desired.state[.named("seed.container1")])
+        #expect(ns.routes == [RouteState(destination: nil, family: .v4, gateway: IPAddress("172.17.0.1"), device: "eth0")])
+        let loner = try #require(compiled.desired.state[.named("seed.loner")])
+        #expect(loner.links.map(\.name) == ["lo"], "a container without networks has only loopback")
+    }
+
+    @Test func stepsAreTopologicallyOrdered() throws {
+        let (_, _, plan) = try converge(seedSpec, from: pristineHost())
+        for step in plan.steps {
+            #expect(step.dependsOn.allSatisfy { $0 < step.id }, "step \(step.id) depends on a later step")
+        }
+        // The veth of container1 waits for its namespace and the bridge.
+        let veth = try #require(plan.steps.first {
+            if case .createVeth(_, _, _, _, _, let peer, _, _) = $0.operation { return peer.namespace == .named("seed.container1") }
+            return false
+        })
+        let deps = veth.dependsOn.map { plan.steps[$0 - 1].operation }
+        #expect(deps.contains(.createNamespace(name: "seed.container1", owner: OwnerMark.container("seed", "container1"))))
+        #expect(deps.contains { if case .createBridge(_, "docker0", _, _, _) = $0 { true } else { false } })
+    }
+
+    @Test func foreignSentinelsAreNeverTouched() throws {
+        let start = pristineHost()
+        let (_, after, plan) = try converge(seedSpec, from: start)
+        for step in plan.steps {
+            for op in [step.operation] + step.inverse {
+                let text = "\(op)"
+                #expect(!text.contains("sentinel") && !text.contains("vsent0") && !text.contains("\"eth0\", kind: .other"), "\(op)")
+            }
+        }
+        for name in ["br-sentinel", "vsent0", "eth0", "lo"] {
+            #expect(after[.host]?.link(named: name).map { var l = $0; l.index = nil; l.kind = .loopback; return l }
+                    == start[.host]?.link(named: name).map { var l = $0; l.kind = .loopback; return l })
+        }
+        let ref = NamespaceRef.named("sentinel-ns")
+        #expect(HostState(namespaces: [ref: asObserved(start)[ref]!]).normalized() == HostState(namespaces: [ref: after[ref]!]).normalized())
+        // Destroying the project (empty spec) leaves them too.
+        let destroy = Planner.plan(DesiredState(project: "seed", state: HostState(namespaces: [.host: NamespaceState(ref: .host)])), observed: after)
+        let cleaned = asObserved(try applied(destroy, to: after))
+        #expect(cleaned.normalized() == asObserved(start).normalized(), "destroy must return the host to exactly its original state")
+    }
+
+    @Test func otherProjectsAreForeign() throws {
+        let (_, after, _) = try converge(seedSpec, from: pristineHost())
+        // Another project with different names plans around the seed project's objects.
+        let other = try spec("""
+        version: 1
+        project: other
+        networks:
+          n: {subnets: [{subnet: 10.50.0.0/24}]}
+        containers:
+          c: {networks: [n]}
+        """)
+        let plan = Planner.plan(try Compiler.compile(other, observed: after).desired, observed: after)
+        #expect(plan.conflicts.isEmpty)
+        for step in plan.steps {
+            #expect(!"\(step.operation)".contains("seed."), "\(step.operation)")
+            if case .deleteLink = step.operation { Issue.record("other project deletes a link: \(step.operation)") }
+            if case .deleteNamespace = step.operation { Issue.record("other project deletes a namespace: \(step.operation)") }
+        }
+    }
+}
+
+@Suite struct Drift {
+    func seeded() throws -> (DesiredState, HostState) {
+        let (d, after, _) = try converge(seedSpec, from: pristineHost())
+        return (d, after)
+    }
+
+    func replan(_ state: HostState) throws -> Plan {
+        Planner.plan(try Compiler.compile(try spec(seedSpec), observed: state).desired, observed: state)
+    }
+
+    @Test func deletedVethIsRecreated() throws {
+        var (desired, state) = try seeded()
+        let veth = Naming.hostVeth(project: "seed", container: "container1", network: "bridge")
+        try state.apply(.deleteLink(namespace: .host, name: veth))
+        // The kernel took the container end too; the observation has neither.
+        state = asObserved(state)
+        #expect(state[.named("seed.container1")]?.link(named: "eth0") == nil)
+        let plan = try replan(state)
+        #expect(plan.conflicts.isEmpty)
+        #expect(Set(plan.steps.map(\.resource)) == [Resource(.container, "container1")])
+        let ops = plan.steps.map(\.operation)
+        #expect(ops.count == 3, "veth, address, route: \(ops)")
+        let fixed = asObserved(try applied(plan, to: state))
+        #expect(projection(fixed, like: desired).normalized() == comparable(desired))
+        #expect(try replan(fixed).isEmpty)
+    }
+
+    @Test func deletedAddressIsReadded() throws {
+        var (_, state) = try seeded()
+        let a = AddressState(link: "eth0", address: IPAddress("172.17.0.3")!, prefixLength: 16)
+        try state.apply(.deleteAddress(namespace: .named("seed.container2"), address: a))
+        // The default route depended on it; the kernel drops it with the address.
+        let route = state[.named("seed.container2")]!.routes[0]
+        try state.apply(.deleteRoute(namespace: .named("seed.container2"), route: route))
+        let plan = try replan(state)
+        #expect(plan.steps.map(\.operation) == [
+            .addAddress(namespace: .named("seed.container2"), address: a),
+            .addRoute(namespace: .named("seed.container2"), route: route),
+        ])
+        #expect(plan.steps[1].dependsOn == [1])
+    }
+
+    @Test func deletedNamespaceIsRecreatedAndItsStaleHostEndReplaced() throws {
+        var (desired, state) = try seeded()
+        // Deleted by hand; the host end lingers for a moment (asynchronous teardown).
+        state.namespaces[.named("seed.container3")] = nil
+        let plan = try replan(state)
+        let kinds = plan.steps.map { "\($0.change.rawValue) \($0.operation)".prefix(24) }
+        #expect(plan.steps.first { if case .deleteLink = $0.operation { true } else { false } } != nil, "\(kinds)")
+        #expect(plan.steps.contains { $0.operation == .createNamespace(name: "seed.container3", owner: .container("seed", "container3")) })
+        let fixed = asObserved(try applied(plan, to: state))
+        #expect(projection(fixed, like: desired).normalized() == comparable(desired))
+    }
+
+    @Test func foreignLinkInTheWayIsAConflictNotATakeover() throws {
+        var state = pristineHost()
+        state[.host]!.links.append(LinkState(name: "docker0", kind: .bridge, mtu: 1500))
+        state[.host]!.addresses.append(AddressState(link: "docker0", address: IPAddress("172.17.0.1")!, prefixLength: 16))
+        let plan = Planner.plan(try Compiler.compile(try spec(seedSpec), observed: state).desired, observed: state)
+        #expect(plan.conflicts.map(\.description).contains("network.bridge: link docker0 in namespace host exists and is not netform's"))
+    }
+
+    @Test func foreignRouteOverlappingASubnetIsAConflict() throws {
+        var state = pristineHost()
+        state[.host]!.routes.append(RouteState(destination: IPNetwork("172.18.0.0/24"), family: .v4, gateway: IPAddress("192.168.1.1"), device: "eth0", proto: 4))
+        let plan = Planner.plan(try Compiler.compile(try spec(seedSpec), observed: state).desired, observed: state)
+        #expect(plan.conflicts.count == 1)
+        #expect(plan.conflicts.first?.message.contains("foreign route 172.18.0.0/24") == true)
+    }
+
+    @Test func foreignNamespaceWithOurNameIsAConflict() throws {
+        var state = pristineHost()
+        state[.named("seed.container1")] = NamespaceState(ref: .named("seed.container1"), links: [LinkState(name: "lo", kind: .loopback, mtu: 65536)])
+        let plan = Planner.plan(try Compiler.compile(try spec(seedSpec), observed: state).desired, observed: state)
+        #expect(plan.conflicts.map(\.message) == ["namespace seed.container1 exists and is not netform's; remove or rename it"])
+        #expect(!plan.steps.contains { $0.operation.namespace == .named("seed.container1") })
+    }
+}
+
+@Suite struct Changes {
+    @Test func mtuChangesInPlace() throws {
+        let (_, state, _) = try converge(seedSpec, from: pristineHost())
+        let changed = seedSpec.replacingOccurrences(of: "    bridge: docker0\n", with: "    bridge: docker0\n    mtu: 9000\n")
+        let plan = Planner.plan(try Compiler.compile(try spec(changed), observed: state).desired, observed: state)
+        #expect(!plan.steps.isEmpty)
+        for step in plan.steps {
+            guard case .setLink(_, _, let change) = step.operation else { Issue.record("unexpected \(step.operation)"); continue }
+            #expect(change == LinkChangeSet(mtu: 9000))
+            #expect(step.disruption == .inPlace)
+        }
+        // docker0, and both ends of container1's and container2's veths.
+        #expect(plan.steps.count == 5)
+        #expect(plan.summary == Plan.Summary(add: 0, change: 3, destroy: 0))
+    }
+
+    @Test func removingAContainerDeletesItsNamespaceOnly() throws {
+        let (_, state, _) = try converge(seedSpec, from: pristineHost())
+        let smaller = seedSpec.replacingOccurrences(of: "  container3: {networks: [aislada]}\n", with: "")
+        let plan = Planner.plan(try Compiler.compile(try spec(smaller), observed: state).desired, observed: state)
+        #expect(plan.steps.map(\.operation) == [.deleteNamespace(name: "seed.container3")])
+        let veth = Naming.hostVeth(project: "seed", container: "container3", network: "aislada")
+        #expect(plan.steps[0].awaitGone == [veth])
+        #expect(plan.steps[0].disruption == .destroy)
+    }
+
+    @Test func movingAContainerToAnotherNetwork() throws {
+        let (desired0, state, _) = try converge(seedSpec, from: pristineHost())
+        _ = desired0
+        let moved = seedSpec.replacingOccurrences(of: "  container3: {networks: [aislada]}", with: "  container3: {networks: [bridge]}")
+        let compiled = try Compiler.compile(try spec(moved), observed: state)
+        let plan = Planner.plan(compiled.desired, observed: state)
+        let ops = plan.steps.map(\.operation)
+        #expect(ops.first == .deleteLink(namespace: .host, name: Naming.hostVeth(project: "seed", container: "container3", network: "aislada")))
+        #expect(Set(plan.steps.map(\.resource)) == [Resource(.container, "container3")])
+        let after = asObserved(try applied(plan, to: state))
+        #expect(projection(after, like: compiled.desired).normalized() == comparable(compiled.desired))
+        #expect(compiled.endpoints.first { $0.container == "container3" }?.ipv4?.address == IPAddress("172.17.0.4"))
+    }
+
+    @Test func addressesAreSticky() throws {
+        let (_, state, _) = try converge(seedSpec, from: pristineHost())
+        // A new container listed first must not take container1's address.
+        let more = seedSpec.replacingOccurrences(of: "containers:\n", with: "containers:\n  newcomer: {networks: [bridge]}\n")
+        let compiled = try Compiler.compile(try spec(more), observed: state)
+        #expect(compiled.endpoints.first { $0.container == "container1" }?.ipv4?.address == IPAddress("172.17.0.2"))
+        #expect(compiled.endpoints.first { $0.container == "newcomer" }?.ipv4?.address == IPAddress("172.17.0.4"))
+        let plan = Planner.plan(compiled.desired, observed: state)
+        #expect(Set(plan.steps.map(\.resource)) == [Resource(.container, "newcomer")])
+    }
+
+    @Test func changingAStaticAddress() throws {
+        let (_, state, _) = try converge(seedSpec, from: pristineHost())
+        let changed = seedSpec.replacingOccurrences(of: "ipv4: 172.17.0.3", with: "ipv4: 172.17.0.30")
+        let plan = Planner.plan(try Compiler.compile(try spec(changed), observed: state).desired, observed: state)
+        let ns = NamespaceRef.named("seed.container2")
+        let old = AddressState(link: "eth0", address: IPAddress("172.17.0.3")!, prefixLength: 16)
+        let new = AddressState(link: "eth0", address: IPAddress("172.17.0.30")!, prefixLength: 16)
+        #expect(plan.steps.map(\.operation) == [
+            .deleteAddress(namespace: ns, address: old),
+            .setLink(namespace: ns, name: "eth0", change: LinkChangeSet(mac: MACAddress("02:42:ac:11:00:1e"))),
+            .addAddress(namespace: ns, address: new),
+            .addRoute(namespace: ns, route: RouteState(destination: nil, family: .v4, gateway: IPAddress("172.17.0.1"), device: "eth0")),
+        ])
+        #expect(plan.steps[1].disruption == .linkFlap)
+    }
+
+    @Test func iccOffIsolatesBridgePorts() throws {
+        let text = seedSpec.replacingOccurrences(of: "    bridge: docker0\n", with: "    bridge: docker0\n    icc: false\n")
+        let (desired, after, _) = try converge(text, from: pristineHost())
+        let veth = Naming.hostVeth(project: "seed", container: "container1", network: "bridge")
+        #expect(after[.host]?.link(named: veth)?.isolated == true)
+        #expect(projection(after, like: desired).normalized() == comparable(desired))
+    }
+}
+
+@Suite struct Rollback {
+    /// For every prefix of the plan: run it, then the inverses in reverse order; the
+    /// host must be exactly as before.
+    @Test(arguments: ["empty", "seeded-changed"])
+    func everyPrefixRollsBackToTheStart(_ scenario: String) throws {
+        var start = asObserved(pristineHost())
+        var text = seedSpec
+        if scenario == "seeded-changed" {
+            start = try converge(seedSpec, from: start).1
+            text = seedSpec
+                .replacingOccurrences(of: "  container3: {networks: [aislada]}\n", with: "  container4: {networks: [aislada, bridge]}\n")
+                .replacingOccurrences(of: "ipv4: 172.17.0.3", with: "ipv4: 172.17.0.33")
+                .replacingOccurrences(of: "    bridge: docker0\n", with: "    bridge: docker0\n    mtu: 1400\n")
+        }
+        let plan = Planner.plan(try Compiler.compile(try spec(text), observed: start).desired, observed: start)
+        #expect(plan.steps.count > 5)
+        for k in 0...plan.steps.count {
+            var s = start
+            for step in plan.steps.prefix(k) { try s.apply(step.operation) }
+            for step in plan.steps.prefix(k).reversed() {
+                for op in step.inverse { try s.apply(op) }
+            }
+            #expect(asObserved(s).normalized() == start.normalized(), "rollback after \(k) steps differs")
+        }
+    }
+}
+
+@Suite struct PlanFormat {
+    @Test func planRoundTripsThroughJSONAndFingerprintTracksState() throws {
+        let start = asObserved(pristineHost())
+        let plan = Planner.plan(try Compiler.compile(try spec(seedSpec), observed: start).desired, observed: start)
+        #expect(plan.formatVersion == 1)
+        #expect(plan.fingerprint == Fingerprint.of(start))
+        var changed = start
+        changed[.host]!.links[1].mtu = 9000
+        #expect(Fingerprint.of(changed) != plan.fingerprint)
+        let data = try JSONEncoder().encode(plan)
+        #expect(try JSONDecoder().decode(Plan.self, from: data) == plan)
+        // Index changes alone (a re-read) do not change the fingerprint.
+        #expect(Fingerprint.of(asObserved(pristineHost())) == plan.fingerprint)
+    }
+}
