@@ -56,6 +56,12 @@ public final class NetlinkHandle: Sendable {
         }
     }
 
+    /// How many dumps were repeated because the kernel flagged them inconsistent
+    /// (`NLM_F_DUMP_INTR`) since the handle was opened.
+    public var interruptedDumpCount: Int {
+        socket.withLock { $0.interruptedDumps }
+    }
+
     /// Sends several requests before reading their ACKs; throws the first failure,
     /// naming the request that failed (see `NetlinkSocket.batch` for the exact
     /// semantics: windows of 64 requests; requests after a failed one in the same

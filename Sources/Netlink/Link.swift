@@ -443,21 +443,17 @@ extension NetlinkHandle {
 
     public func link(named name: String) throws(NetlinkError) -> Link? { try link(.name(name)) }
 
-    /// Creates a link and returns it as the kernel reports it. An alias is set with
-    /// a second request (the kernel ignores `IFLA_IFALIAS` at creation).
+    /// Creates a link and returns it as the kernel reports it (read back from the
+    /// namespace it was created in). An alias is set with a second request: the
+    /// kernel ignores `IFLA_IFALIAS` at creation.
     @discardableResult
     public func createLink(_ spec: NewLink) throws(NetlinkError) -> Link? {
         try execute(.newLink(spec))
+        let target = try spec.namespace.map { ns throws(NetlinkError) in try NetlinkHandle(namespace: ns) } ?? self
         if let alias = spec.alias {
-            if spec.namespace != nil {
-                let h = try NetlinkHandle(namespace: spec.namespace!)
-                try h.execute(.setLink(.name(spec.name), LinkChange(alias: alias)))
-                return try h.link(named: spec.name)
-            }
-            try execute(.setLink(.name(spec.name), LinkChange(alias: alias)))
+            try target.execute(.setLink(.name(spec.name), LinkChange(alias: alias)))
         }
-        if spec.namespace != nil { return nil }
-        return try link(named: spec.name)
+        return try target.link(named: spec.name)
     }
 
     public func setLink(_ ref: LinkRef, _ change: LinkChange) throws(NetlinkError) {

@@ -15,6 +15,9 @@ final class NetlinkSocket {
     private var sequence: UInt32
     private var buffer: [UInt8] = Array(repeating: 0, count: 64 * 1024)
 
+    /// Dumps repeated because of `NLM_F_DUMP_INTR` (for tests and diagnostics).
+    private(set) var interruptedDumps = 0
+
     /// How many times a dump interrupted by a concurrent change is retried.
     static let dumpRetries = 10
     /// How many requests of a batch are in flight before their ACKs are read.
@@ -177,7 +180,12 @@ final class NetlinkSocket {
     /// kernel marks the dump inconsistent (`NLM_F_DUMP_INTR`, state changed while
     /// dumping) the whole dump is repeated, a bounded number of times.
     func dump(_ request: NetlinkRequest) throws(NetlinkError) -> [NetlinkMessage] {
-        for _ in 0..<NetlinkSocket.dumpRetries {
+        for attempt in 0..<NetlinkSocket.dumpRetries {
+            if attempt > 0 {
+                interruptedDumps += 1
+                // Back off a little so a burst of changes can settle: 1, 2, 4 ... 32 ms.
+                usleep(UInt32(1000 << min(attempt - 1, 5)))
+            }
             let seq = nextSequence()
             var req = request
             req.flags = request.flags.union([.request, .dump])

@@ -264,3 +264,49 @@ struct KernelLinkTests {
         #expect(!many.contains(where: after.contains))
     }
 }
+
+@Suite("Kernel: dumps under change", .enabled(if: KernelSandbox.isActive, "kernel test: run under Scripts/sandbox as root"))
+struct KernelDumpTests {
+    /// Links are created and deleted on one thread while another dumps: every
+    /// multipart dump must complete (NLM_F_DUMP_INTR is retried), with no duplicate
+    /// index, and always include the links that are not touched.
+    @Test("link dumps stay consistent while links change")
+    func dumpWhileChanging() throws {
+        let stable = (0..<60).map { _ in uniqueName("ds") }
+        let churn = (0..<20).map { _ in uniqueName("dc") }
+        defer { for n in stable + churn { cleanupLinks(n) } }
+        let h = try NetlinkHandle()
+        try h.batch(stable.map { try NetlinkRequest.newLink(NewLink(name: $0, kind: .bridge)) })
+        let writer = try NetlinkHandle()
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var writerError: NetlinkError?
+        let creates = try churn.map { try NetlinkRequest.newLink(NewLink(name: $0, kind: .bridge)) }
+        Thread.detachNewThread {
+            defer { done.signal() }
+            do throws(NetlinkError) {
+                for _ in 0..<3 {
+                    for (i, name) in churn.enumerated() {
+                        try writer.execute(creates[i])
+                        usleep(2000)
+                        try writer.deleteLink(.name(name))
+                        usleep(2000)
+                    }
+                }
+            } catch {
+                writerError = error
+            }
+        }
+        var dumps = 0
+        while done.wait(timeout: .now()) == .timedOut {
+            let links = try h.links()
+            dumps += 1
+            #expect(Set(links.map(\.index)).count == links.count, "duplicate index in a dump")
+            let names = Set(links.map(\.name))
+            #expect(stable.allSatisfy(names.contains), "a stable link is missing from a dump")
+        }
+        #expect(writerError == nil)
+        #expect(dumps > 0)
+        // The kernel did flag some dumps as interrupted, and they were repeated.
+        #expect(h.interruptedDumpCount > 0, "\(dumps) dumps, none interrupted")
+    }
+}
