@@ -373,7 +373,17 @@ extension NetlinkRequest {
 
     /// `RTM_NEWLINK` moving a link into another namespace, optionally renaming it.
     public static func moveLink(_ link: LinkRef, to namespace: NetworkNamespace, newName: String? = nil) throws(NetlinkError) -> NetlinkRequest {
-        let what = "RTM_NEWLINK set \(link) netns \(namespace)" + (newName.map { " name \($0)" } ?? "")
+        try moveLink(link, target: (IFLA.netNsFd, UInt32(bitPattern: namespace.fd)), targetName: "\(namespace)", newName: newName)
+    }
+
+    /// `RTM_NEWLINK` moving a link into the namespace of process `pid` (`IFLA_NET_NS_PID`).
+    public static func moveLink(_ link: LinkRef, toProcess pid: Int32, newName: String? = nil) throws(NetlinkError) -> NetlinkRequest {
+        try moveLink(link, target: (IFLA.netNsPid, UInt32(bitPattern: pid)), targetName: "pid \(pid)", newName: newName)
+    }
+
+    private static func moveLink(_ link: LinkRef, target: (UInt16, UInt32), targetName: String,
+                                 newName: String?) throws(NetlinkError) -> NetlinkRequest {
+        let what = "RTM_NEWLINK set \(link) netns \(targetName)" + (newName.map { " name \($0)" } ?? "")
         if let n = newName { try checkInterfaceName(n, what) }
         var e = AttributeEncoder()
         e.appendRaw(IfInfoMsg(index: link.ifIndex).bytes)
@@ -382,7 +392,7 @@ extension NetlinkRequest {
             e.string(IFLA.ifname, current)
         }
         if let n = newName { e.string(IFLA.ifname, n) }
-        e.u32(IFLA.netNsFd, UInt32(bitPattern: namespace.fd))
+        e.u32(target.0, target.1)
         return NetlinkRequest(type: MsgType.newLink, flags: [], payload: e.bytes, description: what)
     }
 
@@ -466,6 +476,10 @@ extension NetlinkHandle {
 
     public func moveLink(_ ref: LinkRef, to namespace: NetworkNamespace, newName: String? = nil) throws(NetlinkError) {
         try execute(.moveLink(ref, to: namespace, newName: newName))
+    }
+
+    public func moveLink(_ ref: LinkRef, toProcess pid: Int32, newName: String? = nil) throws(NetlinkError) {
+        try execute(.moveLink(ref, toProcess: pid, newName: newName))
     }
 
     public func deleteLink(_ ref: LinkRef) throws(NetlinkError) {

@@ -58,6 +58,16 @@ struct KernelNamespaceTests {
             return ns.id == byName.id
         }
         #expect(sameNamespace)
+
+        // Move a link into that process's namespace by PID.
+        let moving = uniqueName("nsp")
+        defer { cleanupLinks(moving, moving + "p") }
+        let here = try NetlinkHandle()
+        // (A bridge could not move: its netns is immutable. A veth end can.)
+        let link = try #require(try here.createLink(NewLink(name: moving, kind: .veth(peer: VethPeer(name: moving + "p")))))
+        try here.moveLink(.index(link.index), toProcess: p.processIdentifier)
+        #expect(try here.link(named: moving) == nil)
+        #expect(try h.link(named: moving) != nil)
     }
 
     @Test("namespace threads enter the namespace; the calling thread never changes")
