@@ -7,7 +7,7 @@ public struct InterfaceAddress: Sendable, Hashable {
     public var prefixLength: Int
     /// `IFA_LOCAL` when present (IPv4), else `IFA_ADDRESS`: the interface's own address.
     public var address: IPAddress
-    /// `IFA_ADDRESS` (the peer address on point-to-point links).
+    /// `IFA_ADDRESS` when it differs from `IFA_LOCAL` (the peer on point-to-point links).
     public var peer: IPAddress?
     public var broadcast: IPAddress?
     public var label: String?
@@ -45,7 +45,7 @@ public struct InterfaceAddress: Sendable, Hashable {
         }
         guard let a = local ?? addr else { throw .malformed("address without IFA_LOCAL/IFA_ADDRESS", request: "RTM_NEWADDR") }
         address = a
-        peer = addr
+        peer = (local != nil && addr != local) ? addr : nil
     }
 }
 

@@ -77,7 +77,9 @@ public struct Link: Sendable, Hashable {
             switch a.type {
             case IFLA.ifname: name = a.string()
             case IFLA.mtu: mtu = try a.u32()
-            case IFLA.address: mac = a.macAddress()
+            case IFLA.address:
+                mac = a.macAddress()
+                if mac == nil { unknownAttributes.append(a) }  // not Ethernet (e.g. a tunnel)
             case IFLA.master: master = try a.i32()
             case IFLA.ifalias: alias = a.string()
             case IFLA.group: group = try a.u32()

@@ -75,6 +75,55 @@ struct GoldenTests {
         #expect(wire(req) == expected)
     }
 
+    @Test("RTM_NEWROUTE 10.1.0.0/16 via 10.0.0.1 dev #3 proto 77")
+    func newRoute() {
+        let req = NetlinkRequest.newRoute(RouteSpec(destination: IPNetwork("10.1.0.0/16")!, gateway: IPAddress("10.0.0.1"),
+                                                    outputIndex: 3, protocol: 77))
+        let expected: [UInt8] = [
+            // len 60, RTM_NEWROUTE (24), REQUEST|ACK|EXCL|CREATE
+            0x3c, 0, 0, 0, 0x18, 0, 0x05, 0x06, 1, 0, 0, 0, 0, 0, 0, 0,
+            // rtmsg: AF_INET, dst /16, src /0, tos 0, table main (254), proto 77,
+            // scope universe (has a gateway), type unicast, flags 0
+            2, 16, 0, 0, 254, 77, 0, 1, 0, 0, 0, 0,
+            // RTA_DST (1) 10.1.0.0
+            8, 0, 1, 0, 10, 1, 0, 0,
+            // RTA_GATEWAY (5) 10.0.0.1
+            8, 0, 5, 0, 10, 0, 0, 1,
+            // RTA_OIF (4) 3
+            8, 0, 4, 0, 3, 0, 0, 0,
+            // RTA_TABLE (15) 254
+            8, 0, 15, 0, 254, 0, 0, 0,
+        ]
+        #expect(wire(req) == expected)
+    }
+
+    @Test("RTM_NEWNEIGH AF_BRIDGE fdb entry with VXLAN destination")
+    func newFDB() {
+        let req = NetlinkRequest.newFDB(FDBSpec(index: 9, mac: MACAddress("02:42:ac:11:00:02")!, destination: IPAddress("192.0.2.7")))
+        let expected: [UInt8] = [
+            // len 48, RTM_NEWNEIGH (28), REQUEST|ACK|EXCL|CREATE
+            0x30, 0, 0, 0, 0x1c, 0, 0x05, 0x06, 1, 0, 0, 0, 0, 0, 0, 0,
+            // ndmsg: AF_BRIDGE (7), pads, ifindex 9, state NUD_PERMANENT, flags NTF_SELF, type 0
+            7, 0, 0, 0, 9, 0, 0, 0, 0x80, 0, 0x02, 0,
+            // NDA_LLADDR (2), 6 bytes padded to 8
+            10, 0, 2, 0, 0x02, 0x42, 0xac, 0x11, 0x00, 0x02, 0, 0,
+            // NDA_DST (1) 192.0.2.7
+            8, 0, 1, 0, 192, 0, 2, 7,
+        ]
+        #expect(wire(req) == expected)
+    }
+
+    @Test("RTM_DELLINK group: ifindex 0 and IFLA_GROUP")
+    func deleteGroup() throws {
+        let expected: [UInt8] = [
+            0x28, 0, 0, 0, 0x11, 0, 0x05, 0, 1, 0, 0, 0, 0, 0, 0, 0,
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            // IFLA_GROUP (27) 4100
+            8, 0, 27, 0, 0x04, 0x10, 0, 0,
+        ]
+        #expect(wire(try NetlinkRequest.deleteLinkGroup(4100)) == expected)
+    }
+
     @Test("veth with peer in a namespace: nested VETH_INFO_PEER carries an ifinfomsg")
     func vethLayout() throws {
         let req = try NetlinkRequest.newLink(NewLink(name: "a", kind: .veth(peer: VethPeer(name: "b"))))
