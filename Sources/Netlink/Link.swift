@@ -491,4 +491,17 @@ extension NetlinkHandle {
     public func deleteLinkGroup(_ group: UInt32) throws(NetlinkError) {
         try execute(.deleteLinkGroup(group))
     }
+
+    /// Polls (every 10 ms) until the link is gone; false on timeout. Deleting a
+    /// namespace removes its veths asynchronously (~1 s later), and re-creating a
+    /// name before that fails with EEXIST.
+    public func waitForLinkRemoval(_ ref: LinkRef, timeout: Duration = .seconds(5)) throws(NetlinkError) -> Bool {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
+        while true {
+            if try link(ref) == nil { return true }
+            if clock.now >= deadline { return false }
+            usleep(10_000)
+        }
+    }
 }

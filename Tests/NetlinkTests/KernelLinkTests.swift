@@ -96,7 +96,8 @@ struct KernelLinkTests {
         try NetworkNamespace.delete(name: nsName)
         _ = consume ns
         _ = consume inside
-        #expect(try eventually { try ipLink(host) == nil }, "veth should disappear with its namespace")
+        #expect(try h.waitForLinkRemoval(.index(hostLink.index)), "veth should disappear with its namespace")
+        #expect(try ipLink(host) == nil)
     }
 
     @Test("set master on an existing link, then move it into a namespace with a new name")
