@@ -1,0 +1,277 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CNetlink
+
+/// A `NETLINK_ROUTE` socket with sequence/port-id checking, multipart dumps,
+/// `NLM_F_DUMP_INTR` retries, extended ACKs and batched requests.
+///
+/// Not thread-safe by itself: `NetlinkHandle` owns one and serializes access with a
+/// lock. The socket belongs to the network namespace of the thread that opened it,
+/// for its whole life.
+final class NetlinkSocket {
+    let fd: Int32
+    let portID: UInt32
+    private var sequence: UInt32
+    private var buffer: [UInt8] = Array(repeating: 0, count: 64 * 1024)
+
+    /// Dumps repeated because of `NLM_F_DUMP_INTR` (for tests and diagnostics).
+    private(set) var interruptedDumps = 0
+
+    /// How many times a dump interrupted by a concurrent change is retried.
+    static let dumpRetries = 10
+    /// How many requests of a batch are in flight before their ACKs are read.
+    static let batchWindow = 64
+
+    /// Opens, configures and binds a socket in the calling thread's namespace and
+    /// returns its descriptor and port id. Used on dedicated namespace threads, so it
+    /// returns plain values that can cross back to the caller.
+    static func openDescriptor() throws(NetlinkError) -> (fd: Int32, portID: UInt32) {
+        let fd = try sysCall("socket(AF_NETLINK, NETLINK_ROUTE)") {
+            socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), NETLINK_ROUTE)
+        }
+        do {
+            try setOption(fd, NETLINK_EXT_ACK, 1, "NETLINK_EXT_ACK")
+            try setOption(fd, NETLINK_GET_STRICT_CHK, 1, "NETLINK_GET_STRICT_CHK")
+            try setOption(fd, NETLINK_CAP_ACK, 1, "NETLINK_CAP_ACK")
+            var size: Int32 = 1 << 20
+            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+            _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+            // A kernel that never answers would otherwise hang the caller forever.
+            var tv = timeval(tv_sec: 30, tv_usec: 0)
+            _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+
+            var addr = sockaddr_nl()
+            addr.nl_family = sa_family_t(AF_NETLINK)
+            _ = try sysCall("bind(AF_NETLINK)") {
+                withUnsafePointer(to: &addr) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        bind(fd, $0, socklen_t(MemoryLayout<sockaddr_nl>.size))
+                    }
+                }
+            }
+            var len = socklen_t(MemoryLayout<sockaddr_nl>.size)
+            _ = try sysCall("getsockname(AF_NETLINK)") {
+                withUnsafeMutablePointer(to: &addr) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+                }
+            }
+            return (fd, addr.nl_pid)
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    private static func setOption(_ fd: Int32, _ opt: Int32, _ value: Int32, _ name: String) throws(NetlinkError) {
+        var v = value
+        _ = try sysCall("setsockopt(\(name))") {
+            setsockopt(fd, SOL_NETLINK, opt, &v, socklen_t(MemoryLayout<Int32>.size))
+        }
+    }
+
+    /// Opens a socket in the calling thread's current namespace.
+    convenience init() throws(NetlinkError) {
+        let (fd, pid) = try NetlinkSocket.openDescriptor()
+        self.init(fd: fd, portID: pid)
+    }
+
+    /// Takes ownership of an already configured and bound descriptor.
+    init(fd: Int32, portID: UInt32) {
+        self.fd = fd
+        self.portID = portID
+        // Start from a time-derived value so replies to an earlier process reusing
+        // the same port id cannot be mistaken for ours.
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        sequence = UInt32(truncatingIfNeeded: ts.tv_nsec) | 1
+    }
+
+    deinit { close(fd) }
+
+    private func nextSequence() -> UInt32 {
+        sequence &+= 1
+        if sequence == 0 { sequence = 1 }
+        return sequence
+    }
+
+    // MARK: - Sending and receiving
+
+    private func sendBytes(_ bytes: [UInt8], _ what: String) throws(NetlinkError) {
+        var kernel = sockaddr_nl()
+        kernel.nl_family = sa_family_t(AF_NETLINK)
+        let n = try sysCall("sendto(\(what))") {
+            bytes.withUnsafeBytes { buf in
+                withUnsafePointer(to: &kernel) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(fd, buf.baseAddress, buf.count, 0, $0, socklen_t(MemoryLayout<sockaddr_nl>.size))
+                    }
+                }
+            }
+        }
+        guard n == bytes.count else {
+            throw NetlinkError(errno: EMSGSIZE, request: what, detail: "short send: \(n) of \(bytes.count) bytes")
+        }
+    }
+
+    /// Receives one datagram from the kernel (peeking first so that no message is
+    /// ever truncated) and splits it into messages.
+    private func receiveMessages(_ what: String) throws(NetlinkError) -> [NetlinkMessage] {
+        while true {
+            let size = try sysCall("recv(\(what))") {
+                recv(fd, nil, 0, Int32(MSG_PEEK) | Int32(MSG_TRUNC))
+            }
+            if size > buffer.count { buffer = Array(repeating: 0, count: (size + 4095) & ~4095) }
+            var from = sockaddr_nl()
+            var fromLen = socklen_t(MemoryLayout<sockaddr_nl>.size)
+            let n = try sysCall("recvfrom(\(what))") {
+                buffer.withUnsafeMutableBytes { buf in
+                    withUnsafeMutablePointer(to: &from) {
+                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                            recvfrom(fd, buf.baseAddress, buf.count, 0, $0, &fromLen)
+                        }
+                    }
+                }
+            }
+            // Only the kernel (port 0) may talk to us.
+            if from.nl_pid != 0 { continue }
+            return try NetlinkMessage.parse(buffer[0..<n])
+        }
+    }
+
+    private func kernelError(_ msg: NetlinkMessage, _ request: String) throws(NetlinkError) -> NetlinkError? {
+        let e = try ErrorPayload(msg)
+        if e.error == 0 { return nil }
+        let code = e.error < 0 ? -e.error : e.error
+        return NetlinkError(errno: code, request: request, extAckMessage: e.message, extAckOffset: e.offset)
+    }
+
+    /// Sends a request with `NLM_F_ACK` and returns the replies received before the
+    /// ACK (a GET of one object replies with it; a NEW/DEL replies with none).
+    @discardableResult
+    func execute(_ request: NetlinkRequest) throws(NetlinkError) -> [NetlinkMessage] {
+        let seq = nextSequence()
+        let flags = request.flags.union([.request, .ack])
+        var req = request
+        req.flags = flags
+        try sendBytes(req.encode(sequence: seq, portID: portID), request.description)
+        var replies: [NetlinkMessage] = []
+        while true {
+            for msg in try receiveMessages(request.description) {
+                guard msg.sequence == seq, msg.portID == portID else { continue }  // stale reply
+                switch msg.type {
+                case MsgType.error:
+                    if let err = try kernelError(msg, request.description) { throw err }
+                    return replies
+                case MsgType.noop:
+                    continue
+                case MsgType.done:
+                    return replies
+                case MsgType.overrun:
+                    throw NetlinkError(errno: ENOBUFS, request: request.description, detail: "NLMSG_OVERRUN")
+                default:
+                    replies.append(msg)
+                }
+            }
+        }
+    }
+
+    /// Sends a dump request and collects every message until `NLMSG_DONE`. When the
+    /// kernel marks the dump inconsistent (`NLM_F_DUMP_INTR`, state changed while
+    /// dumping) the whole dump is repeated, a bounded number of times.
+    func dump(_ request: NetlinkRequest) throws(NetlinkError) -> [NetlinkMessage] {
+        for attempt in 0..<NetlinkSocket.dumpRetries {
+            if attempt > 0 {
+                interruptedDumps += 1
+                // Back off a little so a burst of changes can settle: 1, 2, 4 ... 32 ms.
+                usleep(UInt32(1000 << min(attempt - 1, 5)))
+            }
+            let seq = nextSequence()
+            var req = request
+            req.flags = request.flags.union([.request, .dump])
+            try sendBytes(req.encode(sequence: seq, portID: portID), request.description)
+            var replies: [NetlinkMessage] = []
+            var interrupted = false
+            receiving: while true {
+                for msg in try receiveMessages(request.description) {
+                    guard msg.sequence == seq, msg.portID == portID else { continue }
+                    if msg.flags.contains(.dumpInterrupted) { interrupted = true }
+                    switch msg.type {
+                    case MsgType.done:
+                        if msg.payload.count >= 4 {
+                            let code: Int32 = hostInteger(msg.payload[0..<4])
+                            if code < 0 {
+                                // DONE carries the error and, with extended ACKs, TLVs after it.
+                                let text = msg.flags.contains(.ackTLVs)
+                                    ? (try? AttributeList(parsing: msg.payload[4...]))?[NLMSGERR.msg]?.string() : nil
+                                throw NetlinkError(errno: -code, request: request.description, extAckMessage: text)
+                            }
+                        }
+                        break receiving
+                    case MsgType.error:
+                        if let err = try kernelError(msg, request.description) { throw err }
+                        break receiving
+                    case MsgType.noop:
+                        continue
+                    case MsgType.overrun:
+                        throw NetlinkError(errno: ENOBUFS, request: request.description, detail: "NLMSG_OVERRUN")
+                    default:
+                        replies.append(msg)
+                    }
+                }
+            }
+            if !interrupted { return replies }
+        }
+        throw NetlinkError(errno: EINTR, request: request.description,
+                           detail: "dump interrupted by concurrent changes \(NetlinkSocket.dumpRetries) times")
+    }
+
+    /// Sends several requests before reading their ACKs (up to `batchWindow` in
+    /// flight). All ACKs of a window are collected; the first failure (in request
+    /// order) is thrown, naming the request, and later windows are not sent.
+    /// Requests after a failed one in the same window may still have been applied.
+    func batch(_ requests: [NetlinkRequest]) throws(NetlinkError) {
+        var start = 0
+        while start < requests.count {
+            let end = min(start + NetlinkSocket.batchWindow, requests.count)
+            var bytes: [UInt8] = []
+            var seqs: [UInt32] = []
+            for i in start..<end {
+                let seq = nextSequence()
+                seqs.append(seq)
+                var req = requests[i]
+                req.flags = req.flags.union([.request, .ack])
+                let encoded = req.encode(sequence: seq, portID: portID)
+                if bytes.count + encoded.count > 32 * 1024, !bytes.isEmpty {
+                    try sendBytes(bytes, "batch")
+                    bytes.removeAll(keepingCapacity: true)
+                }
+                bytes += encoded
+            }
+            if !bytes.isEmpty { try sendBytes(bytes, "batch") }
+
+            var pending = Set(seqs)
+            var errors: [Int: NetlinkError] = [:]
+            while !pending.isEmpty {
+                for msg in try receiveMessages("batch") {
+                    guard msg.portID == portID, pending.contains(msg.sequence) else { continue }
+                    let index = start + Int(msg.sequence &- seqs[0])
+                    switch msg.type {
+                    case MsgType.error:
+                        pending.remove(msg.sequence)
+                        if var err = try kernelError(msg, requests[index].description) {
+                            err.detail = "request \(index + 1) of \(requests.count) in batch"
+                            errors[index] = err
+                        }
+                    case MsgType.done:
+                        pending.remove(msg.sequence)
+                    default:
+                        continue  // replies to GET requests in a batch are not returned
+                    }
+                }
+            }
+            if let first = errors.keys.min() { throw errors[first]! }
+            start = end
+        }
+    }
+}
