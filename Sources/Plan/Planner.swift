@@ -32,6 +32,8 @@ struct PlanBuilder {
     private var vanishing: Set<String> = []
     /// Namespaces deleted by this plan.
     private var deletedNamespaces: Set<NamespaceRef> = []
+    /// Routes removed (and to be re-added) because an address they rely on changes.
+    private var reinstalledRoutes: Set<String> = []
 
     init(desired: DesiredState, observed: HostState) {
         self.desired = desired
@@ -103,8 +105,8 @@ struct PlanBuilder {
     }
 
     func conflictsFree(_ ref: NamespaceRef) -> Bool {
-        guard desired.createdNamespaces.contains(ref) else { return true }
-        return observed[ref]?.owner == desired.state[ref]?.owner
+        guard desired.createdNamespaces.contains(ref), let have = observed[ref] else { return true }
+        return have.owner == desired.state[ref]?.owner
     }
 
     // MARK: steps
@@ -159,11 +161,20 @@ struct PlanBuilder {
     mutating func deleteUnwantedObjects() {
         for ns in observed.sortedNamespaces where !deletedNamespaces.contains(ns.ref) && conflictsFree(ns.ref) {
             let want = desired.state[ns.ref]
+            // Addresses that go away: routes over their links are reinstalled after.
+            let changingLinks = Set(ns.addresses.filter { a in
+                guard let link = ns.link(named: a.link), isOurs(link.owner) else { return false }
+                return !(want?.addresses.contains(a) ?? false)
+            }.map(\.link))
             // Routes first, then addresses, then links.
-            for r in ns.routes where r.isOwned && !(want?.routes.contains(r) ?? false) {
+            for r in ns.routes where isOurs(r, in: ns) {
+                let wanted = want?.routes.contains(r) ?? false
+                let reinstall = wanted && r.device.map(changingLinks.contains) == true
+                if wanted && !reinstall { continue }
                 if let d = r.device, vanishing.contains(linkKey(ns.ref, d)) { continue }
+                if reinstall { reinstalledRoutes.insert(routeKey(ns.ref, r)) }
                 emit(routeResource(ns, r), .update, .deleteRoute(namespace: ns.ref, route: r), inverse: [.addRoute(namespace: ns.ref, route: r)],
-                     removes: ["route:\(ns.ref)/\(r.family.rawValue)/\(r.destination?.description ?? "default")"],
+                     removes: [routeKey(ns.ref, r)],
                      disruption: .inPlace, details: [AttributeChange("route", old: r.description, new: nil)])
             }
             for link in ns.links where isOurs(link.owner) && link.kind != .loopback {
@@ -347,9 +358,9 @@ struct PlanBuilder {
                      disruption: .none, details: [AttributeChange("address", old: nil, new: a.description)])
             }
             for r in want.routes {
+                let key = routeKey(want.ref, r)
                 let present = have?.routes.contains(r) == true && (r.device.map { currentLink($0, in: want.ref) != nil } ?? true)
-                if present { continue }
-                let key = "route:\(want.ref)/\(r.family.rawValue)/\(r.destination?.description ?? "default")"
+                if present && !reinstalledRoutes.contains(key) { continue }
                 let link = r.device.flatMap { want.link(named: $0) }
                 var requires = [key]
                 if let d = r.device { requires += [linkKey(want.ref, d), "addrs:\(want.ref)/\(d)"] }
@@ -358,6 +369,18 @@ struct PlanBuilder {
                      disruption: .none, details: [AttributeChange("route", old: nil, new: r.description)])
             }
         }
+    }
+
+    func routeKey(_ ns: NamespaceRef, _ r: RouteState) -> String {
+        "route:\(ns)/\(r.family.rawValue)/\(r.destination?.description ?? "default")"
+    }
+
+    /// netform's routes carry its protocol number; they are this project's when they
+    /// go over one of its links, or (without a device) live in one of its namespaces.
+    func isOurs(_ r: RouteState, in ns: NamespaceState) -> Bool {
+        guard r.isOwned else { return false }
+        if let d = r.device { return isOurs(ns.link(named: d)?.owner) }
+        return isOurs(ns.owner)
     }
 
     func routeResource(_ ns: NamespaceState, _ r: RouteState, owner: OwnerMark? = nil) -> Resource {
@@ -387,7 +410,7 @@ struct PlanBuilder {
         for link in ns.links where isOurs(link.owner) && link.kind != .loopback {
             ops += rebuildLink(link, in: ns.ref)
         }
-        for r in ns.routes where r.isOwned && r.device == nil {
+        for r in ns.routes where isOurs(r, in: ns) && r.device == nil {
             ops.append(.addRoute(namespace: ns.ref, route: r))
         }
         return ops
