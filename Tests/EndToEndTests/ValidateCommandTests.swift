@@ -94,3 +94,23 @@ struct JSONReport: Decodable {
         #expect(report.files[1].diagnostics.first?.message.hasPrefix("cannot read file") == true)
     }
 }
+
+/// The fuzzer's corpus (Tests/Fixtures/fuzz-corpus, minimised by `Scripts/fuzz`),
+/// the examples and the invalid specs, replayed through the loader's fuzz entry
+/// point: none may crash it.
+@Suite struct FuzzCorpusReplay {
+    @Test func corpusReplaysWithoutACrash() throws {
+        let fm = FileManager.default
+        var inputs: [String] = []
+        for dir in ["Examples", "Tests/Fixtures/invalid/schema", "Tests/Fixtures/invalid/semantic", "Tests/Fixtures/fuzz-corpus"] {
+            let url = TestSupport.repoRoot.appendingPathComponent(dir)
+            for name in (try? fm.contentsOfDirectory(atPath: url.path)) ?? [] {
+                inputs.append(url.appendingPathComponent(name).path)
+            }
+        }
+        #expect(inputs.count > 100, "the committed fuzz corpus is missing")
+        let r = try TestSupport.run(TestSupport.productsDir.appendingPathComponent("netform-fuzz"), inputs)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("replayed \(inputs.count) inputs without a crash"))
+    }
+}

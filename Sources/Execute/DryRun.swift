@@ -1,0 +1,87 @@
+import Model
+
+/// Renders operations as the iproute2 commands that would do the same, for
+/// `apply --dry-run` and for error messages: what netform does, in the words an
+/// operator already knows. (netform itself talks netlink; it never runs `ip`.)
+public enum DryRun {
+    public static func commands(for op: Operation) -> [String] {
+        switch op {
+        case .createNamespace(let name, let owner):
+            return ["ip netns add \(name)", "ip -n \(name) link set lo up alias \(q(owner.alias))"]
+        case .deleteNamespace(let name):
+            return ["ip netns delete \(name)"]
+        case .createBridge(let ns, let name, let mtu, let mac, let alias):
+            return [ip(ns, "link add \(name)\(mac.map { " address \($0)" } ?? "") mtu \(mtu) type bridge"),
+                    ip(ns, "link set \(name) alias \(q(alias)) up")]
+        case .createVeth(let ns, let name, let master, let mtu, let alias, let peer, let peerMAC, let peerAlias):
+            return [ip(ns, "link add \(name) mtu \(mtu)\(master.map { " master \($0)" } ?? "") up type veth peer name \(peer.name)"
+                        + "\(peerMAC.map { " address \($0)" } ?? "") mtu \(mtu) netns \(peer.namespace)"),
+                    ip(ns, "link set \(name) alias \(q(alias))"),
+                    ip(peer.namespace, "link set \(peer.name) alias \(q(peerAlias)) up")]
+        case .createVXLAN(let ns, let name, let s, let master, let mtu, let alias):
+            var line = "link add \(name) mtu \(mtu) type vxlan id \(s.vni) dstport \(s.port) nolearning"
+            if let l = s.local { line += " local \(l)" }
+            if let d = s.device { line += " dev \(d)" }
+            return [ip(ns, line), ip(ns, "link set \(name)\(master.map { " master \($0)" } ?? "") alias \(q(alias)) up")]
+        case .createMacvlan(let ns, let name, let parent, let mode, let mtu, let mac, let alias):
+            return ["ip link add \(name) link \(parent)\(mac.map { " address \($0)" } ?? "") mtu \(mtu)\(ns == .host ? "" : " netns \(ns)") type macvlan mode \(mode)",
+                    ip(ns, "link set \(name) alias \(q(alias)) up")]
+        case .setLink(let ns, let name, let c):
+            var out: [String] = []
+            if let mac = c.mac { out += [ip(ns, "link set \(name) down"), ip(ns, "link set \(name) address \(mac)")] }
+            var parts: [String] = []
+            if let mtu = c.mtu { parts.append("mtu \(mtu)") }
+            if let master = c.master { parts.append(master.map { "master \($0)" } ?? "nomaster") }
+            if let alias = c.alias { parts.append("alias \(q(alias))") }
+            if let up = c.isUp { parts.append(up ? "up" : "down") } else if c.mac != nil { parts.append("up") }
+            if !parts.isEmpty { out.append(ip(ns, "link set \(name) " + parts.joined(separator: " "))) }
+            if let iso = c.isolated { out.append(prefix(ns, "bridge") + "link set dev \(name) isolated \(iso ? "on" : "off")") }
+            return out
+        case .deleteLink(let ns, let name):
+            return [ip(ns, "link delete \(name)")]
+        case .addAddress(let ns, let a):
+            return [ip(ns, "addr add \(a.address)/\(a.prefixLength) dev \(a.link)\(a.address.family == .v6 ? " nodad" : "")")]
+        case .deleteAddress(let ns, let a):
+            return [ip(ns, "addr del \(a.address)/\(a.prefixLength) dev \(a.link)")]
+        case .addRoute(let ns, let r):
+            return [ip(ns, "\(r.family == .v6 ? "-6 " : "")route add \(route(r))")]
+        case .deleteRoute(let ns, let r):
+            return [ip(ns, "\(r.family == .v6 ? "-6 " : "")route del \(route(r))")]
+        case .addNeighbour(let ns, let n):
+            return [ip(ns, "neigh add \(n.address) lladdr \(n.mac) dev \(n.link) nud permanent")]
+        case .deleteNeighbour(let ns, let n):
+            return [ip(ns, "neigh del \(n.address) dev \(n.link)")]
+        case .addFDBEntry(let ns, let e):
+            return [prefix(ns, "bridge") + "fdb append \(e.mac) dev \(e.link)\(e.destination.map { " dst \($0)" } ?? "")"]
+        case .deleteFDBEntry(let ns, let e):
+            return [prefix(ns, "bridge") + "fdb del \(e.mac) dev \(e.link)\(e.destination.map { " dst \($0)" } ?? "")"]
+        case .replaceFirewallTable(let ns, let table, _):
+            return [prefix(ns, "nft") + "-j -f - # replace table \(table)"]
+        case .deleteFirewallTable(let ns, let table):
+            return [prefix(ns, "nft") + "delete table inet \(table)"]
+        }
+    }
+
+    static func route(_ r: RouteState) -> String {
+        var s = r.destination?.description ?? "default"
+        if let g = r.gateway { s += " via \(g)" }
+        if let d = r.device { s += " dev \(d)" }
+        s += " proto \(r.proto)"
+        if r.table != 254 { s += " table \(r.table)" }
+        return s
+    }
+
+    static func ip(_ ns: NamespaceRef, _ rest: String) -> String { prefix(ns, "ip") + rest }
+
+    static func prefix(_ ns: NamespaceRef, _ tool: String) -> String {
+        switch ns {
+        case .host: "\(tool) "
+        case .named(let n): tool == "ip" ? "ip -n \(n) " : "ip netns exec \(n) \(tool) "
+        case .path(let p): "nsenter --net=\(p) \(tool) "
+        }
+    }
+
+    static func q(_ s: String) -> String {
+        s.allSatisfy { $0.isLetter || $0.isNumber || "-_./:".contains($0) } ? s : "'\(s)'"
+    }
+}

@@ -1,0 +1,75 @@
+import Model
+import Plan
+
+/// A deliberate failure for tests: `NETFORM_FAILPOINT=step:7` makes step 7 fail
+/// before it runs, so rollback can be exercised at every step of a plan.
+public struct Failpoint: Sendable, Equatable {
+    public var step: Int
+
+    public init(step: Int) { self.step = step }
+
+    /// Parses `step:N`; nil for anything else.
+    public init?(_ text: String?) {
+        guard let text, text.hasPrefix("step:"), let n = Int(text.dropFirst(5)), n > 0 else { return nil }
+        step = n
+    }
+}
+
+/// What happened when a plan was executed.
+public struct ExecutionReport: Sendable {
+    public var completedSteps: Int
+    public var failure: Failure?
+    public var duration: Duration
+
+    public struct Failure: Sendable {
+        public var step: Step
+        public var error: ExecuteError
+        /// True when every inverse ran: the host is as it was before the apply.
+        public var rolledBack: Bool
+        /// Inverse operations that failed (the host may need a look).
+        public var rollbackErrors: [ExecuteError]
+    }
+
+    public var succeeded: Bool { failure == nil }
+}
+
+/// Runs a plan's steps in order; on the first failure, runs the inverses of the
+/// steps already done (and best-effort the failed step's own, in case it half
+/// happened), newest first, so the host ends as it was.
+public enum Executor {
+    public static func run(_ plan: Plan, driver: some OperationDriver, failpoint: Failpoint? = nil,
+                           progress: (_ done: Int, _ total: Int, _ step: Step) -> Void = { _, _, _ in }) -> ExecutionReport {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var done: [Step] = []
+        for step in plan.steps {
+            progress(done.count, plan.steps.count, step)
+            do throws(ExecuteError) {
+                if failpoint?.step == step.id {
+                    throw ExecuteError(operation: DryRun.commands(for: step.operation).joined(separator: "; "),
+                                       message: "failpoint NETFORM_FAILPOINT=step:\(step.id)")
+                }
+                try driver.perform(step.operation)
+                try driver.awaitGone(step.awaitGone)
+                done.append(step)
+            } catch {
+                var rollbackErrors: [ExecuteError] = []
+                // The failed step may have half happened (a link made, its alias not
+                // set): undo what of it exists, ignoring "not there".
+                if failpoint?.step != step.id {
+                    for op in step.inverse { try? driver.perform(op) }
+                }
+                for s in done.reversed() {
+                    for op in s.inverse {
+                        do { try driver.perform(op) } catch { rollbackErrors.append(error) }
+                    }
+                }
+                return ExecutionReport(completedSteps: done.count,
+                                       failure: .init(step: step, error: error, rolledBack: rollbackErrors.isEmpty, rollbackErrors: rollbackErrors),
+                                       duration: clock.now - start)
+            }
+        }
+        return ExecutionReport(completedSteps: done.count, failure: nil, duration: clock.now - start)
+    }
+
+}

@@ -1,0 +1,185 @@
+import Addressing
+import Model
+import Netlink
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why an operation failed: the kernel's own words (errno and extended ACK, via
+/// `NetlinkError`) or netform's, with the operation that failed.
+public struct ExecuteError: Error, Sendable, CustomStringConvertible {
+    public var operation: String
+    public var message: String
+    public var netlink: NetlinkError?
+
+    public init(operation: String, message: String, netlink: NetlinkError? = nil) {
+        self.operation = operation
+        self.message = message
+        self.netlink = netlink
+    }
+
+    public var description: String { "\(operation): \(message)" }
+}
+
+/// Carries out plan operations. The kernel driver does it over netlink; tests use a
+/// driver that applies them to a `HostState` value.
+public protocol OperationDriver: AnyObject {
+    func perform(_ op: Operation) throws(ExecuteError)
+    /// Waits until the named host links are gone (asynchronous namespace teardown).
+    func awaitGone(_ links: [String]) throws(ExecuteError)
+}
+
+/// Executes operations against the live kernel over netlink, one handle per
+/// namespace (opened inside it on a dedicated thread by the Netlink layer).
+///
+/// Used from one thread at a time (the apply loop is sequential by design: steps
+/// depend on each other and the kernel work per object dominates).
+public final class KernelDriver: OperationDriver {
+    private var handles: [NamespaceRef: NetlinkHandle] = [:]
+    private var namespaces: [NamespaceRef: NetworkNamespace] = [:]
+
+    public init() {}
+
+    func namespace(_ ref: NamespaceRef) throws(NetlinkError) -> NetworkNamespace {
+        if let ns = namespaces[ref] { return ns }
+        let ns: NetworkNamespace = switch ref {
+        case .host: try NetworkNamespace.current()
+        case .named(let n): try NetworkNamespace.open(name: n)
+        case .path(let p): try NetworkNamespace.open(path: p)
+        }
+        namespaces[ref] = ns
+        return ns
+    }
+
+    func handle(_ ref: NamespaceRef) throws(NetlinkError) -> NetlinkHandle {
+        if let h = handles[ref] { return h }
+        let h: NetlinkHandle = ref == .host ? try NetlinkHandle() : try NetlinkHandle(namespace: try namespace(ref))
+        handles[ref] = h
+        return h
+    }
+
+    private func forget(_ ref: NamespaceRef) {
+        handles[ref] = nil
+        namespaces[ref] = nil
+    }
+
+    func index(_ name: String, in ref: NamespaceRef) throws(NetlinkError) -> Int32 {
+        guard let link = try handle(ref).link(named: name) else {
+            throw NetlinkError(errno: ENODEV, request: "find link \(name) in \(ref)", detail: "no such link")
+        }
+        return link.index
+    }
+
+    public func perform(_ op: Operation) throws(ExecuteError) {
+        do {
+            try run(op)
+        } catch {
+            throw ExecuteError(operation: DryRun.commands(for: op).joined(separator: "; "), message: "\(error)", netlink: error)
+        }
+    }
+
+    private func run(_ op: Operation) throws(NetlinkError) {
+        switch op {
+        case .createNamespace(let name, let owner):
+            let ns = try NetworkNamespace.create(name: name)
+            let ref = NamespaceRef.named(name)
+            namespaces[ref] = ns
+            let h = try handle(ref)
+            try h.setLink(.name("lo"), LinkChange(up: true, alias: owner.alias))
+        case .deleteNamespace(let name):
+            forget(.named(name))
+            try NetworkNamespace.delete(name: name)
+        case .createBridge(let ref, let name, let mtu, let mac, let alias):
+            let h = try handle(ref)
+            try h.execute(.newLink(NewLink(name: name, kind: .bridge, mtu: UInt32(mtu), mac: mac, up: true)))
+            try h.setLink(.name(name), LinkChange(alias: alias))
+        case .createVeth(let ref, let name, let master, let mtu, let alias, let peer, let peerMAC, let peerAlias):
+            let h = try handle(ref)
+            let peerNS = try namespace(peer.namespace)
+            let masterIndex: Int32? = if let master { try index(master, in: ref) } else { nil }
+            try h.execute(.newLink(NewLink(
+                name: name, kind: .veth(peer: VethPeer(name: peer.name, namespace: peerNS, mac: peerMAC, mtu: UInt32(mtu))),
+                mtu: UInt32(mtu), master: masterIndex, up: true)))
+            try h.setLink(.name(name), LinkChange(alias: alias))
+            // The peer cannot be brought up in the create request ("Transport endpoint
+            // is not connected"): do it from inside its namespace.
+            try handle(peer.namespace).setLink(.name(peer.name), LinkChange(up: true, alias: peerAlias))
+        case .createVXLAN(let ref, let name, let s, let master, let mtu, let alias):
+            let h = try handle(ref)
+            let underlay: Int32? = if let d = s.device { try index(d, in: ref) } else { nil }
+            let masterIndex: Int32? = if let master { try index(master, in: ref) } else { nil }
+            try h.execute(.newLink(NewLink(name: name, kind: .vxlan(VXLANConfig(vni: s.vni, local: s.local, port: s.port, learning: false, underlay: underlay)),
+                                           mtu: UInt32(mtu), master: masterIndex, up: true)))
+            try h.setLink(.name(name), LinkChange(alias: alias))
+        case .createMacvlan(let ref, let name, let parent, let mode, let mtu, let mac, let alias):
+            let parentIndex = try index(parent, in: .host)
+            let m: MacvlanMode = switch mode {
+            case "vepa": .vepa
+            case "private": .private
+            case "passthru": .passthru
+            default: .bridge
+            }
+            try handle(.host).execute(.newLink(NewLink(name: name, kind: .macvlan(parent: parentIndex, mode: m), mtu: UInt32(mtu), mac: mac,
+                                                       namespace: ref == .host ? nil : try namespace(ref))))
+            try handle(ref).setLink(.name(name), LinkChange(up: true, alias: alias))
+        case .setLink(let ref, let name, let change):
+            let h = try handle(ref)
+            var lc = LinkChange(mtu: change.mtu.map { UInt32($0) }, up: change.isUp, alias: change.alias)
+            if let master = change.master {
+                lc.master = if let m = master { try index(m, in: ref) } else { 0 }
+            }
+            if let mac = change.mac {
+                // Most drivers refuse a MAC change while up: flap the link.
+                let wasUp = try h.link(named: name)?.isUp ?? false
+                if wasUp { try h.setLink(.name(name), LinkChange(up: false)) }
+                try h.setLink(.name(name), LinkChange(mac: mac))
+                if wasUp && lc.up == nil { lc.up = true }
+            }
+            if lc != LinkChange() { try h.setLink(.name(name), lc) }
+            if let isolated = change.isolated { try h.setBridgePort(.name(name), isolated: isolated) }
+        case .deleteLink(let ref, let name):
+            try handle(ref).deleteLink(.name(name))
+        case .addAddress(let ref, let a):
+            let h = try handle(ref)
+            try h.addAddress(NewAddress(index: try index(a.link, in: ref), address: a.address, prefixLength: a.prefixLength, noDAD: a.address.family == .v6))
+        case .deleteAddress(let ref, let a):
+            let h = try handle(ref)
+            try h.deleteAddress(NewAddress(index: try index(a.link, in: ref), address: a.address, prefixLength: a.prefixLength))
+        case .addRoute(let ref, let r):
+            try handle(ref).addRoute(try routeSpec(r, in: ref))
+        case .deleteRoute(let ref, let r):
+            try handle(ref).deleteRoute(try routeSpec(r, in: ref))
+        case .addNeighbour(let ref, let n):
+            try handle(ref).addNeighbour(NeighbourSpec(index: try index(n.link, in: ref), address: n.address, mac: n.mac))
+        case .deleteNeighbour(let ref, let n):
+            try handle(ref).deleteNeighbour(NeighbourSpec(index: try index(n.link, in: ref), address: n.address, mac: n.mac))
+        case .addFDBEntry(let ref, let e):
+            try handle(ref).addFDB(FDBSpec(index: try index(e.link, in: ref), mac: e.mac, destination: e.destination), append: true)
+        case .deleteFDBEntry(let ref, let e):
+            try handle(ref).deleteFDB(FDBSpec(index: try index(e.link, in: ref), mac: e.mac, destination: e.destination))
+        case .replaceFirewallTable, .deleteFirewallTable:
+            throw NetlinkError(errno: EOPNOTSUPP, request: "nftables", detail: "firewall rules are not implemented yet")
+        }
+    }
+
+    private func routeSpec(_ r: RouteState, in ref: NamespaceRef) throws(NetlinkError) -> RouteSpec {
+        let any: IPNetwork = r.family == .v4 ? IPNetwork("0.0.0.0/0")! : IPNetwork("::/0")!
+        return RouteSpec(destination: r.destination ?? any, gateway: r.gateway,
+                         outputIndex: try r.device.map { d throws(NetlinkError) in try index(d, in: ref) },
+                         table: r.table, protocol: r.proto)
+    }
+
+    public func awaitGone(_ links: [String]) throws(ExecuteError) {
+        guard !links.isEmpty else { return }
+        do {
+            let h = try handle(.host)
+            for name in links where try !h.waitForLinkRemoval(.name(name), timeout: .seconds(10)) {
+                throw ExecuteError(operation: "wait for \(name)", message: "still present 10 s after its namespace was deleted")
+            }
+        } catch let e as ExecuteError {
+            throw e
+        } catch {
+            throw ExecuteError(operation: "wait for links \(links.joined(separator: ", "))", message: "\(error)")
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import Addressing
+import Compile
+import Execute
+import Foundation
+import Model
+import Plan
+import Testing
+
+@Suite struct ExecutorRollback {
+    @Test func completesAPlanOnASimulatedHost() throws {
+        let start = pristineHost()
+        let (compiled, plan) = try planFor(seedSpec, start)
+        let driver = SimulatedDriver(start)
+        var seen: [Int] = []
+        let report = Executor.run(plan, driver: driver) { done, total, step in
+            #expect(total == plan.steps.count)
+            seen.append(step.id)
+            #expect(done == seen.count - 1)
+        }
+        #expect(report.succeeded)
+        #expect(report.completedSteps == plan.steps.count)
+        #expect(seen == plan.steps.map(\.id))
+        #expect(projection(asObserved(driver.state), like: compiled.desired).normalized() == comparable(compiled.desired))
+    }
+
+    @Test func aFailpointAtEveryStepRollsTheHostBack() throws {
+        // A seeded host being changed: deletes, in-place changes and creations mixed.
+        let seeded = try converge(seedSpec, from: pristineHost()).1
+        let changed = seedSpec
+            .replacingOccurrences(of: "  container3: {networks: [aislada]}\n", with: "  container4: {networks: [aislada, bridge]}\n")
+            .replacingOccurrences(of: "ipv4: 172.17.0.3", with: "ipv4: 172.17.0.33")
+            .replacingOccurrences(of: "    bridge: docker0\n", with: "    bridge: docker0\n    mtu: 1400\n")
+        let plan = try planFor(changed, seeded).1
+        #expect(plan.steps.count >= 10)
+        for k in 1...plan.steps.count {
+            let driver = SimulatedDriver(seeded)
+            let report = Executor.run(plan, driver: driver, failpoint: Failpoint(step: k))
+            let failure = try #require(report.failure)
+            #expect(failure.step.id == k)
+            #expect(failure.error.message == "failpoint NETFORM_FAILPOINT=step:\(k)")
+            #expect(failure.rolledBack, "rollback errors at step \(k): \(failure.rollbackErrors)")
+            #expect(report.completedSteps == k - 1)
+            #expect(driver.state.normalized() == seeded.normalized(), "host differs after rollback from step \(k)")
+        }
+    }
+
+    @Test func failpointParsing() {
+        #expect(Failpoint("step:7") == Failpoint(step: 7))
+        #expect(Failpoint("step:0") == nil)
+        #expect(Failpoint("7") == nil)
+        #expect(Failpoint(nil) == nil)
+    }
+
+    @Test func dryRunSpeaksIproute2() throws {
+        let (_, plan) = try planFor(seedSpec, pristineHost())
+        let lines = plan.steps.flatMap { DryRun.commands(for: $0.operation) }
+        #expect(lines.contains("ip netns add seed.container1"))
+        #expect(lines.contains("ip link add docker0 mtu 1500 type bridge"))
+        #expect(lines.contains("ip -n seed.container2 addr add 172.17.0.3/16 dev eth0"))
+        #expect(lines.contains("ip -n seed.container1 route add default via 172.17.0.1 dev eth0 proto 78"))
+        #expect(lines.contains { $0.hasPrefix("ip link add nfv") && $0.contains("master docker0 up type veth peer name eth0 address 02:42:ac:11:00:02 mtu 1500 netns seed.container1") })
+    }
+}
