@@ -152,7 +152,7 @@ struct PlanBuilder {
             for g in gone { vanishing.insert(linkKey(.host, g)) }
             emit(resource(for: owner, fallback: ns.ref), .delete, .deleteNamespace(name: name),
                  inverse: rebuildNamespace(ns), removes: [nsKey(ns.ref)] + gone.map { linkKey(.host, $0) },
-                 disruption: .destroy, awaitGone: gone.sorted())
+                 disruption: .destroy, details: [AttributeChange("namespace", old: name, new: nil)], awaitGone: gone.sorted())
         }
     }
 
@@ -208,7 +208,8 @@ struct PlanBuilder {
         for ref in desired.createdNamespaces.sorted() where observed[ref] == nil || deletedNamespaces.contains(ref) {
             guard case .named(let name) = ref, let owner = desired.state[ref]?.owner else { continue }
             emit(resource(for: owner, fallback: ref), .create, .createNamespace(name: name, owner: owner),
-                 inverse: [.deleteNamespace(name: name)], requires: [nsKey(ref)], provides: [nsKey(ref)], disruption: .none)
+                 inverse: [.deleteNamespace(name: name)], requires: [nsKey(ref)], provides: [nsKey(ref)], disruption: .none,
+                 details: [AttributeChange("namespace", old: nil, new: name)])
         }
     }
 
@@ -298,7 +299,7 @@ struct PlanBuilder {
             if link.isolated {
                 emit(res, .create, .setLink(namespace: ref, name: link.name, change: LinkChangeSet(isolated: true)),
                      inverse: [], requires: [linkKey(ref, link.name)], disruption: .none,
-                     details: [AttributeChange("isolated", old: nil, new: "true")])
+                     details: [AttributeChange("\(link.name) isolated", old: nil, new: "on (icc: false)")])
             }
         case .veth(nil), .other:
             return  // not something netform creates
@@ -313,28 +314,28 @@ struct PlanBuilder {
         var disruption = Disruption.inPlace
         if want.mtu != have.mtu, want.kind != .loopback {
             change.mtu = want.mtu; undo.mtu = have.mtu
-            details.append(AttributeChange("mtu", old: "\(have.mtu)", new: "\(want.mtu)"))
+            details.append(AttributeChange("\(want.name) mtu", old: "\(have.mtu)", new: "\(want.mtu)"))
         }
         if want.isUp != have.isUp {
             change.isUp = want.isUp; undo.isUp = have.isUp
-            details.append(AttributeChange("state", old: have.isUp ? "up" : "down", new: want.isUp ? "up" : "down"))
+            details.append(AttributeChange("\(want.name) state", old: have.isUp ? "up" : "down", new: want.isUp ? "up" : "down"))
         }
         if let mac = want.mac, mac != have.mac {
             change.mac = mac; undo.mac = have.mac
-            details.append(AttributeChange("mac", old: have.mac?.description, new: mac.description))
+            details.append(AttributeChange("\(want.name) mac", old: have.mac?.description, new: mac.description))
             disruption = .linkFlap
         }
         if want.master != have.master, want.kind != .loopback {
             change.master = .some(want.master); undo.master = .some(have.master)
-            details.append(AttributeChange("master", old: have.master, new: want.master))
+            details.append(AttributeChange("\(want.name) master", old: have.master, new: want.master))
         }
         if want.isolated != have.isolated, want.master != nil {
             change.isolated = want.isolated; undo.isolated = have.isolated
-            details.append(AttributeChange("isolated", old: "\(have.isolated)", new: "\(want.isolated)"))
+            details.append(AttributeChange("\(want.name) isolated", old: "\(have.isolated)", new: "\(want.isolated)"))
         }
         if let alias = want.alias, alias != have.alias, want.kind != .loopback {
             change.alias = alias; undo.alias = have.alias ?? ""
-            details.append(AttributeChange("alias", old: have.alias, new: alias))
+            details.append(AttributeChange("\(want.name) alias", old: have.alias, new: alias))
         }
         guard !change.isEmpty else { return }
         emit(resource(for: want.owner ?? desired.state[ref]?.owner, fallback: ref), .update,

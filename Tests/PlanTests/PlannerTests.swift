@@ -391,3 +391,36 @@ containers:
     }
 }
 
+
+@Suite struct Rendering {
+    @Test func groupedByResourceWithSummary() throws {
+        let (_, plan) = try planFor(seedSpec, pristineHost())
+        let text = PlanRenderer(color: false).render(plan)
+        #expect(text.contains("+   container.container1\n      +   namespace seed.container1\n"))
+        #expect(text.contains("      +   address 172.17.0.2/16 dev eth0\n"))
+        #expect(text.contains("+   network.bridge\n      +   bridge docker0 mtu 1500\n"))
+        #expect(text.hasSuffix("Plan: 6 to add, 0 to change, 0 to destroy.\n"))
+        #expect(!text.contains("\u{1B}["), "no colour when asked for none")
+        #expect(PlanRenderer(color: true).render(plan).contains("\u{1B}[32m+  \u{1B}[0m"))
+    }
+
+    @Test func changesShowOldAndNewAndDisruption() throws {
+        let state = try converge(seedSpec, from: pristineHost()).1
+        let changed = seedSpec.replacingOccurrences(of: "    bridge: docker0\n", with: "    bridge: docker0\n    mtu: 9000\n")
+            .replacingOccurrences(of: "  container3: {networks: [aislada]}\n", with: "")
+        let text = PlanRenderer(color: false).render(try planFor(changed, state).1)
+        #expect(text.contains("~   network.bridge  (in-place)\n      ~   docker0 mtu: 1500 → 9000\n"))
+        #expect(text.contains("-   container.container3  (destroy)\n      -   namespace seed.container3\n"))
+        #expect(text.hasSuffix("Plan: 0 to add, 3 to change, 1 to destroy.\n"))
+    }
+
+    @Test func noChangesAndConflicts() throws {
+        let state = try converge(seedSpec, from: pristineHost()).1
+        #expect(PlanRenderer(color: false).render(try planFor(seedSpec, state).1) == "No changes. The host matches the spec (project 'seed').\n")
+        var foreign = pristineHost()
+        foreign[.host]!.links.append(LinkState(name: "docker0", kind: .bridge))
+        let text = PlanRenderer(color: false).render(try planFor(seedSpec, foreign).1)
+        #expect(text.hasPrefix("error: network.bridge: link docker0 in namespace host exists and is not netform's\n"))
+        #expect(text.contains("Plan refused: 1 conflict with objects netform does not own; nothing will be changed."))
+    }
+}

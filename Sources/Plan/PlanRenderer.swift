@@ -1,0 +1,81 @@
+import Model
+
+/// Renders a plan for people: grouped by resource, Terraform's symbols (`+`, `~`,
+/// `-`, `-/+`), attribute changes and disruption class, and a summary line. Colour
+/// is the caller's choice (none when piped or with NO_COLOR).
+public struct PlanRenderer: Sendable {
+    public var color: Bool
+
+    public init(color: Bool) { self.color = color }
+
+    enum Style: String {
+        case green = "32", yellow = "33", red = "31", magenta = "35", bold = "1", dim = "2"
+    }
+
+    func paint(_ s: String, _ style: Style) -> String {
+        color ? "\u{1B}[\(style.rawValue)m\(s)\u{1B}[0m" : s
+    }
+
+    func style(_ c: ChangeKind) -> Style {
+        switch c {
+        case .create: .green
+        case .update: .yellow
+        case .delete: .red
+        case .replace: .magenta
+        }
+    }
+
+    public func render(_ plan: Plan) -> String {
+        var out = ""
+        if !plan.conflicts.isEmpty {
+            for c in plan.conflicts {
+                out += paint("error:", .red) + " \(c.resource): \(c.message)\n"
+            }
+            out += "\n" + paint("Plan refused:", .bold) + " \(plan.conflicts.count) conflict\(plan.conflicts.count == 1 ? "" : "s") with objects netform does not own; nothing will be changed.\n"
+            return out
+        }
+        if plan.steps.isEmpty {
+            return "No changes. The host matches the spec (project '\(plan.project)').\n"
+        }
+        var order: [Resource] = []
+        var byResource: [Resource: [Step]] = [:]
+        for s in plan.steps {
+            if byResource[s.resource] == nil { order.append(s.resource) }
+            byResource[s.resource, default: []].append(s)
+        }
+        for r in order.sorted() {
+            let steps = byResource[r]!
+            let kinds = Set(steps.map(\.change))
+            let overall: ChangeKind = kinds == [.create] ? .create : kinds == [.delete] ? .delete : kinds.contains(.replace) ? .replace : .update
+            let worst = steps.map(\.disruption).max() ?? .none
+            var header = paint(overall.rawValue.padding(3), style(overall)) + " " + paint(r.description, .bold)
+            if worst != .none { header += paint("  (\(worst.rawValue))", .dim) }
+            out += header + "\n"
+            for s in steps {
+                for d in s.details {
+                    out += "      " + paint(s.change.rawValue.padding(3), style(s.change)) + " " + describe(d) + "\n"
+                }
+                if s.details.isEmpty {
+                    out += "      " + paint(s.change.rawValue.padding(3), style(s.change)) + " \(s.operation)\n"
+                }
+            }
+        }
+        out += "\n" + paint("Plan:", .bold) + " \(plan.summary).\n"
+        return out
+    }
+
+    func describe(_ d: AttributeChange) -> String {
+        switch (d.old, d.new) {
+        case (nil, let new?): "\(d.attribute) \(new)"
+        case (let old?, nil): "\(d.attribute) \(old)"
+        case (let old?, let new?): "\(d.attribute): \(old) → \(new)"
+        case (nil, nil): d.attribute
+        }
+    }
+}
+
+extension String {
+    func padding(_ width: Int) -> String {
+        count >= width ? self : self + String(repeating: " ", count: width - count)
+    }
+}
