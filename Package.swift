@@ -27,6 +27,7 @@ let package = Package(
         .target(name: "Compile", dependencies: ["Spec", "Model"], swiftSettings: strict),
         .target(name: "Plan", dependencies: ["Model"], swiftSettings: strict),
         .target(name: "Execute", dependencies: ["Model", "Plan", "Netlink"], swiftSettings: strict),
+        .target(name: "Reconcile", dependencies: ["Spec", "Model", "Compile", "Plan", "Execute"], swiftSettings: strict),
 
         // CLI
         .executableTarget(
@@ -47,7 +48,7 @@ let package = Package(
         .testTarget(name: "YAMLTests", dependencies: ["YAML"], swiftSettings: strict),
         .testTarget(name: "AddressingTests", dependencies: ["Addressing"], swiftSettings: strict),
         .testTarget(name: "SpecTests", dependencies: ["Spec"], swiftSettings: strict),
-        .testTarget(name: "PlanTests", dependencies: ["Plan", "Compile", "Spec", "Model", "Execute"], swiftSettings: strict),
+        .testTarget(name: "PlanTests", dependencies: ["Plan", "Compile", "Spec", "Model", "Execute", "Reconcile"], swiftSettings: strict),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "netform"], swiftSettings: strict),
     ]

@@ -250,7 +250,7 @@ public struct FDBEntryState: Sendable, Hashable, Codable {
 /// What a project wants on this host: the state, and which namespaces are the
 /// project's own (created and deleted by netform) or adopted (worked in, never
 /// deleted). The planner needs nothing else.
-public struct DesiredState: Sendable, Equatable {
+public struct DesiredState: Sendable, Equatable, Codable {
     public var project: String
     public var state: HostState
     public var createdNamespaces: Set<NamespaceRef>

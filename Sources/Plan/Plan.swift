@@ -14,15 +14,19 @@ public struct Plan: Sendable, Equatable, Codable {
     public var steps: [Step]
     /// Reasons the plan must not be applied (foreign objects in the way).
     public var conflicts: [Conflict]
-    /// A digest of the observed state the plan was computed from.
+    /// A digest of the observed state the plan was computed from (the host
+    /// namespace and the namespaces in `scope`).
     public var fingerprint: String
+    /// The namespaces the plan reads or changes besides the host's.
+    public var scope: [NamespaceRef]
 
-    public init(project: String, steps: [Step], conflicts: [Conflict], fingerprint: String) {
+    public init(project: String, steps: [Step], conflicts: [Conflict], fingerprint: String, scope: [NamespaceRef]) {
         formatVersion = Self.currentFormatVersion
         self.project = project
         self.steps = steps
         self.conflicts = conflicts
         self.fingerprint = fingerprint
+        self.scope = scope
     }
 
     public var isEmpty: Bool { steps.isEmpty && conflicts.isEmpty }

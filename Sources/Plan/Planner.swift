@@ -14,7 +14,9 @@ public enum Planner {
         var b = PlanBuilder(desired: desired, observed: observed)
         b.findConflicts()
         b.build()
-        return Plan(project: desired.project, steps: b.steps, conflicts: b.conflicts, fingerprint: Fingerprint.of(observed))
+        let scope = Fingerprint.scope(desired, observed: observed)
+        return Plan(project: desired.project, steps: b.steps, conflicts: b.conflicts,
+                    fingerprint: Fingerprint.of(observed, scope: scope), scope: scope)
     }
 }
 
@@ -467,9 +469,20 @@ struct PlanBuilder {
 /// A digest of a host state: a saved plan is applied only while the host still has
 /// the state the plan was computed from.
 public enum Fingerprint {
-    public static func of(_ state: HostState) -> String {
-        let n = state.normalized()
-        var text = ""
+    /// The namespaces a plan depends on besides the host's: those the project wants
+    /// and those it owns now. Changes elsewhere (other projects, other tools) do not
+    /// invalidate a saved plan.
+    public static func scope(_ desired: DesiredState, observed: HostState) -> [NamespaceRef] {
+        var refs = Set(desired.state.namespaces.keys)
+        for ns in observed.namespaces.values where ns.owner?.project == desired.project { refs.insert(ns.ref) }
+        refs.remove(.host)
+        return refs.sorted()
+    }
+
+    public static func of(_ state: HostState, scope: [NamespaceRef]) -> String {
+        let wanted = Set(scope + [.host])
+        let n = HostState(namespaces: state.namespaces.filter { wanted.contains($0.key) }).normalized()
+        var text = scope.map(\.description).joined(separator: ",") + "\n"
         for ns in n.sortedNamespaces {
             text += "ns \(ns.ref) \(ns.owner?.alias ?? "-")\n"
             for l in ns.links {

@@ -380,14 +380,18 @@ containers:
         let start = asObserved(pristineHost())
         let plan = try planFor(seedSpec, start).1
         #expect(plan.formatVersion == 1)
-        #expect(plan.fingerprint == Fingerprint.of(start))
+        #expect(plan.fingerprint == Fingerprint.of(start, scope: plan.scope))
         var changed = start
         changed[.host]!.links[1].mtu = 9000
-        #expect(Fingerprint.of(changed) != plan.fingerprint)
+        #expect(Fingerprint.of(changed, scope: plan.scope) != plan.fingerprint)
+        // Namespaces outside the plan's scope do not matter.
+        var elsewhere = start
+        elsewhere[.named("unrelated")] = NamespaceState(ref: .named("unrelated"))
+        #expect(Fingerprint.of(elsewhere, scope: plan.scope) == plan.fingerprint)
         let data = try JSONEncoder().encode(plan)
         #expect(try JSONDecoder().decode(Plan.self, from: data) == plan)
         // Index changes alone (a re-read) do not change the fingerprint.
-        #expect(Fingerprint.of(asObserved(pristineHost())) == plan.fingerprint)
+        #expect(Fingerprint.of(asObserved(pristineHost()), scope: plan.scope) == plan.fingerprint)
     }
 }
 

@@ -1,0 +1,115 @@
+import Compile
+import Execute
+import Model
+import Plan
+import Spec
+
+/// The plan → apply → verify cycle, as a library: every front end (the CLI, a
+/// future agent or CNI plugin) runs the same code. Reading the host and changing
+/// it are injected, so the cycle is tested on a simulated host without root.
+public struct Reconciler {
+    /// Reads the live state: the host, every named namespace, and `extra`.
+    public var observe: (_ extra: [NamespaceRef]) throws -> HostState
+    public var driver: any OperationDriver
+    /// This host's name, for `host:` placement.
+    public var localHost: String?
+    /// How long to wait for asynchronous kernel work before verification fails.
+    public var verifyAttempts: Int = 20
+    public var verifyDelay: Duration = .milliseconds(50)
+
+    public init(observe: @escaping (_ extra: [NamespaceRef]) throws -> HostState, driver: any OperationDriver, localHost: String?) {
+        self.observe = observe
+        self.driver = driver
+        self.localHost = localHost
+    }
+
+    /// A plan together with the desired state it leads to: what `plan --out` saves
+    /// and `apply PLANFILE` runs.
+    public struct PlannedChange: Sendable, Codable {
+        public var plan: Plan
+        public var desired: DesiredState
+        public var endpoints: [Endpoint]
+    }
+
+    /// Observes the host, compiles the spec against it and plans.
+    public func plan(_ spec: Spec) throws -> PlannedChange {
+        var observed = try observe([])
+        var compiled = try Compiler.compile(spec, observed: observed, localHost: localHost)
+        let extra = compiled.desired.adoptedNamespaces.filter { observed[$0] == nil }
+        if !extra.isEmpty {
+            // Adopted namespaces given by path or PID are not under /run/netns.
+            observed = try observe(Array(extra))
+            compiled = try Compiler.compile(spec, observed: observed, localHost: localHost)
+        }
+        return PlannedChange(plan: Planner.plan(compiled.desired, observed: observed), desired: compiled.desired, endpoints: compiled.endpoints)
+    }
+
+    /// The plan that removes everything a project owns on this host.
+    public func destroyPlan(project: String, adopted: Set<NamespaceRef> = []) throws -> PlannedChange {
+        let observed = try observe(Array(adopted))
+        var host = HostState()
+        host[.host] = NamespaceState(ref: .host)
+        for ref in adopted { host[ref] = NamespaceState(ref: ref) }
+        let desired = DesiredState(project: project, state: host, adoptedNamespaces: adopted)
+        return PlannedChange(plan: Planner.plan(desired, observed: observed), desired: desired, endpoints: [])
+    }
+
+    /// Why a saved plan cannot be applied any more.
+    public struct StalePlan: Error, CustomStringConvertible {
+        public var description: String {
+            "the host changed since this plan was made (its fingerprint no longer matches); run plan again"
+        }
+    }
+
+    /// Checks that the host is still in the state a saved plan was made from.
+    public func checkFresh(_ planned: PlannedChange) throws {
+        let observed = try observe(planned.plan.scope.filter { if case .path = $0 { true } else { false } })
+        guard Fingerprint.of(observed, scope: planned.plan.scope) == planned.plan.fingerprint else { throw StalePlan() }
+    }
+
+    /// The outcome of an apply.
+    public struct Outcome {
+        public var report: ExecutionReport
+        /// Changes still needed after the steps ran (verification failed), if any.
+        public var remaining: Plan?
+        /// Inverse operations run because verification failed.
+        public var verificationRolledBack: Bool
+
+        public var succeeded: Bool { report.succeeded && remaining == nil }
+    }
+
+    /// Runs the plan, then re-observes and re-plans: the new plan must be empty
+    /// (retrying briefly for asynchronous kernel work). A failed step or a failed
+    /// verification rolls the host back.
+    public func apply(_ planned: PlannedChange, failpoint: Failpoint? = nil,
+                      progress: (_ done: Int, _ total: Int, _ step: Step) -> Void = { _, _, _ in }) throws -> Outcome {
+        let report = Executor.run(planned.plan, driver: driver, failpoint: failpoint, progress: progress)
+        guard report.succeeded else { return Outcome(report: report, remaining: nil, verificationRolledBack: false) }
+        var remaining: Plan?
+        for attempt in 0..<verifyAttempts {
+            let observed = try observe(Array(planned.desired.adoptedNamespaces))
+            let again = Planner.plan(planned.desired, observed: observed)
+            if again.isEmpty { return Outcome(report: report, remaining: nil, verificationRolledBack: false) }
+            remaining = again
+            if attempt + 1 < verifyAttempts { sleepFor(verifyDelay) }
+        }
+        // Verification failed: undo every step, newest first.
+        var clean = true
+        for step in planned.plan.steps.reversed() {
+            for op in step.inverse {
+                do { try driver.perform(op) } catch { clean = false }
+            }
+        }
+        return Outcome(report: report, remaining: remaining, verificationRolledBack: clean)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func sleepFor(_ d: Duration) {
+    let (s, atto) = d.components
+    var ts = timespec(tv_sec: Int(s), tv_nsec: Int(atto / 1_000_000_000))
+    nanosleep(&ts, nil)
+}

@@ -1,0 +1,77 @@
+import Addressing
+import Execute
+import Foundation
+import Model
+import Plan
+import Reconcile
+import Testing
+
+/// A reconciler on a simulated host: observation is what the kernel would report.
+func simulatedReconciler(_ start: HostState) -> (Reconciler, SimulatedDriver) {
+    let driver = SimulatedDriver(start)
+    let r = Reconciler(observe: { _ in asObserved(driver.state) }, driver: driver, localHost: "node1")
+    return (r, driver)
+}
+
+@Suite struct ReconcileCycle {
+    @Test func applyVerifiesAndASecondApplyDoesNothing() throws {
+        let (r, driver) = simulatedReconciler(pristineHost())
+        let planned = try r.plan(try spec(seedSpec))
+        let outcome = try r.apply(planned)
+        #expect(outcome.succeeded)
+        #expect(outcome.report.completedSteps == planned.plan.steps.count)
+        let again = try r.plan(try spec(seedSpec))
+        #expect(again.plan.isEmpty)
+        let log = driver.log.count
+        _ = try r.apply(again)
+        #expect(driver.log.count == log, "an empty plan performs nothing")
+    }
+
+    @Test func failedStepLeavesTheHostAsBefore() throws {
+        let start = pristineHost()
+        let (r, driver) = simulatedReconciler(start)
+        let planned = try r.plan(try spec(seedSpec))
+        let outcome = try r.apply(planned, failpoint: Failpoint(step: 9))
+        #expect(!outcome.succeeded)
+        #expect(outcome.report.failure?.rolledBack == true)
+        #expect(driver.state.normalized() == start.normalized())
+    }
+
+    @Test func destroyRemovesExactlyTheProject() throws {
+        let start = pristineHost()
+        let (r, driver) = simulatedReconciler(start)
+        _ = try r.apply(try r.plan(try spec(seedSpec)))
+        // A second project shares the host.
+        let other = try spec("""
+        version: 1
+        project: other
+        networks:
+          n: {subnets: [{subnet: 10.50.0.0/24}]}
+        containers:
+          c: {networks: [n]}
+        """)
+        _ = try r.apply(try r.plan(other))
+        let withOther = driver.state
+        _ = try r.apply(try r.plan(other))
+        let destroy = try r.destroyPlan(project: "seed")
+        #expect(destroy.plan.steps.allSatisfy { $0.change == .delete || $0.change == .update })
+        let outcome = try r.apply(destroy)
+        #expect(outcome.succeeded)
+        // What is left is the pristine host plus the other project, untouched.
+        var expected = withOther
+        for ref in expected.namespaces.keys where ref.description.hasPrefix("seed.") { expected.namespaces[ref] = nil }
+        expected[.host]!.links.removeAll { $0.owner?.project == "seed" }
+        expected[.host]!.addresses.removeAll { a in withOther[.host]!.link(named: a.link)?.owner?.project == "seed" }
+        #expect(driver.state.normalized() == expected.normalized())
+    }
+
+    @Test func savedPlanIsRefusedWhenTheHostChanged() throws {
+        let (r, driver) = simulatedReconciler(pristineHost())
+        let planned = try r.plan(try spec(seedSpec))
+        let data = try JSONEncoder().encode(planned)
+        let loaded = try JSONDecoder().decode(Reconciler.PlannedChange.self, from: data)
+        try r.checkFresh(loaded)
+        try driver.perform(.createBridge(namespace: .host, name: "late", mtu: 1500, mac: nil, alias: "someone"))
+        #expect(throws: Reconciler.StalePlan.self) { try r.checkFresh(loaded) }
+    }
+}
