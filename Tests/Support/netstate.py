@@ -1,0 +1,85 @@
+#!/usr/bin/env python3
+"""Prints the network state of this namespace and every named namespace as one
+normalised JSON document, read with iproute2 (`ip -j`, `bridge -j`), independently
+of netform. Tests compare dumps taken before and after a scenario.
+
+Fields that change without a real change (interface indexes, counters, address
+lifetimes, kernel-assigned IPv6 link-local addresses) are dropped, and everything
+is sorted, so two dumps are equal exactly when the objects are.
+
+  netstate.py [--only NS[,NS...]] [--exclude-prefix PREFIX]
+"""
+import json
+import subprocess
+import sys
+
+VOLATILE = {"ifindex", "link_index", "link_netnsid", "valid_life_time", "preferred_life_time",
+            "stats", "stats64", "min_mtu", "max_mtu", "num_tx_queues", "num_rx_queues",
+            "gso_max_size", "gso_max_segs", "gro_max_size", "tso_max_size", "tso_max_segs",
+            "gro_ipv4_max_size", "gso_ipv4_max_size", "operstate", "linkmode", "inet6_addr_gen_mode",
+            "addr_gen_mode", "parentbus", "parentdev", "proto_down", "qdisc", "txqlen", "group",
+            "promiscuity", "allmulti", "carrier_changes", "carrier_up_count", "carrier_down_count",
+            "flags", "info_slave_data", "dynamic", "forwarding"}
+
+
+def ip(ns, *args):
+    cmd = (["ip", "-n", ns] if ns else ["ip"]) + ["-j", "-d"] + list(args)
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        return []
+    return json.loads(out.stdout or "[]")
+
+
+def clean(value):
+    if isinstance(value, dict):
+        return {k: clean(v) for k, v in sorted(value.items()) if k not in VOLATILE}
+    if isinstance(value, list):
+        return [clean(v) for v in value]
+    return value
+
+
+def namespace_state(ns):
+    links = clean(ip(ns, "link", "show"))
+    for l in links:
+        # link/peer names of veths in other namespaces show as ifNN: drop them.
+        l.pop("link", None)
+        l.get("linkinfo", {}).pop("info_slave_data", None)
+    addrs = []
+    for entry in ip(ns, "addr", "show"):
+        for a in entry.get("addr_info", []):
+            if a.get("scope") == "link" and a.get("family") == "inet6":
+                continue
+            addrs.append({"dev": entry["ifname"], "local": a.get("local"), "prefixlen": a.get("prefixlen")})
+    routes = [r for r in clean(ip(ns, "route", "show", "table", "all")) if r.get("table") != "local"]
+    routes += [r for r in clean(ip(ns, "-6", "route", "show", "table", "all"))
+               if r.get("table") != "local" and not str(r.get("dst", "")).startswith(("fe80", "ff00", "multicast"))]
+    key = lambda x: json.dumps(x, sort_keys=True)
+    return {"links": sorted(links, key=lambda l: l.get("ifname", "")),
+            "addresses": sorted(addrs, key=key), "routes": sorted(routes, key=key)}
+
+
+def main():
+    only = None
+    exclude = None
+    args = sys.argv[1:]
+    while args:
+        a = args.pop(0)
+        if a == "--only":
+            only = set(args.pop(0).split(","))
+        elif a == "--exclude-prefix":
+            exclude = args.pop(0)
+    out = subprocess.run(["ip", "-j", "netns", "list"], capture_output=True, text=True).stdout
+    names = sorted(n["name"] for n in json.loads(out or "[]"))
+    state = {}
+    for ns in [""] + names:
+        label = ns or "(host)"
+        if only is not None and label not in only:
+            continue
+        if exclude and ns.startswith(exclude):
+            continue
+        state[label] = namespace_state(ns)
+    json.dump(state, sys.stdout, indent=1, sort_keys=True)
+    print()
+
+
+main()
