@@ -28,15 +28,20 @@ let package = Package(
         .target(name: "Plan", dependencies: ["Model"], swiftSettings: strict),
         .target(name: "Execute", dependencies: ["Model", "Plan", "Netlink"], swiftSettings: strict),
         .target(name: "Reconcile", dependencies: ["Spec", "Model", "Compile", "Plan", "Execute"], swiftSettings: strict),
+        // Reads the live kernel state into Model values (read-only; CNetlink for setns).
+        .target(name: "Observe", dependencies: ["Netlink", "Model", "Addressing", "CNetlink"], swiftSettings: strict),
 
         // CLI
         .executableTarget(
             name: "netform",
             dependencies: [
-                "Spec", "Model", "Compile", "Plan",
+                "Spec", "Model", "Compile", "Plan", "Observe", "Execute", "Reconcile", "Netlink",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
+
+        // Benchmark driver for Observe (Benchmarks/observe.sh runs it in a sandbox)
+        .executableTarget(name: "netform-bench", dependencies: ["Observe", "Model"], swiftSettings: strict),
 
         // Fuzz target for the spec loader (Scripts/fuzz links libFuzzer into it)
         .executableTarget(name: "netform-fuzz", dependencies: ["Spec", "CFuzzing"], swiftSettings: strict),
@@ -50,6 +55,8 @@ let package = Package(
         .testTarget(name: "SpecTests", dependencies: ["Spec"], swiftSettings: strict),
         .testTarget(name: "PlanTests", dependencies: ["Plan", "Compile", "Spec", "Model", "Execute", "Reconcile"], swiftSettings: strict),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"], swiftSettings: strict),
+        .testTarget(name: "ObserveTests", dependencies: ["Observe", "Model", "Netlink", "TestSupport", "netform"],
+                    swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "netform"], swiftSettings: strict),
     ]
 )

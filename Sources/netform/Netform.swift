@@ -8,5 +8,5 @@ struct Netform: ParsableCommand {
         commandName: "netform",
         abstract: "Declarative Linux container networking: validate, plan and apply network specs.",
         version: "0.1.0",
-        subcommands: [Validate.self])
+        subcommands: [Validate.self, PlanCommand.self, ApplyCommand.self, DestroyCommand.self, Show.self, ExecCommand.self])
 }

@@ -1,0 +1,159 @@
+import ArgumentParser
+import Execute
+import Foundation
+import Plan
+import Reconcile
+
+/// `netform apply SPEC|PLANFILE`: make the host match, verify, roll back on failure.
+struct ApplyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Make this host match a spec (or run a saved plan), verified, rolled back on failure.",
+        discussion: """
+        Shows the plan and asks for confirmation on a terminal (skip with --yes). After \
+        the steps, the host is read again and re-planned: the plan must be empty. When a \
+        step fails, the steps already done are undone, newest first.
+        Only one apply runs at a time on a host (lock under /run/netform).
+        NETFORM_FAILPOINT=step:N makes step N fail (for testing rollback).
+        """)
+
+    @Argument(help: "A spec file, or a plan saved with `netform plan --out`.") var file: String
+    @Flag(name: [.short, .long], help: "Do not ask for confirmation.") var yes = false
+    @Flag(help: "Print the kernel operations as iproute2 commands and change nothing.") var dryRun = false
+    @Option(help: "Seconds to wait for another apply to finish.") var lockTimeout: Double = 30
+    @OptionGroup var host: HostOptions
+
+    func run() throws {
+        try Apply.run(source: .file(file), yes: yes, dryRun: dryRun, lockTimeout: lockTimeout, hostName: host.hostName, verb: "Apply")
+    }
+}
+
+/// `netform destroy SPEC | --project NAME`: remove exactly a project's objects.
+struct DestroyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "destroy",
+        abstract: "Remove every object a project owns on this host, and nothing else.")
+
+    @Argument(help: "The spec whose project to destroy.") var spec: String?
+    @Option(help: "The project to destroy (instead of a spec).") var project: String?
+    @Flag(name: [.short, .long], help: "Do not ask for confirmation.") var yes = false
+    @Flag(help: "Print the kernel operations and change nothing.") var dryRun = false
+    @Option(help: "Seconds to wait for another apply to finish.") var lockTimeout: Double = 30
+    @OptionGroup var host: HostOptions
+
+    func validate() throws {
+        guard (spec == nil) != (project == nil) else { throw ValidationError("give either a spec or --project NAME") }
+    }
+
+    func run() throws {
+        try Apply.run(source: spec.map { .destroySpec($0) } ?? .destroyProject(project!), yes: yes, dryRun: dryRun,
+                      lockTimeout: lockTimeout, hostName: host.hostName, verb: "Destroy")
+    }
+}
+
+/// The shared body of apply and destroy.
+enum Apply {
+    enum Source {
+        case file(String)
+        case destroySpec(String)
+        case destroyProject(String)
+    }
+
+    static func run(source: Source, yes: Bool, dryRun: Bool, lockTimeout: Double, hostName: String?, verb: String) throws {
+        let reconciler = LiveHost.reconciler(hostName: hostName)
+        // Validate before taking the lock: bad input changes nothing.
+        var savedPlan: Reconciler.PlannedChange?
+        var spec: Spec?
+        switch source {
+        case .file(let path):
+            if let data = FileManager.default.contents(atPath: path), data.first == UInt8(ascii: "{"),
+               let p = try? JSONDecoder().decode(Reconciler.PlannedChange.self, from: data) {
+                savedPlan = p
+            } else {
+                spec = try LiveHost.loadSpec(path)
+            }
+        case .destroySpec(let path):
+            spec = try LiveHost.loadSpec(path)
+        case .destroyProject:
+            break
+        }
+        let lock: ApplyLock?
+        do {
+            lock = dryRun ? nil : try ApplyLock(timeout: .milliseconds(Int(lockTimeout * 1000)))
+        } catch {
+            printErr("error: \(error)")
+            throw ExitCode(1)
+        }
+        defer { withExtendedLifetime(lock) {} }
+
+        let planned: Reconciler.PlannedChange
+        switch source {
+        case .file:
+            if let savedPlan {
+                try reconciler.checkFresh(savedPlan)
+                planned = savedPlan
+            } else {
+                planned = try reconciler.plan(spec!)
+            }
+        case .destroySpec:
+            let full = try reconciler.plan(spec!)
+            planned = try reconciler.destroyPlan(project: spec!.project, adopted: full.desired.adoptedNamespaces)
+        case .destroyProject(let p):
+            planned = try reconciler.destroyPlan(project: p)
+        }
+
+        let renderer = PlanRenderer(color: useColor())
+        print(renderer.render(planned.plan), terminator: "")
+        if !planned.plan.conflicts.isEmpty { throw ExitCode(1) }
+        if planned.plan.steps.isEmpty { return }
+
+        if dryRun {
+            print("\nDry run: these kernel operations would run (nothing was changed):")
+            for step in planned.plan.steps {
+                for line in DryRun.commands(for: step.operation) { print("  \(line)") }
+            }
+            return
+        }
+        if !yes {
+            guard isatty(STDIN_FILENO) == 1 else {
+                printErr("error: \(verb.lowercased()) needs confirmation; stdin is not a terminal, so pass --yes")
+                throw ExitCode(1)
+            }
+            print("\nDo you want to perform these actions? Only 'yes' will be accepted: ", terminator: "")
+            guard readLine() == "yes" else {
+                print("\(verb) cancelled; nothing was changed.")
+                throw ExitCode(1)
+            }
+        }
+
+        let failpoint = Failpoint(ProcessInfo.processInfo.environment["NETFORM_FAILPOINT"])
+        let total = planned.plan.steps.count
+        let clock = ContinuousClock()
+        var lastProgress = clock.now
+        let outcome = try reconciler.apply(planned, failpoint: failpoint) { done, total, step in
+            // Progress for long applies, at most twice a second.
+            if total >= 20, clock.now - lastProgress > .milliseconds(500) {
+                printErr("netform: \(done)/\(total) steps (\(step.resource))")
+                lastProgress = clock.now
+            }
+        }
+        if let failure = outcome.report.failure {
+            printErr("error: step \(failure.step.id) of \(total) (\(failure.step.change.rawValue) \(failure.step.resource)) failed: \(failure.error)")
+            if failure.rolledBack {
+                printErr("The host was rolled back to its state before this \(verb.lowercased()) (\(outcome.report.completedSteps) completed step\(outcome.report.completedSteps == 1 ? "" : "s") undone).")
+            } else {
+                printErr("Rollback was incomplete; these inverse operations failed:")
+                for e in failure.rollbackErrors { printErr("  \(e)") }
+            }
+            throw ExitCode(1)
+        }
+        if let remaining = outcome.remaining {
+            printErr("error: verification failed: after the steps ran, the host still differs from the spec:")
+            printErr(PlanRenderer(color: false).render(remaining))
+            printErr(outcome.verificationRolledBack ? "The host was rolled back." : "Rollback was incomplete.")
+            throw ExitCode(1)
+        }
+        let s = planned.plan.summary
+        print("\(verb) complete: \(s.add) added, \(s.change) changed, \(s.destroy) destroyed in \(formatDuration(outcome.report.duration)).")
+    }
+}

@@ -1,0 +1,46 @@
+import ArgumentParser
+import Execute
+import Foundation
+import Model
+import Observe
+import Reconcile
+import Spec
+
+/// Wiring of the library to the real host: the live observer and kernel driver.
+enum LiveHost {
+    static func reconciler(hostName: String?) -> Reconciler {
+        Reconciler(observe: { extra in try Observer.observe(extra: extra) }, driver: KernelDriver(),
+                   localHost: hostName ?? ProcessInfo.processInfo.hostName)
+    }
+
+    /// Loads a spec or exits 1 after printing its diagnostics (nothing is changed).
+    static func loadSpec(_ path: String) throws -> Spec {
+        let loaded = SpecLoader.load(path: path)
+        for block in loaded.rendered() { printErr(block) }
+        guard let spec = loaded.spec else {
+            printErr("\(path): invalid spec; nothing was changed")
+            throw ExitCode(1)
+        }
+        return spec
+    }
+}
+
+/// Whether to colour output: only on a terminal and without NO_COLOR.
+func useColor(_ fd: Int32 = STDOUT_FILENO) -> Bool {
+    isatty(fd) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+}
+
+func printErr(_ s: String) {
+    FileHandle.standardError.write(Data((s + "\n").utf8))
+}
+
+/// Common options of the commands that read the live host.
+struct HostOptions: ParsableArguments {
+    @Option(help: "This host's name for `host:` placement (default: the system host name).")
+    var hostName: String?
+}
+
+func formatDuration(_ d: Duration) -> String {
+    let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+    return ms < 1000 ? String(format: "%.0f ms", ms) : String(format: "%.2f s", ms / 1000)
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import Plan
+import Reconcile
+
+/// `netform plan SPEC`: what apply would change, without changing anything.
+struct PlanCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show the changes that would make this host match a spec.",
+        discussion: """
+        Reads the live state of every namespace netform can see, compiles the spec \
+        against it and prints the ordered steps. Nothing is changed.
+        Exit status: 0 (and 2 with --detailed-exitcode when there are changes), 1 on \
+        error or conflict.
+        """)
+
+    @Argument(help: "The spec file.") var spec: String
+    @Flag(help: "Print the plan as versioned JSON.") var json = false
+    @Option(help: "Save the plan (with a fingerprint of the current state) to FILE for `netform apply FILE`.") var out: String?
+    @Flag(help: "Exit 2 when the plan has changes, 0 when it has none.") var detailedExitcode = false
+    @OptionGroup var host: HostOptions
+
+    func run() throws {
+        let spec = try LiveHost.loadSpec(self.spec)
+        let planned = try LiveHost.reconciler(hostName: host.hostName).plan(spec)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(planned.plan), as: UTF8.self))
+        } else {
+            print(PlanRenderer(color: useColor()).render(planned.plan), terminator: "")
+        }
+        if let out {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            try encoder.encode(planned).write(to: URL(fileURLWithPath: out))
+            if !json { print("Saved the plan to \(out); apply it with: netform apply \(out)") }
+        }
+        if !planned.plan.conflicts.isEmpty { throw ExitCode(1) }
+        if detailedExitcode && !planned.plan.steps.isEmpty { throw ExitCode(2) }
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import Model
+import Observe
+import Spec
+
+/// `netform show`: prints what is live in the kernel, for one project or for
+/// everything. Reading only; the selection rules live in `Observe`
+/// (`HostState.owned(by:)`), the document shape in `ObservationReport`.
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the live links, addresses and routes of a project (or of everything) as YAML or JSON.",
+        discussion: """
+            netform show SPEC            the objects of SPEC's project (adopted namespaces included)
+            netform show --project NAME  the objects marked netform:NAME/... and their proto-78 routes
+            netform show --all           everything visible, owned or not, with an owner per namespace and link
+
+            Reads every namespace under /run/netns (needs root for setns). Exit status: 0 on success,
+            1 when the spec is invalid or the kernel state cannot be read.
+            """)
+
+    @Option(help: "Show the objects of this project.")
+    var project: String?
+
+    @Flag(help: "Show everything netform can see, owned or not.")
+    var all = false
+
+    @Flag(help: "Print JSON (versioned, sorted keys) instead of YAML.")
+    var json = false
+
+    @Argument(help: "A spec file: show its project.")
+    var spec: String?
+
+    func validate() throws {
+        let chosen = [project != nil, all, spec != nil].filter { $0 }.count
+        if chosen != 1 {
+            throw ValidationError("give exactly one of SPEC, --project NAME or --all")
+        }
+    }
+
+    func run() throws {
+        var selected = project
+        var extra: [NamespaceRef] = []
+        if let spec {
+            let loaded = SpecLoader.load(path: spec)
+            for block in loaded.rendered() { FileHandle.standardError.write(Data((block + "\n").utf8)) }
+            guard let s = loaded.spec, !loaded.hasErrors else { throw ExitCode(1) }
+            selected = s.project
+            extra = s.containers.compactMap { c -> NamespaceRef? in
+                switch c.netns {
+                case .path(let p)?: .path(p)
+                case .pid(let pid)?: .path("/proc/\(pid)/ns/net")
+                case .name, nil: nil
+                }
+            }
+        }
+
+        let state: HostState
+        do {
+            state = try Observer.observe(extra: extra)
+        } catch {
+            FileHandle.standardError.write(Data("netform show: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        let report = ObservationReport(selected.map { state.owned(by: $0) } ?? state, project: selected)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            var data = try encoder.encode(report)
+            data.append(0x0a)
+            FileHandle.standardOutput.write(data)
+        } else {
+            FileHandle.standardOutput.write(Data(try YAMLEmitter.render(report).utf8))
+        }
+    }
+}
