@@ -3,6 +3,7 @@ import Execute
 import Foundation
 import Plan
 import Reconcile
+import Spec
 
 /// `netform apply SPEC|PLANFILE`: make the host match, verify, roll back on failure.
 struct ApplyCommand: ParsableCommand {
