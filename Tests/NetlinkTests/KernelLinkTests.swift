@@ -275,10 +275,14 @@ struct KernelDumpTests {
     func dumpWhileChanging() throws {
         let stable = (0..<60).map { _ in uniqueName("ds") }
         let churn = (0..<20).map { _ in uniqueName("dc") }
-        defer { for n in stable + churn { cleanupLinks(n) } }
-        let h = try NetlinkHandle()
+        // A namespace of its own: other tests change links in the shared sandbox
+        // namespace concurrently, and the kernel's dump sequence is per namespace.
+        let nsName = uniqueName("dumpns")
+        let ns = try NetworkNamespace.create(name: nsName)
+        defer { try? NetworkNamespace.delete(name: nsName) }
+        let h = try NetlinkHandle(namespace: ns)
         try h.batch(stable.map { try NetlinkRequest.newLink(NewLink(name: $0, kind: .bridge)) })
-        let writer = try NetlinkHandle()
+        let writer = try NetlinkHandle(namespace: ns)
         let done = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var writerError: NetlinkError?
         let creates = try churn.map { try NetlinkRequest.newLink(NewLink(name: $0, kind: .bridge)) }

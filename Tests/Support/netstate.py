@@ -19,7 +19,9 @@ VOLATILE = {"ifindex", "link_index", "link_netnsid", "valid_life_time", "preferr
             "gro_ipv4_max_size", "gso_ipv4_max_size", "operstate", "linkmode", "inet6_addr_gen_mode",
             "addr_gen_mode", "parentbus", "parentdev", "proto_down", "qdisc", "txqlen", "group",
             "promiscuity", "allmulti", "carrier_changes", "carrier_up_count", "carrier_down_count",
-            "flags", "info_slave_data", "dynamic", "forwarding"}
+            "flags", "info_slave_data", "dynamic", "forwarding", "gc_timer", "hello_timer", "tcn_timer",
+            "topology_change_timer", "forward_delay_timer", "hold_timer", "message_age_timer",
+            "topology_change", "topology_change_detected", "tentative"}
 
 
 def ip(ns, *args):
