@@ -58,7 +58,8 @@ public enum Compiler {
         // holding each subnet's gateway address.
         for net in spec.networks where net.driver != .macvlan {
             let mark = OwnerMark.network(project, net.name)
-            host.links.append(LinkState(name: net.device, kind: .bridge, mtu: net.mtu, isUp: true, alias: mark.alias))
+            host.links.append(LinkState(name: net.device, kind: .bridge, mtu: net.mtu, isUp: true,
+                                        mac: Naming.deviceMAC(project: project, device: net.device), alias: mark.alias))
             for s in net.subnets {
                 host.addresses.append(AddressState(link: net.device, address: s.gateway, prefixLength: s.subnet.prefixLength))
             }
@@ -118,7 +119,8 @@ public enum Compiler {
                     let veth = Naming.hostVeth(project: project, container: c.name, network: net.name)
                     ep.hostVeth = veth
                     host.links.append(LinkState(name: veth, kind: .veth(peer: VethPeerRef(namespace: ref, name: a.interface)),
-                                                mtu: net.mtu, isUp: true, master: net.device, alias: mark.alias, isolated: !net.icc))
+                                                mtu: net.mtu, isUp: true, mac: Naming.deviceMAC(project: project, device: veth),
+                                                master: net.device, alias: mark.alias, isolated: !net.icc))
                     ns.links.append(LinkState(name: a.interface, kind: .veth(peer: VethPeerRef(namespace: .host, name: veth)),
                                               mtu: net.mtu, isUp: true, mac: ep.mac, alias: mark.alias))
                 case .macvlan:

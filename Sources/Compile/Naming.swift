@@ -1,3 +1,5 @@
+import Addressing
+
 /// Deterministic kernel names for what netform creates.
 ///
 /// Names must be the same on every run and every host (no state file remembers them)
@@ -18,6 +20,15 @@ public enum Naming {
     /// The VXLAN device of an overlay network: `nfx` + 12 hex digits.
     public static func vxlan(project: String, network: String) -> String {
         "nfx" + hex12(stableHash("vxlan:\(project)/\(network)"))
+    }
+
+    /// A stable, locally administered unicast MAC for a device netform creates
+    /// (bridges, host ends of veths): `02:4e:46` ("NF") + 3 bytes of a hash. A fixed
+    /// MAC keeps a bridge's address from following its ports, and lets a rollback
+    /// recreate a deleted device exactly as it was.
+    public static func deviceMAC(project: String, device: String) -> MACAddress {
+        let h = stableHash("mac:\(project)/\(device)")
+        return MACAddress(bytes: [0x02, 0x4e, 0x46, UInt8(truncatingIfNeeded: h >> 16), UInt8(truncatingIfNeeded: h >> 8), UInt8(truncatingIfNeeded: h)])!
     }
 
     /// The nftables table of a project.

@@ -93,13 +93,13 @@ public final class KernelDriver: OperationDriver {
             let h = try handle(ref)
             try h.execute(.newLink(NewLink(name: name, kind: .bridge, mtu: UInt32(mtu), mac: mac, up: true)))
             try h.setLink(.name(name), LinkChange(alias: alias))
-        case .createVeth(let ref, let name, let master, let mtu, let alias, let peer, let peerMAC, let peerAlias):
+        case .createVeth(let ref, let name, let mac, let master, let mtu, let alias, let peer, let peerMAC, let peerAlias):
             let h = try handle(ref)
             let peerNS = try namespace(peer.namespace)
             let masterIndex: Int32? = if let master { try index(master, in: ref) } else { nil }
             try h.execute(.newLink(NewLink(
                 name: name, kind: .veth(peer: VethPeer(name: peer.name, namespace: peerNS, mac: peerMAC, mtu: UInt32(mtu))),
-                mtu: UInt32(mtu), master: masterIndex, up: true)))
+                mtu: UInt32(mtu), mac: mac, master: masterIndex, up: true)))
             try h.setLink(.name(name), LinkChange(alias: alias))
             // The peer cannot be brought up in the create request ("Transport endpoint
             // is not connected"): do it from inside its namespace.

@@ -17,7 +17,7 @@ public enum Operation: Sendable, Equatable, Codable {
     case createBridge(namespace: NamespaceRef, name: String, mtu: Int, mac: MACAddress?, alias: String)
     /// A veth pair whose peer is created directly in `peer.namespace`; the local end is
     /// enslaved to `master` and brought up.
-    case createVeth(namespace: NamespaceRef, name: String, master: String?, mtu: Int, alias: String,
+    case createVeth(namespace: NamespaceRef, name: String, mac: MACAddress?, master: String?, mtu: Int, alias: String,
                     peer: VethPeerRef, peerMAC: MACAddress?, peerAlias: String)
     case createVXLAN(namespace: NamespaceRef, name: String, settings: VXLANSettings, master: String?, mtu: Int, alias: String)
     case createMacvlan(namespace: NamespaceRef, name: String, parent: String, mode: String, mtu: Int, mac: MACAddress?, alias: String)
@@ -43,7 +43,7 @@ public enum Operation: Sendable, Equatable, Codable {
     public var namespace: NamespaceRef {
         switch self {
         case .createNamespace(let name, _), .deleteNamespace(let name): .named(name)
-        case .createBridge(let ns, _, _, _, _), .createVeth(let ns, _, _, _, _, _, _, _),
+        case .createBridge(let ns, _, _, _, _), .createVeth(let ns, _, _, _, _, _, _, _, _),
              .createVXLAN(let ns, _, _, _, _, _), .createMacvlan(let ns, _, _, _, _, _, _),
              .setLink(let ns, _, _), .deleteLink(let ns, _),
              .addAddress(let ns, _), .deleteAddress(let ns, _), .addRoute(let ns, _), .deleteRoute(let ns, _),

@@ -290,7 +290,7 @@ struct PlanBuilder {
                      details: [AttributeChange("link", old: "\(peer.name) (half of a veth pair)", new: nil)])
             }
             emit(res, .create,
-                 .createVeth(namespace: ref, name: link.name, master: link.master, mtu: link.mtu, alias: alias,
+                 .createVeth(namespace: ref, name: link.name, mac: link.mac, master: link.master, mtu: link.mtu, alias: alias,
                              peer: peer, peerMAC: peerLink.mac, peerAlias: peerLink.alias ?? alias),
                  inverse: [.deleteLink(namespace: ref, name: link.name)],
                  requires: [nsKey(ref), nsKey(peer.namespace), linkKey(ref, link.name), linkKey(peer.namespace, peer.name)]
@@ -440,7 +440,7 @@ struct PlanBuilder {
             // Recreate from the end with a master (the bridge side).
             let (hostRef, hostLink, otherRef, otherLink) = link.master != nil || peerLink.master == nil
                 ? (ref, link, peer.namespace, peerLink) : (peer.namespace, peerLink, ref, link)
-            ops.append(.createVeth(namespace: hostRef, name: hostLink.name, master: hostLink.master, mtu: hostLink.mtu,
+            ops.append(.createVeth(namespace: hostRef, name: hostLink.name, mac: hostLink.mac, master: hostLink.master, mtu: hostLink.mtu,
                                    alias: hostLink.alias ?? "", peer: VethPeerRef(namespace: otherRef, name: otherLink.name),
                                    peerMAC: otherLink.mac, peerAlias: otherLink.alias ?? ""))
             if hostLink.isolated {

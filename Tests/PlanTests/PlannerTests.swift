@@ -142,7 +142,7 @@ containers:
         }
         // The veth of container1 waits for its namespace and the bridge.
         let veth = try #require(plan.steps.first {
-            if case .createVeth(_, _, _, _, _, let peer, _, _) = $0.operation { return peer.namespace == .named("seed.container1") }
+            if case .createVeth(_, _, _, _, _, _, let peer, _, _) = $0.operation { return peer.namespace == .named("seed.container1") }
             return false
         })
         let deps = veth.dependsOn.map { plan.steps[$0 - 1].operation }
