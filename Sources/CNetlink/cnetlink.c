@@ -1,5 +1,7 @@
 #define _GNU_SOURCE
 #include "CNetlink.h"
+#include <sys/vfs.h>
+#include <errno.h>
 
 #include <errno.h>
 #include <sched.h>
@@ -33,4 +35,10 @@ int cnl_make_shared_mountpoint(const char *path) {
 
 int cnl_umount_detach(const char *target) {
     return umount2(target, MNT_DETACH) == 0 ? 0 : -errno;
+}
+
+int cnl_is_nsfs(const char *path) {
+    struct statfs fs;
+    if (statfs(path, &fs) != 0) return -errno;
+    return fs.f_type == 0x6e736673 ? 1 : 0;
 }

@@ -81,17 +81,20 @@ public final class KernelDriver: OperationDriver {
     private func run(_ op: Operation) throws(NetlinkError) {
         switch op {
         case .createNamespace(let name, let owner):
-            let ns = try NetworkNamespace.create(name: name)
-            let ref = NamespaceRef.named(name)
-            namespaces[ref] = ns
-            let h = try handle(ref)
-            try h.setLink(.name("lo"), LinkChange(up: true, alias: owner.alias))
+            // lo is marked inside the new namespace before it appears under
+            // /run/netns: an interrupted apply never leaves an unmarked namespace.
+            let alias = owner.alias
+            let ns = try NetworkNamespace.create(name: name) { () throws(NetlinkError) in
+                try NetlinkHandle().setLink(.name("lo"), LinkChange(up: true, alias: alias))
+            }
+            namespaces[.named(name)] = ns
         case .deleteNamespace(let name):
             forget(.named(name))
             try NetworkNamespace.delete(name: name)
         case .createBridge(let ref, let name, let mtu, let mac, let alias):
             let h = try handle(ref)
-            try h.execute(.newLink(NewLink(name: name, kind: .bridge, mtu: UInt32(mtu), mac: mac, up: true)))
+            try h.execute(.newLink(NewLink(name: name, kind: .bridge, mtu: UInt32(mtu), mac: mac,
+                                           group: OwnerMark.linkGroup(alias: alias), up: true)))
             try h.setLink(.name(name), LinkChange(alias: alias))
         case .createVeth(let ref, let name, let mac, let master, let mtu, let alias, let peer, let peerMAC, let peerAlias):
             let h = try handle(ref)
@@ -99,17 +102,17 @@ public final class KernelDriver: OperationDriver {
             let masterIndex: Int32? = if let master { try index(master, in: ref) } else { nil }
             try h.execute(.newLink(NewLink(
                 name: name, kind: .veth(peer: VethPeer(name: peer.name, namespace: peerNS, mac: peerMAC, mtu: UInt32(mtu))),
-                mtu: UInt32(mtu), mac: mac, master: masterIndex, up: true)))
+                mtu: UInt32(mtu), mac: mac, master: masterIndex, group: OwnerMark.linkGroup(alias: alias), up: true)))
             try h.setLink(.name(name), LinkChange(alias: alias))
             // The peer cannot be brought up in the create request ("Transport endpoint
             // is not connected"): do it from inside its namespace.
-            try handle(peer.namespace).setLink(.name(peer.name), LinkChange(up: true, alias: peerAlias))
+            try handle(peer.namespace).setLink(.name(peer.name), LinkChange(up: true, alias: peerAlias, group: OwnerMark.linkGroup(alias: peerAlias)))
         case .createVXLAN(let ref, let name, let s, let master, let mtu, let alias):
             let h = try handle(ref)
             let underlay: Int32? = if let d = s.device { try index(d, in: ref) } else { nil }
             let masterIndex: Int32? = if let master { try index(master, in: ref) } else { nil }
             try h.execute(.newLink(NewLink(name: name, kind: .vxlan(VXLANConfig(vni: s.vni, local: s.local, port: s.port, learning: false, underlay: underlay)),
-                                           mtu: UInt32(mtu), master: masterIndex, up: true)))
+                                           mtu: UInt32(mtu), master: masterIndex, group: OwnerMark.linkGroup(alias: alias), up: true)))
             try h.setLink(.name(name), LinkChange(alias: alias))
         case .createMacvlan(let ref, let name, let parent, let mode, let mtu, let mac, let alias):
             let parentIndex = try index(parent, in: .host)
@@ -120,6 +123,7 @@ public final class KernelDriver: OperationDriver {
             default: .bridge
             }
             try handle(.host).execute(.newLink(NewLink(name: name, kind: .macvlan(parent: parentIndex, mode: m), mtu: UInt32(mtu), mac: mac,
+                                                       group: OwnerMark.linkGroup(alias: alias),
                                                        namespace: ref == .host ? nil : try namespace(ref))))
             try handle(ref).setLink(.name(name), LinkChange(up: true, alias: alias))
         case .setLink(let ref, let name, let change):

@@ -92,11 +92,13 @@ public struct LinkState: Sendable, Equatable, Codable {
     public var alias: String?
     /// Bridge-port flags, for links enslaved to a bridge.
     public var isolated: Bool
+    /// The interface group; netform's links carry `OwnerMark.linkGroup(project:)`.
+    public var group: UInt32
     /// Observed only: the kernel's interface index (ignored when comparing).
     public var index: Int32?
 
     public init(name: String, kind: LinkKind, mtu: Int = 1500, isUp: Bool = true, mac: MACAddress? = nil,
-                master: String? = nil, alias: String? = nil, isolated: Bool = false, index: Int32? = nil) {
+                master: String? = nil, alias: String? = nil, isolated: Bool = false, group: UInt32? = nil, index: Int32? = nil) {
         self.name = name
         self.kind = kind
         self.mtu = mtu
@@ -105,6 +107,7 @@ public struct LinkState: Sendable, Equatable, Codable {
         self.master = master
         self.alias = alias
         self.isolated = isolated
+        self.group = group ?? (kind == .loopback ? 0 : OwnerMark.linkGroup(alias: alias))
         self.index = index
     }
 

@@ -41,6 +41,21 @@ public struct OwnerMark: Hashable, Sendable, Codable, CustomStringConvertible {
     public static func endpoint(_ project: String, container: String, network: String) -> OwnerMark {
         OwnerMark(project: project, path: "ep/\(container)/\(network)")
     }
+
+    /// The interface group (`IFLA_GROUP`) netform gives the links it creates for a
+    /// project. Unlike the alias, the group is set in the creating request itself, so
+    /// a link whose creation was interrupted (netform killed before the alias was
+    /// set) is still recognisably the project's.
+    public static func linkGroup(project: String) -> UInt32 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in "group:\(project)".utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return 0x4e46_0000 | UInt32(truncatingIfNeeded: h & 0xffff)
+    }
+
+    /// The group for the project named in an alias mark, or 0 (the default group).
+    public static func linkGroup(alias: String?) -> UInt32 {
+        OwnerMark(alias: alias).map { linkGroup(project: $0.project) } ?? 0
+    }
 }
 
 /// The route protocol number netform puts on routes it installs (`ip route ... proto

@@ -111,15 +111,28 @@ public final class NetworkNamespace: Sendable, CustomStringConvertible {
 
     /// Creates a named namespace exactly as `ip netns add NAME` does and returns it
     /// open. Its loopback is down, as with iproute2.
-    public static func create(name: String) throws(NetlinkError) -> NetworkNamespace {
+    ///
+    /// `prepare` runs inside the new namespace before it becomes visible under
+    /// /run/netns (e.g. to mark its loopback), so a process killed half-way never
+    /// leaves a visible but unmarked namespace. An empty, unmounted file left by such
+    /// an interrupted creation is reused.
+    public static func create(name: String, prepare: (@Sendable () throws(NetlinkError) -> Void)? = nil) throws(NetlinkError) -> NetworkNamespace {
         try checkName(name)
         try prepareNamedDirectory()
         let path = "\(namedDirectory)/\(name)"
-        let fd = try sysCall("create \(path)") { Glibc.open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0) }
-        close(fd)
+        let fd = Glibc.open(path, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0)
+        if fd >= 0 {
+            close(fd)
+        } else {
+            let code = Glibc.errno
+            guard code == EEXIST, cnl_is_nsfs(path) == 0 else {
+                throw NetlinkError(errno: code, request: "create \(path)")
+            }
+        }
         do {
             try NamespaceThread.run(in: nil) { () throws(NetlinkError) in
                 try cnlCall("unshare(CLONE_NEWNET) for \(name)", cnl_unshare_net())
+                try prepare?()
                 let source = "/proc/self/task/\(cnl_gettid())/ns/net"
                 try cnlCall("mount --bind \(source) \(path)", cnl_bind_mount(source, path))
             }

@@ -131,7 +131,7 @@ enum ObservedMapping {
         if alias?.isEmpty == true { alias = nil }
         return LinkState(name: l.name, kind: kind, mtu: Int(l.mtu ?? 0), isUp: l.isUp, mac: l.mac,
                          master: l.master.flatMap { $0 > 0 ? (names[$0] ?? "if\($0)") : nil },
-                         alias: alias, isolated: l.bridgePort?.isolated ?? false, index: l.index)
+                         alias: alias, isolated: l.bridgePort?.isolated ?? false, group: l.group ?? 0, index: l.index)
     }
 
     /// The spec's spelling of a macvlan mode (`Spec.MacvlanMode` raw values).

@@ -19,25 +19,42 @@ public struct Plan: Sendable, Equatable, Codable {
     public var fingerprint: String
     /// The namespaces the plan reads or changes besides the host's.
     public var scope: [NamespaceRef]
+    /// Resources that exist on the host already (so their creations are repairs).
+    public var existing: [Resource]
 
-    public init(project: String, steps: [Step], conflicts: [Conflict], fingerprint: String, scope: [NamespaceRef]) {
+    public init(project: String, steps: [Step], conflicts: [Conflict], fingerprint: String, scope: [NamespaceRef],
+                existing: [Resource] = []) {
         formatVersion = Self.currentFormatVersion
         self.project = project
         self.steps = steps
         self.conflicts = conflicts
         self.fingerprint = fingerprint
         self.scope = scope
+        self.existing = existing
     }
 
     public var isEmpty: Bool { steps.isEmpty && conflicts.isEmpty }
 
+    /// What the plan does to a resource as a whole: `+` when it is new, `-` when it
+    /// goes entirely, `-/+` when part of it is recreated, `~` otherwise.
+    public func change(of resource: Resource) -> ChangeKind {
+        let mine = steps.filter { $0.resource == resource }
+        if !existing.contains(resource) { return .create }
+        if !mine.isEmpty, mine.allSatisfy({ $0.change == .delete }), mine.contains(where: { $0.disruption == .destroy && $0.isRootDeletion }) {
+            return .delete
+        }
+        return mine.contains { $0.change == .replace } ? .replace : .update
+    }
+
     /// Resources to add, change and destroy, the way Terraform counts them.
     public var summary: Summary {
-        var byResource: [Resource: Set<ChangeKind>] = [:]
-        for s in steps { byResource[s.resource, default: []].insert(s.change) }
         var out = Summary()
-        for (_, kinds) in byResource {
-            if kinds == [.create] { out.add += 1 } else if kinds == [.delete] { out.destroy += 1 } else { out.change += 1 }
+        for r in Set(steps.map(\.resource)) {
+            switch change(of: r) {
+            case .create: out.add += 1
+            case .delete: out.destroy += 1
+            case .update, .replace: out.change += 1
+            }
         }
         return out
     }
@@ -80,6 +97,18 @@ public struct Step: Sendable, Equatable, Codable {
         self.disruption = disruption
         self.details = details
         self.awaitGone = awaitGone
+    }
+}
+
+extension Step {
+    /// Whether this step removes a resource's root object (a container's namespace,
+    /// a network's bridge), which takes the whole resource away.
+    var isRootDeletion: Bool {
+        switch (resource.kind, operation) {
+        case (.container, .deleteNamespace): true
+        case (.network, .deleteLink): change == .delete && details.contains { $0.attribute == "link" && ($0.old ?? "").hasSuffix("(bridge)") }
+        default: false
+        }
     }
 }
 

@@ -45,8 +45,7 @@ public struct PlanRenderer: Sendable {
         }
         for r in order.sorted() {
             let steps = byResource[r]!
-            let kinds = Set(steps.map(\.change))
-            let overall: ChangeKind = kinds == [.create] ? .create : kinds == [.delete] ? .delete : kinds.contains(.replace) ? .replace : .update
+            let overall = plan.change(of: r)
             let worst = steps.map(\.disruption).max() ?? .none
             var header = paint(overall.rawValue.padding(3), style(overall)) + " " + paint(r.description, .bold)
             if worst != .none { header += paint("  (\(worst.rawValue))", .dim) }

@@ -16,7 +16,7 @@ public enum Planner {
         b.build()
         let scope = Fingerprint.scope(desired, observed: observed)
         return Plan(project: desired.project, steps: b.steps, conflicts: b.conflicts,
-                    fingerprint: Fingerprint.of(observed, scope: scope), scope: scope)
+                    fingerprint: Fingerprint.of(observed, scope: scope), scope: scope, existing: b.existingResources())
     }
 }
 
@@ -46,6 +46,17 @@ struct PlanBuilder {
 
     func isOurs(_ mark: OwnerMark?) -> Bool { mark?.project == project }
 
+    /// Who owns a link: its alias mark; failing that, links in a namespace this
+    /// project created are the project's, and so are links in the project's
+    /// interface group whose creation was interrupted before the alias was set.
+    func ownerOf(_ link: LinkState, in ns: NamespaceState?) -> OwnerMark? {
+        if let o = link.owner { return o }
+        guard link.kind != .loopback else { return nil }
+        if let nsOwner = ns?.owner, nsOwner.project == project { return nsOwner }
+        if link.group == OwnerMark.linkGroup(project: project) { return OwnerMark(project: project, path: "orphan/\(link.name)") }
+        return nil
+    }
+
     func resource(for mark: OwnerMark?, fallback: NamespaceRef) -> Resource {
         guard let mark else { return Resource(.host, fallback.description) }
         let parts = mark.path.split(separator: "/")
@@ -58,6 +69,16 @@ struct PlanBuilder {
 
     func linkKey(_ ns: NamespaceRef, _ name: String) -> String { "link:\(ns)/\(name)" }
     func nsKey(_ ns: NamespaceRef) -> String { "ns:\(ns)" }
+
+    /// Resources with at least one object on the host already.
+    func existingResources() -> [Resource] {
+        var out = Set<Resource>()
+        for ns in observed.namespaces.values {
+            if isOurs(ns.owner) { out.insert(resource(for: ns.owner, fallback: ns.ref)) }
+            for l in ns.links where isOurs(l.owner) { out.insert(resource(for: l.owner, fallback: ns.ref)) }
+        }
+        return out.sorted()
+    }
 
     // MARK: conflicts
 
@@ -80,7 +101,8 @@ struct PlanBuilder {
             guard let obs = observed[want.ref], conflictsFree(want.ref) else { continue }
             for link in want.links where link.kind != .loopback {
                 guard let have = obs.link(named: link.name) else { continue }
-                if have.owner != link.owner {
+                let haveOwner = ownerOf(have, in: obs)
+                if haveOwner != link.owner && !(isOurs(haveOwner) && have.owner == nil) {
                     let who = have.owner.map { "belongs to \($0.alias)" } ?? "is not netform's"
                     conflicts.append(Conflict(resource(for: link.owner, fallback: want.ref),
                                               "link \(link.name) in namespace \(want.ref) exists and \(who)"))
@@ -89,7 +111,7 @@ struct PlanBuilder {
         }
         // Foreign addresses or routes in the host namespace that overlap our subnets.
         guard let hostWant = desired.state[.host], let hostHave = observed[.host] else { return }
-        let ourLinks = Set(hostHave.links.filter { isOurs($0.owner) }.map(\.name))
+        let ourLinks = Set(hostHave.links.filter { isOurs(ownerOf($0, in: hostHave)) }.map(\.name))
         for a in hostWant.addresses {
             guard let subnet = a.subnet, let link = hostWant.link(named: a.link) else { continue }
             let res = resource(for: link.owner, fallback: .host)
@@ -165,7 +187,7 @@ struct PlanBuilder {
             let want = desired.state[ns.ref]
             // Addresses that go away: routes over their links are reinstalled after.
             let changingLinks = Set(ns.addresses.filter { a in
-                guard let link = ns.link(named: a.link), isOurs(link.owner) else { return false }
+                guard let link = ns.link(named: a.link), isOurs(ownerOf(link, in: ns)) else { return false }
                 return !(want?.addresses.contains(a) ?? false)
             }.map(\.link))
             // Routes first, then addresses, then links.
@@ -179,7 +201,7 @@ struct PlanBuilder {
                      removes: [routeKey(ns.ref, r)],
                      disruption: .inPlace, details: [AttributeChange("route", old: r.description, new: nil)])
             }
-            for link in ns.links where isOurs(link.owner) && link.kind != .loopback {
+            for link in ns.links where isOurs(ownerOf(link, in: ns)) && link.kind != .loopback {
                 let wanted = want?.link(named: link.name)
                 let replace = wanted.map { !$0.kind.sameKind(as: link.kind) } ?? false
                 if wanted == nil || replace {
@@ -190,16 +212,16 @@ struct PlanBuilder {
                         removed.append(linkKey(peer.namespace, peer.name))
                     }
                     for r in removed { vanishing.insert(r) }
-                    emit(resource(for: link.owner, fallback: ns.ref), replace ? .replace : .delete,
+                    emit(resource(for: ownerOf(link, in: ns), fallback: ns.ref), replace ? .replace : .delete,
                          .deleteLink(namespace: ns.ref, name: link.name), inverse: rebuildLink(link, in: ns.ref),
                          removes: removed, disruption: replace ? .recreate : .destroy,
                          details: [AttributeChange("link", old: "\(link.name) (\(link.kind))", new: replace ? "\(link.name) (\(wanted!.kind))" : nil)])
                 }
             }
             for a in ns.addresses {
-                guard let link = ns.link(named: a.link), isOurs(link.owner), !vanishing.contains(linkKey(ns.ref, a.link)) else { continue }
+                guard let link = ns.link(named: a.link), isOurs(ownerOf(link, in: ns)), !vanishing.contains(linkKey(ns.ref, a.link)) else { continue }
                 if want?.addresses.contains(a) ?? false { continue }
-                emit(resource(for: link.owner, fallback: ns.ref), .update, .deleteAddress(namespace: ns.ref, address: a),
+                emit(resource(for: ownerOf(link, in: ns), fallback: ns.ref), .update, .deleteAddress(namespace: ns.ref, address: a),
                      inverse: [.addAddress(namespace: ns.ref, address: a)], removes: ["addr:\(ns.ref)/\(a.address)"],
                      disruption: .inPlace, details: [AttributeChange("address", old: a.description, new: nil)])
             }
@@ -232,7 +254,7 @@ struct PlanBuilder {
                 var have = currentLink(link.name, in: want.ref)
                 // Half a veth pair (the other end was deleted by hand, or its namespace
                 // was): delete what is left and create the pair again.
-                if let h = have, isOurs(h.owner), case .veth(let peer?) = link.kind, link.master != nil,
+                if let h = have, isOurs(ownerOf(h, in: observed[want.ref])), case .veth(let peer?) = link.kind, link.master != nil,
                    currentLink(peer.name, in: peer.namespace) == nil {
                     vanishing.insert(linkKey(want.ref, link.name))
                     emit(resource(for: link.owner, fallback: want.ref), .replace, .deleteLink(namespace: want.ref, name: link.name),
@@ -283,7 +305,7 @@ struct PlanBuilder {
             if link.master == nil, let peerLink = desired.state[peer.namespace]?.link(named: peer.name), peerLink.master != nil { return }
             guard let peerLink = desired.state[peer.namespace]?.link(named: peer.name) else { return }
             // A surviving stray other end (drift) must go first.
-            if let stray = currentLink(peer.name, in: peer.namespace), isOurs(stray.owner) {
+            if let stray = currentLink(peer.name, in: peer.namespace), isOurs(ownerOf(stray, in: observed[peer.namespace])) {
                 vanishing.insert(linkKey(peer.namespace, peer.name))
                 emit(res, .replace, .deleteLink(namespace: peer.namespace, name: peer.name), inverse: rebuildLink(stray, in: peer.namespace),
                      removes: [linkKey(peer.namespace, peer.name)], disruption: .recreate,
@@ -309,7 +331,8 @@ struct PlanBuilder {
     }
 
     mutating func changeInPlace(_ want: LinkState, have: LinkState, in ref: NamespaceRef) {
-        guard want.owner == have.owner || want.kind == .loopback else { return }  // conflict reported
+        let haveOwner = ownerOf(have, in: observed[ref])
+        guard want.owner == haveOwner || (isOurs(haveOwner) && have.owner == nil) || want.kind == .loopback else { return }  // conflict reported
         var change = LinkChangeSet()
         var undo = LinkChangeSet()
         var details: [AttributeChange] = []
@@ -382,7 +405,7 @@ struct PlanBuilder {
     /// go over one of its links, or (without a device) live in one of its namespaces.
     func isOurs(_ r: RouteState, in ns: NamespaceState) -> Bool {
         guard r.isOwned else { return false }
-        if let d = r.device { return isOurs(ns.link(named: d)?.owner) }
+        if let d = r.device { return ns.link(named: d).map { isOurs(ownerOf($0, in: ns)) } ?? false }
         return isOurs(ns.owner)
     }
 
@@ -410,7 +433,7 @@ struct PlanBuilder {
     func rebuildNamespace(_ ns: NamespaceState) -> [Operation] {
         guard case .named(let name) = ns.ref, let owner = ns.owner else { return [] }
         var ops: [Operation] = [.createNamespace(name: name, owner: owner)]
-        for link in ns.links where isOurs(link.owner) && link.kind != .loopback {
+        for link in ns.links where isOurs(ownerOf(link, in: ns)) && link.kind != .loopback {
             ops += rebuildLink(link, in: ns.ref)
         }
         for r in ns.routes where isOurs(r, in: ns) && r.device == nil {

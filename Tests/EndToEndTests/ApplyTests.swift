@@ -67,3 +67,216 @@ struct ApplySeed {
         #expect(r.stdout.contains("sentinels unchanged"))
     }
 }
+
+/// The seed with changes of every kind: a container removed (namespace deleted), two
+/// added (one on two networks), a static address changed, an MTU changed in place.
+let changedSeed = """
+version: 1
+project: seed
+networks:
+  bridge:
+    bridge: docker0
+    subnets: [{subnet: 172.17.0.0/16, gateway: 172.17.0.1}]
+    mtu: 1400
+  aislada:
+    subnets: [{subnet: 172.18.0.0/16}]
+  extra:
+    subnets: [{subnet: 172.19.0.0/24}]
+containers:
+  container1: {}
+  container2: {networks: {bridge: {ipv4: 172.17.0.33}}}
+  container4: {networks: [aislada, bridge]}
+  container5: {networks: [extra]}
+  container6: {networks: [extra, aislada]}
+  loner: {networks: [none]}
+"""
+
+@Suite(.enabled(if: KernelSandbox.isActive, "\(KernelSandbox.skipReason)"))
+struct ApplyLifecycle {
+    @Test func driftIsShownAndRepaired() throws {
+        let r = try sandboxed("""
+        sentinels; before=$(sentinel_state)
+        netform apply --yes Examples/seed.yaml >/dev/null
+        veth=$(ip -o link show | awk -F': ' '/netform:seed\\/ep\\/container1\\/bridge/ {print $2}' | cut -d@ -f1)
+        echo "== veth $veth"
+        ip link delete "$veth"
+        set +e; netform plan --detailed-exitcode Examples/seed.yaml; echo "plan-exit=$?"; set -e
+        netform apply --yes Examples/seed.yaml | tail -1
+        ip netns exec seed.container1 ping -c1 -W2 172.17.0.3 >/dev/null && echo "repaired-veth"
+        echo "== address"
+        ip -n seed.container2 addr del 172.17.0.3/16 dev eth0
+        set +e; netform plan --detailed-exitcode Examples/seed.yaml; echo "plan-exit=$?"; set -e
+        netform apply --yes Examples/seed.yaml | tail -1
+        ip -n seed.container2 -br addr show eth0
+        echo "== namespace"
+        ip netns delete seed.container3
+        set +e; netform plan --detailed-exitcode Examples/seed.yaml; echo "plan-exit=$?"; set -e
+        netform apply --yes Examples/seed.yaml | tail -1
+        ip netns exec seed.container3 ping -c1 -W2 172.18.0.1 >/dev/null && echo "repaired-ns"
+        netform plan --detailed-exitcode Examples/seed.yaml >/dev/null && echo "converged"
+        [ "$before" = "$(sentinel_state)" ] && echo "sentinels unchanged"
+        """)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        let sections = r.stdout.components(separatedBy: "== ")
+        // Each drift shows up as exactly that change, on exactly that container.
+        #expect(sections[1].contains("~   container.container1") && sections[1].contains("plan-exit=2"))
+        #expect(!sections[1].contains("container.container2") && !sections[1].contains("network."))
+        #expect(sections[1].contains("repaired-veth"))
+        #expect(sections[2].contains("address 172.17.0.3/16 dev eth0") && sections[2].contains("plan-exit=2"))
+        #expect(sections[2].contains("Plan: 0 to add, 1 to change, 0 to destroy.") || sections[2].contains("Plan: 1 to add"))
+        #expect(sections[2].contains("172.17.0.3/16"))
+        #expect(sections[3].contains("container.container3") && sections[3].contains("namespace seed.container3"))
+        #expect(sections[3].contains("repaired-ns") && sections[3].contains("converged"))
+        #expect(r.stdout.contains("sentinels unchanged"))
+    }
+
+    @Test func changesInPlaceAndByRecreation() throws {
+        let r = try sandboxed("""
+        sentinels; before=$(sentinel_state)
+        cat > /tmp/changed.yaml <<'SPEC'
+        \(changedSeed)
+        SPEC
+        netform apply --yes Examples/seed.yaml >/dev/null
+        idx_before=$(ip -j link show docker0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["ifindex"])')
+        netform plan Examples/seed.yaml >/dev/null
+        netform apply --yes /tmp/changed.yaml
+        echo "== checks"
+        ip -j link show docker0 | python3 -c 'import json,sys; l=json.load(sys.stdin)[0]; print("docker0 mtu", l["mtu"], "index", l["ifindex"])'
+        echo "index before $idx_before"
+        ip -n seed.container1 -j link show eth0 | python3 -c 'import json,sys; print("c1 eth0 mtu", json.load(sys.stdin)[0]["mtu"])'
+        ip -n seed.container2 -br addr show eth0
+        ip -n seed.container2 -j link show eth0 | python3 -c 'import json,sys; print("c2 mac", json.load(sys.stdin)[0]["address"])'
+        ip netns list | awk '{print $1}' | sort | tr '\\n' ' '; echo
+        ip -n seed.container4 -br addr show | sort
+        ip netns exec seed.container4 ping -c1 -W2 172.17.0.2 >/dev/null && echo "c4 reaches c1"
+        ip netns exec seed.container6 ping -c1 -W2 172.19.0.2 >/dev/null && echo "c6 reaches c5"
+        netform plan --detailed-exitcode /tmp/changed.yaml >/dev/null && echo "converged"
+        echo "== destroy"
+        netform destroy --yes --project seed | tail -1
+        ip netns list | grep -c '^seed\\.' || true
+        ip -o link show | grep -c 'netform:seed' || true
+        [ "$before" = "$(sentinel_state)" ] && echo "sentinels unchanged"
+        """)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        let out = r.stdout
+        #expect(out.contains("~   network.bridge  (in-place)"))
+        #expect(out.contains("-   container.container3  (destroy)"))
+        let checks = out.components(separatedBy: "== checks")[1]
+        let idx = checks.split(separator: "\n").first { $0.hasPrefix("index before") }?.split(separator: " ").last
+        #expect(checks.contains("docker0 mtu 1400 index \(idx ?? "?")"), "MTU changed in place, same interface")
+        #expect(checks.contains("c1 eth0 mtu 1400"))
+        #expect(checks.contains("172.17.0.33/16"))
+        #expect(checks.contains("c2 mac 02:42:ac:11:00:21"))
+        #expect(checks.contains("seed.container1 seed.container2 seed.container4 seed.container5 seed.container6 seed.loner"))
+        #expect(checks.contains("eth0@") && checks.contains("172.18.0.") && checks.contains("eth1@"))
+        #expect(checks.contains("c4 reaches c1") && checks.contains("c6 reaches c5") && checks.contains("converged"))
+        let destroy = out.components(separatedBy: "== destroy")[1]
+        #expect(destroy.contains("Destroy complete:"))
+        #expect(destroy.contains("\n0\n0\n"), "no seed namespace or link left: \(destroy)")
+        #expect(destroy.contains("sentinels unchanged"))
+    }
+
+    @Test func aFailureAtEveryStepRollsTheHostBack() throws {
+        let r = try sandboxed("""
+        sentinels
+        cat > /tmp/changed.yaml <<'SPEC'
+        \(changedSeed)
+        SPEC
+        netform apply --yes Examples/seed.yaml >/dev/null
+        before=$(netstate)
+        steps=$(netform plan --json /tmp/changed.yaml | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["steps"]))')
+        echo "steps=$steps"
+        for k in $(seq 1 "$steps"); do
+          set +e
+          NETFORM_FAILPOINT=step:$k netform apply --yes /tmp/changed.yaml >/tmp/out 2>/tmp/err
+          code=$?
+          set -e
+          grep -q "The host was rolled back" /tmp/err || { echo "step $k: no rollback message"; cat /tmp/err; }
+          if [ "$code" = 1 ] && [ "$before" = "$(netstate)" ]; then echo "step $k: same"; else echo "step $k: DIFFERENT (exit $code)"; fi
+        done
+        """)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        let steps = Int(r.stdout.split(separator: "\n").first { $0.hasPrefix("steps=") }?.dropFirst(6) ?? "0") ?? 0
+        #expect(steps >= 25, "a plan of about 30 steps")
+        for k in 1...max(steps, 1) {
+            #expect(r.stdout.contains("step \(k): same\n"), "step \(k):\n\(r.stdout)")
+        }
+        #expect(!r.stdout.contains("DIFFERENT") && !r.stdout.contains("no rollback message"))
+    }
+
+    @Test func dryRunAndStalePlansChangeNothing() throws {
+        let r = try sandboxed("""
+        before=$(netstate)
+        netform apply --dry-run Examples/seed.yaml | grep -E '^  ip' | head -3
+        [ "$before" = "$(netstate)" ] && echo "dry run changed nothing"
+        netform plan --out /tmp/seed.plan Examples/seed.yaml >/dev/null
+        ip link add late0 type bridge
+        set +e; netform apply --yes /tmp/seed.plan; echo "stale-exit=$?"; set -e
+        ip link delete late0
+        netform apply --yes /tmp/seed.plan | tail -1
+        printf 'version: 1\\nnetworks: {bridge: {subnets: [{subnet: 172.17.0.0/16}], mtu: 5}}\\n' > /tmp/bad.yaml
+        before=$(netstate)
+        set +e; netform apply --yes /tmp/bad.yaml; echo "bad-exit=$?"; set -e
+        [ "$before" = "$(netstate)" ] && echo "bad spec changed nothing"
+        """)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains("  ip netns add seed.container1"))
+        #expect(r.stdout.contains("dry run changed nothing"))
+        #expect(r.stderr.contains("the host changed since this plan was made"))
+        #expect(r.stdout.contains("stale-exit=1"))
+        #expect(r.stdout.contains("Apply complete: 6 added"))
+        #expect(r.stderr.contains("/tmp/bad.yaml:2:62: error: 'mtu' in network 'bridge' must be from 68 to 65535, got 5"))
+        #expect(r.stdout.contains("bad-exit=1") && r.stdout.contains("bad spec changed nothing"))
+    }
+
+    @Test func concurrentAppliesWaitOrNameTheHolder() throws {
+        let r = try sandboxed("""
+        mkdir -p /run/netform
+        ( echo $BASHPID > /run/netform/apply.lock; exec flock /run/netform/apply.lock sleep 3 ) &
+        holder=$!
+        sleep 0.5
+        set +e; netform apply --yes --lock-timeout 0.5 Examples/seed.yaml >/dev/null; echo "busy-exit=$?"; set -e
+        echo "holder=$holder"
+        netform apply --yes --lock-timeout 10 Examples/seed.yaml | tail -1
+        wait $holder
+        """)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        let holder = r.stdout.split(separator: "\n").first { $0.hasPrefix("holder=") }?.dropFirst(7) ?? "?"
+        #expect(r.stderr.contains("another netform apply holds /run/netform/apply.lock (PID \(holder))"))
+        #expect(r.stdout.contains("busy-exit=1"))
+        #expect(r.stdout.contains("Apply complete: 6 added"))
+    }
+
+    @Test func killedApplyConvergesOnTheNextRun() throws {
+        let r = try sandboxed("""
+        python3 - > /tmp/big.yaml <<'PY'
+        print("version: 1\\nproject: big\\nnetworks:")
+        for i in range(4): print(f"  n{i}: {{subnets: [{{subnet: 10.{60+i}.0.0/16}}]}}")
+        print("containers:")
+        for c in range(200): print(f"  c{c}: {{networks: [n{c % 4}]}}")
+        PY
+        for delay in 0.05 0.15 0.3; do
+          netform apply --yes /tmp/big.yaml >/dev/null 2>&1 &
+          pid=$!
+          sleep $delay
+          kill -9 $pid 2>/dev/null || true
+          wait $pid 2>/dev/null || true
+          echo "killed after ${delay}s: $(ip netns list | wc -l) namespaces"
+          netform apply --yes /tmp/big.yaml | tail -1
+          netform plan --detailed-exitcode /tmp/big.yaml >/dev/null && echo "converged"
+          echo "namespaces: $(ip netns list | wc -l)"
+          ip netns exec big.c5 ping -c1 -W2 10.61.0.1 >/dev/null && echo "c5 up"
+          netform destroy --yes --project big >/dev/null
+          while ip -o link show | grep -q nfv; do sleep 0.1; done
+        done
+        """)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.components(separatedBy: "converged").count == 4, "\(r.stdout)")
+        #expect(r.stdout.components(separatedBy: "namespaces: 200").count == 4)
+        #expect(r.stdout.components(separatedBy: "c5 up").count == 4)
+        // At least one kill landed in the middle of the apply.
+        let partial = r.stdout.split(separator: "\n").filter { $0.hasPrefix("killed after") }
+            .compactMap { Int($0.split(separator: " ")[3]) }.filter { $0 > 0 && $0 < 200 }
+        #expect(!partial.isEmpty, "\(r.stdout)")
+    }
+}

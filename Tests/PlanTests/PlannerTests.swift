@@ -428,3 +428,32 @@ containers:
         #expect(text.contains("Plan refused: 1 conflict with objects netform does not own; nothing will be changed."))
     }
 }
+
+@Suite struct InterruptedApply {
+    /// netform killed between creating a link and setting its alias leaves a link
+    /// that carries only the project's interface group: it is the project's, fixed
+    /// in place, not a conflict.
+    @Test func halfCreatedLinksAreAdoptedNotConflicts() throws {
+        var truth = try converge(seedSpec, from: pristineHost()).1
+        let veth = Naming.hostVeth(project: "seed", container: "container1", network: "bridge")
+        let i = truth[.host]!.links.firstIndex { $0.name == veth }!
+        truth[.host]!.links[i].alias = nil
+        let j = truth[.named("seed.container1")]!.links.firstIndex { $0.name == "eth0" }!
+        truth[.named("seed.container1")]!.links[j].alias = nil
+        truth[.named("seed.container1")]!.links[j].group = 0
+        let plan = try planFor(seedSpec, truth).1
+        #expect(plan.conflicts.isEmpty, "\(plan.conflicts)")
+        #expect(plan.steps.map(\.operation) == [
+            .setLink(namespace: .host, name: veth, change: LinkChangeSet(alias: "netform:seed/ep/container1/bridge")),
+            .setLink(namespace: .named("seed.container1"), name: "eth0", change: LinkChangeSet(alias: "netform:seed/ep/container1/bridge")),
+        ])
+    }
+
+    @Test func aLinkWithOurNameButNoMarkIsStillAConflict() throws {
+        var truth = pristineHost()
+        let veth = Naming.hostVeth(project: "seed", container: "container1", network: "bridge")
+        truth[.host]!.links.append(LinkState(name: veth, kind: .veth(peer: nil), group: 0))
+        let plan = try planFor(seedSpec, truth).1
+        #expect(plan.conflicts.map(\.message) == ["link \(veth) in namespace host exists and is not netform's"])
+    }
+}

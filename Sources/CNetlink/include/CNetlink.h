@@ -40,5 +40,7 @@ int cnl_bind_mount(const char *source, const char *target);
 int cnl_make_shared_mountpoint(const char *path);
 /// umount2(target, MNT_DETACH).
 int cnl_umount_detach(const char *target);
+/// 1 when `path` is a namespace file (nsfs), 0 when it is something else, -errno on error.
+int cnl_is_nsfs(const char *path);
 
 #endif
