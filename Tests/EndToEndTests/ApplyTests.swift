@@ -255,13 +255,17 @@ struct ApplyLifecycle {
         print("containers:")
         for c in range(200): print(f"  c{c}: {{networks: [n{c % 4}]}}")
         PY
-        for delay in 0.05 0.15 0.3; do
+        for at in 1 60 150; do
           netform apply --yes /tmp/big.yaml >/dev/null 2>&1 &
           pid=$!
-          sleep $delay
+          # Kill it once it has made $at namespaces: somewhere in the middle.
+          for _ in $(seq 1 3000); do
+            [ "$(ls /run/netns 2>/dev/null | wc -l)" -ge "$at" ] && break
+            sleep 0.005
+          done
           kill -9 $pid 2>/dev/null || true
           wait $pid 2>/dev/null || true
-          echo "killed after ${delay}s: $(ip netns list | wc -l) namespaces"
+          echo "killed after $at: $(ip netns list | wc -l) namespaces"
           netform apply --yes /tmp/big.yaml | tail -1
           netform plan --detailed-exitcode /tmp/big.yaml >/dev/null && echo "converged"
           echo "namespaces: $(ip netns list | wc -l)"
