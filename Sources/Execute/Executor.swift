@@ -37,13 +37,28 @@ public struct ExecutionReport: Sendable {
 /// steps already done (and best-effort the failed step's own, in case it half
 /// happened), newest first, so the host ends as it was.
 public enum Executor {
-    public static func run(_ plan: Plan, driver: some OperationDriver, failpoint: Failpoint? = nil,
+    /// Time spent per kind of operation, when profiling is asked for.
+    public final class Profile {
+        public private(set) var byKind: [String: (count: Int, time: Duration)] = [:]
+        /// Named phases of an apply (plan, execute, verify) and their durations.
+        public var phases: [(name: String, time: Duration)] = []
+        public init() {}
+        func add(_ op: Operation, _ d: Duration) {
+            let kind = String(String(describing: op).prefix { $0 != "(" })
+            let old = byKind[kind] ?? (0, .zero)
+            byKind[kind] = (old.count + 1, old.time + d)
+        }
+    }
+
+    public static func run(_ plan: Plan, driver: some OperationDriver, failpoint: Failpoint? = nil, profile: Profile? = nil,
                            progress: (_ done: Int, _ total: Int, _ step: Step) -> Void = { _, _, _ in }) -> ExecutionReport {
         let clock = ContinuousClock()
         let start = clock.now
         var done: [Step] = []
         for step in plan.steps {
             progress(done.count, plan.steps.count, step)
+            let stepStart = clock.now
+            defer { profile?.add(step.operation, clock.now - stepStart) }
             do throws(ExecuteError) {
                 if failpoint?.step == step.id {
                     throw ExecuteError(operation: DryRun.commands(for: step.operation).joined(separator: "; "),

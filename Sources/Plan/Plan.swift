@@ -38,19 +38,35 @@ public struct Plan: Sendable, Equatable, Codable {
     /// What the plan does to a resource as a whole: `+` when it is new, `-` when it
     /// goes entirely, `-/+` when part of it is recreated, `~` otherwise.
     public func change(of resource: Resource) -> ChangeKind {
-        let mine = steps.filter { $0.resource == resource }
-        if !existing.contains(resource) { return .create }
+        Self.change(of: resource, steps: steps.filter { $0.resource == resource }, existing: existing.contains(resource))
+    }
+
+    static func change(of resource: Resource, steps mine: [Step], existing: Bool) -> ChangeKind {
+        if !existing { return .create }
         if !mine.isEmpty, mine.allSatisfy({ $0.change == .delete }), mine.contains(where: { $0.disruption == .destroy && $0.isRootDeletion }) {
             return .delete
         }
         return mine.contains { $0.change == .replace } ? .replace : .update
     }
 
+    /// The steps grouped by resource, in the order resources first appear, with
+    /// what happens to each resource as a whole (one pass over the plan).
+    public func byResource() -> [(resource: Resource, change: ChangeKind, steps: [Step])] {
+        var order: [Resource] = []
+        var groups: [Resource: [Step]] = [:]
+        for s in steps {
+            if groups[s.resource] == nil { order.append(s.resource) }
+            groups[s.resource, default: []].append(s)
+        }
+        let existingSet = Set(existing)
+        return order.map { r in (r, Self.change(of: r, steps: groups[r]!, existing: existingSet.contains(r)), groups[r]!) }
+    }
+
     /// Resources to add, change and destroy, the way Terraform counts them.
     public var summary: Summary {
         var out = Summary()
-        for r in Set(steps.map(\.resource)) {
-            switch change(of: r) {
+        for (_, change, _) in byResource() {
+            switch change {
             case .create: out.add += 1
             case .delete: out.destroy += 1
             case .update, .replace: out.change += 1

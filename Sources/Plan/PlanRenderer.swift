@@ -37,15 +37,7 @@ public struct PlanRenderer: Sendable {
         if plan.steps.isEmpty {
             return "No changes. The host matches the spec (project '\(plan.project)').\n"
         }
-        var order: [Resource] = []
-        var byResource: [Resource: [Step]] = [:]
-        for s in plan.steps {
-            if byResource[s.resource] == nil { order.append(s.resource) }
-            byResource[s.resource, default: []].append(s)
-        }
-        for r in order.sorted() {
-            let steps = byResource[r]!
-            let overall = plan.change(of: r)
+        for (r, overall, steps) in plan.byResource().sorted(by: { $0.resource < $1.resource }) {
             let worst = steps.map(\.disruption).max() ?? .none
             var header = paint(overall.rawValue.padding(3), style(overall)) + " " + paint(r.description, .bold)
             if worst != .none { header += paint("  (\(worst.rawValue))", .dim) }

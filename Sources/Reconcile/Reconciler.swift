@@ -16,6 +16,8 @@ public struct Reconciler {
     /// How long to wait for asynchronous kernel work before verification fails.
     public var verifyAttempts: Int = 20
     public var verifyDelay: Duration = .milliseconds(50)
+    /// Collects time per operation kind (`NETFORM_PROFILE=1` in the CLI).
+    public var profile: Executor.Profile?
 
     public init(observe: @escaping (_ extra: [NamespaceRef]) throws -> HostState, driver: any OperationDriver, localHost: String?) {
         self.observe = observe
@@ -83,7 +85,11 @@ public struct Reconciler {
     /// verification rolls the host back.
     public func apply(_ planned: PlannedChange, failpoint: Failpoint? = nil,
                       progress: (_ done: Int, _ total: Int, _ step: Step) -> Void = { _, _, _ in }) throws -> Outcome {
-        let report = Executor.run(planned.plan, driver: driver, failpoint: failpoint, progress: progress)
+        let report = Executor.run(planned.plan, driver: driver, failpoint: failpoint, profile: profile, progress: progress)
+        profile?.phases.append(("execute", report.duration))
+        let clock = ContinuousClock()
+        let verifyStart = clock.now
+        defer { profile?.phases.append(("verify", clock.now - verifyStart)) }
         guard report.succeeded else { return Outcome(report: report, remaining: nil, verificationRolledBack: false) }
         var remaining: Plan?
         for attempt in 0..<verifyAttempts {

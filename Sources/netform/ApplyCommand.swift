@@ -61,7 +61,8 @@ enum Apply {
     }
 
     static func run(source: Source, yes: Bool, dryRun: Bool, lockTimeout: Double, hostName: String?, verb: String) throws {
-        let reconciler = LiveHost.reconciler(hostName: hostName)
+        var reconciler = LiveHost.reconciler(hostName: hostName)
+        if ProcessInfo.processInfo.environment["NETFORM_PROFILE"] == "1" { reconciler.profile = Executor.Profile() }
         // Validate before taking the lock: bad input changes nothing.
         var savedPlan: Reconciler.PlannedChange?
         var spec: Spec?
@@ -87,6 +88,7 @@ enum Apply {
         }
         defer { withExtendedLifetime(lock) {} }
 
+        let planStart = ContinuousClock.now
         let planned: Reconciler.PlannedChange
         switch source {
         case .file:
@@ -103,6 +105,7 @@ enum Apply {
             planned = try reconciler.destroyPlan(project: p)
         }
 
+        reconciler.profile?.phases.append(("observe+compile+plan", ContinuousClock.now - planStart))
         let renderer = PlanRenderer(color: useColor())
         print(renderer.render(planned.plan), terminator: "")
         if !planned.plan.conflicts.isEmpty { throw ExitCode(1) }
@@ -153,6 +156,12 @@ enum Apply {
             printErr(PlanRenderer(color: false).render(remaining))
             printErr(outcome.verificationRolledBack ? "The host was rolled back." : "Rollback was incomplete.")
             throw ExitCode(1)
+        }
+        if let profile = reconciler.profile {
+            for (name, time) in profile.phases { printErr("profile: phase \(name): \(formatDuration(time))") }
+            for (kind, v) in profile.byKind.sorted(by: { $0.value.time > $1.value.time }) {
+                printErr("profile: \(kind): \(v.count) × \(formatDuration(v.time / v.count)) = \(formatDuration(v.time))")
+            }
         }
         let s = planned.plan.summary
         print("\(verb) complete: \(s.add) added, \(s.change) changed, \(s.destroy) destroyed in \(formatDuration(outcome.report.duration)).")

@@ -42,5 +42,5 @@ struct HostOptions: ParsableArguments {
 
 func formatDuration(_ d: Duration) -> String {
     let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
-    return ms < 1000 ? String(format: "%.0f ms", ms) : String(format: "%.2f s", ms / 1000)
+    return ms < 10 ? String(format: "%.3f ms", ms) : ms < 1000 ? String(format: "%.0f ms", ms) : String(format: "%.2f s", ms / 1000)
 }
