@@ -55,7 +55,10 @@ public enum Executor {
         let clock = ContinuousClock()
         let start = clock.now
         var done: [Step] = []
-        for step in plan.steps {
+        // Links that vanish asynchronously (veths of deleted namespaces): waited
+        // for only when a later step reuses one of their names, and at the end.
+        var pendingGone = Set<String>()
+        for (i, step) in plan.steps.enumerated() {
             progress(done.count, plan.steps.count, step)
             let stepStart = clock.now
             defer { profile?.add(step.operation, clock.now - stepStart) }
@@ -64,8 +67,15 @@ public enum Executor {
                     throw ExecuteError(operation: DryRun.commands(for: step.operation).joined(separator: "; "),
                                        message: "failpoint NETFORM_FAILPOINT=step:\(step.id)")
                 }
+                if let name = hostLinkCreated(by: step.operation), pendingGone.contains(name) {
+                    try driver.awaitGone(pendingGone.sorted())
+                    pendingGone.removeAll()
+                }
                 try driver.perform(step.operation)
-                try driver.awaitGone(step.awaitGone)
+                pendingGone.formUnion(step.awaitGone)
+                if i == plan.steps.count - 1, !pendingGone.isEmpty {
+                    try driver.awaitGone(pendingGone.sorted())
+                }
                 done.append(step)
             } catch {
                 var rollbackErrors: [ExecuteError] = []
@@ -74,6 +84,7 @@ public enum Executor {
                 if failpoint?.step != step.id {
                     for op in step.inverse { try? driver.perform(op) }
                 }
+                if !pendingGone.isEmpty { try? driver.awaitGone(pendingGone.sorted()) }
                 for s in done.reversed() {
                     for op in s.inverse {
                         do { try driver.perform(op) } catch { rollbackErrors.append(error) }
@@ -87,4 +98,15 @@ public enum Executor {
         return ExecutionReport(completedSteps: done.count, failure: nil, duration: clock.now - start)
     }
 
+
+    /// The host-namespace link name an operation creates, if any.
+    static func hostLinkCreated(by op: Operation) -> String? {
+        switch op {
+        case .createBridge(.host, let name, _, _, _), .createVeth(.host, let name, _, _, _, _, _, _, _),
+             .createVXLAN(.host, let name, _, _, _, _), .createMacvlan(.host, let name, _, _, _, _, _):
+            name
+        default:
+            nil
+        }
+    }
 }

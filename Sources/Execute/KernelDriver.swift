@@ -1,6 +1,7 @@
 import Addressing
 import Model
 import Netlink
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,6 +38,9 @@ public protocol OperationDriver: AnyObject {
 public final class KernelDriver: OperationDriver {
     private var handles: [NamespaceRef: NetlinkHandle] = [:]
     private var namespaces: [NamespaceRef: NetworkNamespace] = [:]
+    /// Interface indexes learnt during this run (dropped when a link or its
+    /// namespace is deleted), to spare a lookup per address, route and port.
+    private var indexes: [NamespaceRef: [String: Int32]] = [:]
 
     public init() {}
 
@@ -61,12 +65,16 @@ public final class KernelDriver: OperationDriver {
     private func forget(_ ref: NamespaceRef) {
         handles[ref] = nil
         namespaces[ref] = nil
+        // Host veths whose peers lived there are going away too.
+        indexes.removeAll()
     }
 
     func index(_ name: String, in ref: NamespaceRef) throws(NetlinkError) -> Int32 {
+        if let i = indexes[ref]?[name] { return i }
         guard let link = try handle(ref).link(named: name) else {
             throw NetlinkError(errno: ENODEV, request: "find link \(name) in \(ref)", detail: "no such link")
         }
+        indexes[ref, default: [:]][name] = link.index
         return link.index
     }
 
@@ -83,11 +91,16 @@ public final class KernelDriver: OperationDriver {
         case .createNamespace(let name, let owner):
             // lo is marked inside the new namespace before it appears under
             // /run/netns: an interrupted apply never leaves an unmarked namespace.
+            // The handle opened in there stays bound to the namespace: keep it.
             let alias = owner.alias
+            let box = HandleBox()
             let ns = try NetworkNamespace.create(name: name) { () throws(NetlinkError) in
-                try NetlinkHandle().setLink(.name("lo"), LinkChange(up: true, alias: alias))
+                let h = try NetlinkHandle()
+                try h.setLink(.name("lo"), LinkChange(up: true, alias: alias))
+                box.handle.withLock { $0 = h }
             }
             namespaces[.named(name)] = ns
+            handles[.named(name)] = box.handle.withLock { $0 }
         case .deleteNamespace(let name):
             forget(.named(name))
             try NetworkNamespace.delete(name: name)
@@ -142,6 +155,8 @@ public final class KernelDriver: OperationDriver {
             if lc != LinkChange() { try h.setLink(.name(name), lc) }
             if let isolated = change.isolated { try h.setBridgePort(.name(name), isolated: isolated) }
         case .deleteLink(let ref, let name):
+            // A veth takes its peer (in another namespace) with it: forget all.
+            indexes.removeAll()
             try handle(ref).deleteLink(.name(name))
         case .addAddress(let ref, let a):
             let h = try handle(ref)
@@ -175,15 +190,28 @@ public final class KernelDriver: OperationDriver {
 
     public func awaitGone(_ links: [String]) throws(ExecuteError) {
         guard !links.isEmpty else { return }
+        // One link dump per poll, however many links are awaited.
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(10) + .milliseconds(5 * links.count)
+        var waiting = Set(links)
         do {
             let h = try handle(.host)
-            for name in links where try !h.waitForLinkRemoval(.name(name), timeout: .seconds(10)) {
-                throw ExecuteError(operation: "wait for \(name)", message: "still present 10 s after its namespace was deleted")
+            while true {
+                waiting.formIntersection(try h.links().map(\.name))
+                if waiting.isEmpty { return }
+                if clock.now >= deadline { break }
+                usleep(10_000)
             }
-        } catch let e as ExecuteError {
-            throw e
         } catch {
             throw ExecuteError(operation: "wait for links \(links.joined(separator: ", "))", message: "\(error)")
         }
+        throw ExecuteError(operation: "wait for \(waiting.sorted().joined(separator: ", "))",
+                           message: "still present after their namespaces were deleted")
     }
+}
+
+/// Carries the handle opened inside a namespace being created out of the
+/// creating thread.
+private final class HandleBox: Sendable {
+    let handle = Mutex<NetlinkHandle?>(nil)
 }

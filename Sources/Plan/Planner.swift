@@ -37,10 +37,23 @@ struct PlanBuilder {
     /// Routes removed (and to be re-added) because an address they rely on changes.
     private var reinstalledRoutes: Set<String> = []
 
+    /// Links by namespace and name, so lookups in a host namespace with thousands
+    /// of veths stay O(1).
+    private let observedLinks: [NamespaceRef: [String: LinkState]]
+    private let desiredLinks: [NamespaceRef: [String: LinkState]]
+
     init(desired: DesiredState, observed: HostState) {
         self.desired = desired
         self.observed = observed
+        func index(_ s: HostState) -> [NamespaceRef: [String: LinkState]] {
+            s.namespaces.mapValues { ns in Dictionary(ns.links.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a }) }
+        }
+        observedLinks = index(observed)
+        desiredLinks = index(desired.state)
     }
+
+    func observedLink(_ ref: NamespaceRef, _ name: String) -> LinkState? { observedLinks[ref]?[name] }
+    func desiredLink(_ ref: NamespaceRef, _ name: String) -> LinkState? { desiredLinks[ref]?[name] }
 
     // MARK: ownership helpers
 
@@ -100,7 +113,7 @@ struct PlanBuilder {
         for want in desired.state.sortedNamespaces {
             guard let obs = observed[want.ref], conflictsFree(want.ref) else { continue }
             for link in want.links where link.kind != .loopback {
-                guard let have = obs.link(named: link.name) else { continue }
+                guard let have = observedLink(obs.ref, link.name) else { continue }
                 let haveOwner = ownerOf(have, in: obs)
                 if haveOwner != link.owner && !(isOurs(haveOwner) && have.owner == nil) {
                     let who = have.owner.map { "belongs to \($0.alias)" } ?? "is not netform's"
@@ -113,7 +126,7 @@ struct PlanBuilder {
         guard let hostWant = desired.state[.host], let hostHave = observed[.host] else { return }
         let ourLinks = Set(hostHave.links.filter { isOurs(ownerOf($0, in: hostHave)) }.map(\.name))
         for a in hostWant.addresses {
-            guard let subnet = a.subnet, let link = hostWant.link(named: a.link) else { continue }
+            guard let subnet = a.subnet, let link = desiredLink(.host, a.link) else { continue }
             let res = resource(for: link.owner, fallback: .host)
             for other in hostHave.addresses where !ourLinks.contains(other.link) && other.link != a.link {
                 if let s = other.subnet, s.overlaps(subnet) {
@@ -160,23 +173,33 @@ struct PlanBuilder {
         addAddressesAndRoutes()
     }
 
+    /// Host veth ends by their endpoint mark (both ends of a pair carry the same).
+    var hostVethsByMark: [OwnerMark: [String]] {
+        var out: [OwnerMark: [String]] = [:]
+        for l in observed[.host]?.links ?? [] {
+            if case .veth = l.kind, let mark = l.owner { out[mark, default: []].append(l.name) }
+        }
+        return out
+    }
+
     /// Namespaces this project created that the spec no longer has: delete whole.
     mutating func deleteUnwantedNamespaces() {
+        let hostVethsByMark = self.hostVethsByMark
         for ns in observed.sortedNamespaces {
             guard case .named(let name) = ns.ref, let owner = ns.owner, owner.project == project,
                   !desired.createdNamespaces.contains(ns.ref) else { continue }
             deletedNamespaces.insert(ns.ref)
             // The host ends of its veths go with it.
-            var gone: [String] = []
-            for l in observed[.host]?.links ?? [] {
-                if case .veth(let peer?) = l.kind, peer.namespace == ns.ref { gone.append(l.name) }
-                else if isOurs(l.owner), l.owner?.path.hasPrefix("ep/") == true,
-                        ns.links.contains(where: { $0.owner == l.owner && $0.name != "lo" }) { gone.append(l.name) }
+            var gone = Set<String>()
+            for l in ns.links where l.kind != .loopback {
+                if let mark = l.owner, isOurs(mark), mark.path.hasPrefix("ep/") { gone.formUnion(hostVethsByMark[mark] ?? []) }
+                if case .veth(let peer?) = l.kind, peer.namespace == .host { gone.insert(peer.name) }
             }
             for g in gone { vanishing.insert(linkKey(.host, g)) }
+            let goneSorted = gone.sorted()
             emit(resource(for: owner, fallback: ns.ref), .delete, .deleteNamespace(name: name),
-                 inverse: rebuildNamespace(ns), removes: [nsKey(ns.ref)] + gone.map { linkKey(.host, $0) },
-                 disruption: .destroy, details: [AttributeChange("namespace", old: name, new: nil)], awaitGone: gone.sorted())
+                 inverse: rebuildNamespace(ns), removes: [nsKey(ns.ref)] + goneSorted.map { linkKey(.host, $0) },
+                 disruption: .destroy, details: [AttributeChange("namespace", old: name, new: nil)], awaitGone: goneSorted)
         }
     }
 
@@ -187,7 +210,7 @@ struct PlanBuilder {
             let want = desired.state[ns.ref]
             // Addresses that go away: routes over their links are reinstalled after.
             let changingLinks = Set(ns.addresses.filter { a in
-                guard let link = ns.link(named: a.link), isOurs(ownerOf(link, in: ns)) else { return false }
+                guard let link = observedLink(ns.ref, a.link), isOurs(ownerOf(link, in: ns)) else { return false }
                 return !(want?.addresses.contains(a) ?? false)
             }.map(\.link))
             // Routes first, then addresses, then links.
@@ -202,7 +225,7 @@ struct PlanBuilder {
                      disruption: .inPlace, details: [AttributeChange("route", old: r.description, new: nil)])
             }
             for link in ns.links where isOurs(ownerOf(link, in: ns)) && link.kind != .loopback {
-                let wanted = want?.link(named: link.name)
+                let wanted = desiredLink(ns.ref, link.name)
                 let replace = wanted.map { !$0.kind.sameKind(as: link.kind) } ?? false
                 if wanted == nil || replace {
                     // A veth pair is deleted once, from whichever end comes first.
@@ -219,7 +242,7 @@ struct PlanBuilder {
                 }
             }
             for a in ns.addresses {
-                guard let link = ns.link(named: a.link), isOurs(ownerOf(link, in: ns)), !vanishing.contains(linkKey(ns.ref, a.link)) else { continue }
+                guard let link = observedLink(ns.ref, a.link), isOurs(ownerOf(link, in: ns)), !vanishing.contains(linkKey(ns.ref, a.link)) else { continue }
                 if want?.addresses.contains(a) ?? false { continue }
                 emit(resource(for: ownerOf(link, in: ns), fallback: ns.ref), .update, .deleteAddress(namespace: ns.ref, address: a),
                      inverse: [.addAddress(namespace: ns.ref, address: a)], removes: ["addr:\(ns.ref)/\(a.address)"],
@@ -274,7 +297,7 @@ struct PlanBuilder {
     /// The observed link, unless this plan deletes it first.
     func currentLink(_ name: String, in ref: NamespaceRef) -> LinkState? {
         guard !deletedNamespaces.contains(ref), !vanishing.contains(linkKey(ref, name)) else { return nil }
-        return observed[ref]?.link(named: name)
+        return observedLink(ref, name)
     }
 
     mutating func create(_ link: LinkState, in ref: NamespaceRef) {
@@ -302,8 +325,8 @@ struct PlanBuilder {
         case .veth(let peer?):
             // Created once, from the end that has a master (the host end); the other
             // end is created with it.
-            if link.master == nil, let peerLink = desired.state[peer.namespace]?.link(named: peer.name), peerLink.master != nil { return }
-            guard let peerLink = desired.state[peer.namespace]?.link(named: peer.name) else { return }
+            if link.master == nil, let peerLink = desiredLink(peer.namespace, peer.name), peerLink.master != nil { return }
+            guard let peerLink = desiredLink(peer.namespace, peer.name) else { return }
             // A surviving stray other end (drift) must go first.
             if let stray = currentLink(peer.name, in: peer.namespace), isOurs(ownerOf(stray, in: observed[peer.namespace])) {
                 vanishing.insert(linkKey(peer.namespace, peer.name))
@@ -377,8 +400,8 @@ struct PlanBuilder {
             for a in want.addresses.sorted(by: { ($0.link, $0.address) < ($1.link, $1.address) }) {
                 let present = have?.addresses.contains(a) == true && currentLink(a.link, in: want.ref) != nil
                 if present { continue }
-                let link = want.link(named: a.link)
-                emit(resource(for: link?.owner ?? want.owner, fallback: want.ref), have?.link(named: a.link) != nil && currentLink(a.link, in: want.ref) != nil ? .update : .create,
+                let link = desiredLink(want.ref, a.link)
+                emit(resource(for: link?.owner ?? want.owner, fallback: want.ref), observedLink(want.ref, a.link) != nil && have != nil && currentLink(a.link, in: want.ref) != nil ? .update : .create,
                      .addAddress(namespace: want.ref, address: a), inverse: [.deleteAddress(namespace: want.ref, address: a)],
                      requires: [linkKey(want.ref, a.link), "addr:\(want.ref)/\(a.address)"], provides: ["addr:\(want.ref)/\(a.address)", "addrs:\(want.ref)/\(a.link)"],
                      disruption: .none, details: [AttributeChange("address", old: nil, new: a.description)])
@@ -387,7 +410,7 @@ struct PlanBuilder {
                 let key = routeKey(want.ref, r)
                 let present = have?.routes.contains(r) == true && (r.device.map { currentLink($0, in: want.ref) != nil } ?? true)
                 if present && !reinstalledRoutes.contains(key) { continue }
-                let link = r.device.flatMap { want.link(named: $0) }
+                let link = r.device.flatMap { desiredLink(want.ref, $0) }
                 var requires = [key]
                 if let d = r.device { requires += [linkKey(want.ref, d), "addrs:\(want.ref)/\(d)"] }
                 emit(routeResource(want, r, owner: link?.owner), .create, .addRoute(namespace: want.ref, route: r),
@@ -405,7 +428,7 @@ struct PlanBuilder {
     /// go over one of its links, or (without a device) live in one of its namespaces.
     func isOurs(_ r: RouteState, in ns: NamespaceState) -> Bool {
         guard r.isOwned else { return false }
-        if let d = r.device { return ns.link(named: d).map { isOurs(ownerOf($0, in: ns)) } ?? false }
+        if let d = r.device { return observedLink(ns.ref, d).map { isOurs(ownerOf($0, in: ns)) } ?? false }
         return isOurs(ns.owner)
     }
 
@@ -459,7 +482,7 @@ struct PlanBuilder {
         case .macvlan(let parent, let mode):
             ops.append(.createMacvlan(namespace: ref, name: link.name, parent: parent, mode: mode, mtu: link.mtu, mac: link.mac, alias: alias))
         case .veth:
-            guard let peer = peerOf(link, in: ref), let peerLink = observed[peer.namespace]?.link(named: peer.name) else { return [] }
+            guard let peer = peerOf(link, in: ref), let peerLink = observedLink(peer.namespace, peer.name) else { return [] }
             // Recreate from the end with a master (the bridge side).
             let (hostRef, hostLink, otherRef, otherLink) = link.master != nil || peerLink.master == nil
                 ? (ref, link, peer.namespace, peerLink) : (peer.namespace, peerLink, ref, link)
