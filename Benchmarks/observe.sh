@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Benchmark of Observe against iproute2 reading the same state.
+#
+#   Benchmarks/observe.sh [N...]        (default: 100 1000)
+#
+# Builds `netform` and `netform-bench` in release mode, then, for each N, runs
+# itself inside Scripts/sandbox (a throw-away network + mount namespace: nothing is
+# created in the machine's own namespace). There it builds N named namespaces, each
+# with a veth (`eth0`, host end on one bridge), lo up, an address, a default route
+# and netform-style alias marks — with `ip -batch` for the host side and one
+# `nsenter --net=... ip -batch -` per namespace (nsenter only does setns, unlike
+# `ip -n`/`ip netns exec`, which copy the mount table: ~5 ms per call at N=1000).
+#
+# Then it times, in the same run:
+#   observe (in-process)   netform-bench observe: Observer.observe() alone, best of 5
+#   netform show (process) `netform show --all --json > /dev/null`, whole process, best of 3
+#   iproute2 -n            `ip -j -n NS link; ip -j -n NS addr; ip -j -n NS route` per namespace
+#   iproute2 -all          `ip -all netns exec ip -j -batch (link; addr; route)`
+# and prints ms total, ms per namespace and the ratio netform/iproute2.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${1:-}" != "--inside" ]; then
+  swift build -c release --product netform >&2
+  swift build -c release --product netform-bench >&2
+  BIN="$(swift build -c release --show-bin-path)"
+  export NETFORM_BENCH_BIN="$BIN"
+  [ $# -eq 0 ] && set -- 100 1000
+  for n in "$@"; do
+    Scripts/sandbox "$0" --inside "$n"
+  done
+  exit 0
+fi
+
+# ---- inside the sandbox ------------------------------------------------------
+N="$2"
+if [ "${NETFORM_SANDBOX:-0}" != 1 ] || [ "$(stat -L -c '%d:%i' /proc/self/ns/net)" = "${NETFORM_OUTER_NETNS:-}" ]; then
+  echo "observe.sh: refusing to build a scene outside Scripts/sandbox" >&2
+  exit 1
+fi
+BIN="$NETFORM_BENCH_BIN"
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
+ms() { date +%s%N; }
+elapsed() { echo $(( ($2 - $1) / 1000 )) | awk '{ printf "%.1f", $1 / 1000 }'; }
+
+echo "== N=$N: building the scene" >&2
+t0=$(ms)
+{
+  for i in $(seq 1 "$N"); do echo "netns add nfb-$i"; done
+} > "$TMP/ns.batch"
+ip -batch "$TMP/ns.batch"
+{
+  echo "link add nfb-br type bridge"
+  echo "link set nfb-br alias netform:bench/net/n up"
+  echo "addr add 10.200.0.1/16 dev nfb-br"
+  for i in $(seq 1 "$N"); do
+    echo "link add nfb-v$i type veth peer name eth0 netns nfb-$i"
+    echo "link set nfb-v$i master nfb-br alias netform:bench/ep/c$i/n up"
+  done
+} > "$TMP/host.batch"
+ip -batch "$TMP/host.batch"
+for i in $(seq 1 "$N"); do
+  printf 'link set lo alias netform:bench/ctr/c%s up\nlink set eth0 alias netform:bench/ep/c%s/n up\naddr add 10.200.%s.%s/16 dev eth0\nroute add default via 10.200.0.1 dev eth0 proto 78\n' \
+    "$i" "$i" $(( 1 + i / 250 )) $(( 1 + i % 250 )) | nsenter --net="/run/netns/nfb-$i" ip -batch -
+done
+t1=$(ms)
+echo "   scene built in $(elapsed "$t0" "$t1") ms" >&2
+
+COUNT=$(( N + 1 ))   # named namespaces + the host (sandbox) namespace
+
+echo "== N=$N: netform-bench (in-process Observer.observe)" >&2
+"$BIN/netform-bench" observe --repeat 5 > "$TMP/bench-auto"
+"$BIN/netform-bench" observe --repeat 5 --workers 1 > "$TMP/bench-1"
+cat "$TMP/bench-auto" "$TMP/bench-1" >&2
+inproc=$(awk '/^best/ { sub("ms=", "", $4); print $4 }' "$TMP/bench-auto")
+inproc1=$(awk '/^best/ { sub("ms=", "", $4); print $4 }' "$TMP/bench-1")
+
+echo "== N=$N: netform show --all --json (whole process, best of 3)" >&2
+"$BIN/netform" show --all --json > "$TMP/show.json"   # warm-up, and a sanity check
+shown=$(grep -c '"type" : "named"' "$TMP/show.json" || true)
+[ "$shown" -eq "$N" ] || { echo "show listed $shown named namespaces, expected $N" >&2; exit 1; }
+best=""
+for r in 1 2 3; do
+  a=$(ms); "$BIN/netform" show --all --json > /dev/null; b=$(ms)
+  t=$(elapsed "$a" "$b")
+  best=$(awk -v x="$t" -v y="${best:-1e99}" 'BEGIN { print (x < y ? x : y) }')
+done
+show=$best
+a=$(ms); "$BIN/netform" show --project bench --json > /dev/null; b=$(ms)
+showproj=$(elapsed "$a" "$b")
+
+echo "== N=$N: iproute2, ip -j -n NS link/addr/route per namespace" >&2
+a=$(ms)
+{
+  ip -j link show; ip -j addr show; ip -j route show
+  for i in $(seq 1 "$N"); do
+    ip -j -n "nfb-$i" link show; ip -j -n "nfb-$i" addr show; ip -j -n "nfb-$i" route show
+  done
+} > /dev/null
+b=$(ms)
+ipn=$(elapsed "$a" "$b")
+
+echo "== N=$N: iproute2, ip -all netns exec ip -j -batch" >&2
+printf 'link show\naddr show\nroute show\n' > "$TMP/read.batch"
+a=$(ms)
+{
+  ip -j -batch "$TMP/read.batch"
+  ip -all netns exec ip -j -batch "$TMP/read.batch"
+} > /dev/null
+b=$(ms)
+ipall=$(elapsed "$a" "$b")
+
+awk -v n="$N" -v c="$COUNT" -v inproc="$inproc" -v inproc1="$inproc1" -v show="$show" -v showproj="$showproj" \
+    -v ipn="$ipn" -v ipall="$ipall" 'BEGIN {
+  printf "\nN=%d (%d namespaces incl. the host)\n", n, c
+  printf "  %-40s %10s %12s %14s %14s\n", "", "ms total", "ms/namespace", "vs ip -n", "vs ip -all"
+  row("Observer.observe, in-process (auto)", inproc)
+  row("Observer.observe, in-process (1 thread)", inproc1)
+  row("netform show --all --json (process)", show)
+  row("netform show --project --json (process)", showproj)
+  row("iproute2: ip -j -n NS link/addr/route", ipn)
+  row("iproute2: ip -all netns exec ip -batch", ipall)
+}
+function row(name, t) { printf "  %-40s %10.1f %12.4f %13.3fx %13.3fx\n", name, t, t / c, t / ipn, t / ipall }'
