@@ -68,7 +68,7 @@ enum Counter {
 }
 
 /// Deletes namespaces and links by name, ignoring those already gone.
-func cleanup(netns: [String] = [], links: [String] = []) {
+func deleteObjects(netns: [String] = [], links: [String] = []) {
     for l in links { _ = try? TestSupport.run(URL(fileURLWithPath: "/usr/bin/env"), ["ip", "link", "del", "dev", l]) }
     for n in netns { _ = try? TestSupport.run(URL(fileURLWithPath: "/usr/bin/env"), ["ip", "netns", "del", n]) }
 }
@@ -78,4 +78,11 @@ func cleanup(netns: [String] = [], links: [String] = []) {
 func normalizedDestination(_ dst: String, v6: Bool) -> String {
     if dst == "default" || dst.contains("/") { return dst }
     return dst + (v6 ? "/128" : "/32")
+}
+
+/// A flag one thread sets and another polls.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .releasing) }
+    var isSet: Bool { value.load(ordering: .acquiring) }
 }
