@@ -137,7 +137,7 @@ awk -v n="$N" -v c="$COUNT" -v inproc="$inproc" -v inproc1="$inproc1" -v process
   row("Observer.observe, in-process (auto)", inproc)
   row("Observer.observe, in-process (1 thread)", inproc1)
   row("observe, whole process (netform-bench)", process)
-  row("  of which JSONEncoder report (in-proc)", encode)
+  row("show: report + JSONEncoder (in-process)", encode)
   row("netform show --all --json (process)", show)
   row("netform show --project --json (process)", showproj)
   row("iproute2: ip -j -n NS link/addr/route", ipn)
