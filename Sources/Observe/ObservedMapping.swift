@@ -56,7 +56,10 @@ struct CrossLink: Sendable, Hashable {
 /// - FDB entries other than static ones with a remote destination on VXLAN devices
 ///   (bridges' own permanent entries, learned entries).
 /// Routes are kept whatever their protocol: `RouteState.proto` tells netform's (78)
-/// from the kernel's and everyone else's.
+/// from the kernel's and everyone else's. A multipath route is reported with its
+/// destination and protocol only (no gateway, no device): netform installs none.
+/// A link index that cannot be named (it vanished mid-read, or lives in another
+/// namespace) is written `if<INDEX>`, as iproute2 does.
 enum ObservedMapping {
     static let loopbackType: UInt16 = 772
 
