@@ -6,12 +6,12 @@ import Netlink
 
 /// Everything read from one namespace, as the kernel reported it.
 struct NamespaceDump: Sendable {
-    var links: [Link] = []
-    var addresses: [InterfaceAddress] = []
-    var routes: [Route] = []
-    var neighbours: [Neighbour] = []
+    var links: [LinkRecord] = []
+    var addresses: [AddressRecord] = []
+    var routes: [RouteRecord] = []
+    var neighbours: [NeighbourRecord] = []
     /// FDB entries of the namespace's VXLAN devices only.
-    var fdb: [Neighbour] = []
+    var fdb: [NeighbourRecord] = []
     /// The id this namespace gives the observer's own (home) namespace
     /// (`RTM_GETNSID`), asked only when some link points into another namespace.
     var homeNsid: Int32?
@@ -80,21 +80,21 @@ enum NamespaceReader {
     static func read(_ handle: NetlinkHandle, homeFD: Int32?) throws(NetlinkError) -> NamespaceDump {
         var d = NamespaceDump()
         for m in try handle.dump(dumpLinks) where m.type == rtmNewLink {
-            d.links.append(try Link(payload: m.payload))
+            d.links.append(try decoded(LinkRecord(payload: m.payload), "RTM_NEWLINK"))
         }
         for m in try handle.dump(dumpAddresses) where m.type == rtmNewAddr && isIP(m) {
-            d.addresses.append(try InterfaceAddress(payload: m.payload))
+            d.addresses.append(try decoded(AddressRecord(payload: m.payload), "RTM_NEWADDR"))
         }
         for m in try handle.dump(dumpMainRoutes) where m.type == rtmNewRoute && isIP(m) {
-            let r = try Route(payload: m.payload)
+            let r = try decoded(RouteRecord(payload: m.payload), "RTM_NEWROUTE")
             if r.table == 254 { d.routes.append(r) }
         }
         for m in try handle.dump(dumpNeighbours) where m.type == rtmNewNeigh && isIP(m) {
-            d.neighbours.append(try Neighbour(payload: m.payload))
+            d.neighbours.append(try decoded(NeighbourRecord(payload: m.payload), "RTM_NEWNEIGH"))
         }
         for link in d.links where link.kind == "vxlan" {
             for m in try handle.dump(dumpFDB(index: link.index)) where m.type == rtmNewNeigh {
-                let n = try Neighbour(payload: m.payload)
+                let n = try decoded(NeighbourRecord(payload: m.payload), "RTM_NEWNEIGH fdb")
                 if n.index == link.index { d.fdb.append(n) }
             }
         }
@@ -105,6 +105,11 @@ enum NamespaceReader {
             }
         }
         return d
+    }
+
+    private static func decoded<T>(_ value: T?, _ what: String) throws(NetlinkError) -> T {
+        guard let value else { throw NetlinkError(errno: EBADMSG, request: what, detail: "malformed message in dump") }
+        return value
     }
 
     /// Dumps with `AF_UNSPEC` may include families that loaded modules add (MCTP,

@@ -56,7 +56,10 @@ struct CrossLink: Sendable, Hashable {
 /// - FDB entries other than static ones with a remote destination on VXLAN devices
 ///   (bridges' own permanent entries, learned entries).
 /// Routes are kept whatever their protocol: `RouteState.proto` tells netform's (78)
-/// from the kernel's and everyone else's.
+/// from the kernel's and everyone else's. A multipath route is reported with its
+/// destination and protocol only (no gateway, no device): netform installs none.
+/// A link index that cannot be named (it vanished mid-read, or lives in another
+/// namespace) is written `if<INDEX>`, as iproute2 does.
 enum ObservedMapping {
     static let loopbackType: UInt16 = 772
 
@@ -86,24 +89,24 @@ enum ObservedMapping {
                                            family: r.family, gateway: r.gateway, device: r.outputIndex.map(name),
                                            proto: r.protocol, table: r.table))
         }
-        for n in d.neighbours where n.state.contains(.permanent) {
+        for n in d.neighbours where n.state & NeighbourRecord.permanent != 0 {
             guard let address = n.destination, let mac = n.mac else { continue }
             state.neighbours.append(NeighbourState(link: name(n.index), address: address, mac: mac, permanent: true))
         }
         let vxlans = Set(d.links.filter { $0.kind == "vxlan" }.map(\.index))
-        for f in d.fdb where vxlans.contains(f.index) && !f.state.isDisjoint(with: [.permanent, .noARP]) {
+        for f in d.fdb where vxlans.contains(f.index) && f.state & (NeighbourRecord.permanent | NeighbourRecord.noARP) != 0 {
             guard let mac = f.mac, let destination = f.destination else { continue }
             state.fdb.append(FDBEntryState(link: name(f.index), mac: mac, destination: destination))
         }
         return ObservedNamespace(state: state, homeNsid: d.homeNsid, crossLinks: cross)
     }
 
-    static func isLoopback(_ l: Link) -> Bool {
-        l.linkType == loopbackType || (l.name == "lo" && l.kind == nil)
+    static func isLoopback(_ l: LinkRecord) -> Bool {
+        l.type == loopbackType || (l.name == "lo" && l.kind == nil)
     }
 
     /// One link; `names` maps the namespace's indexes to names.
-    static func link(_ l: Link, in ref: NamespaceRef, names: [Int32: String]) -> LinkState {
+    static func link(_ l: LinkRecord, in ref: NamespaceRef, names: [Int32: String]) -> LinkState {
         let sameNamespace = l.linkNetnsID == nil
         let kind: LinkKind
         if isLoopback(l) {
@@ -116,9 +119,8 @@ enum ObservedMapping {
                 let peer = sameNamespace ? l.parent.flatMap { names[$0] }.map { VethPeerRef(namespace: ref, name: $0) } : nil
                 kind = .veth(peer: peer)
             case "vxlan"?:
-                let v = l.vxlan
-                let device = sameNamespace ? v?.underlay.flatMap { $0 > 0 ? names[$0] : nil } : nil
-                kind = .vxlan(VXLANSettings(vni: v?.vni ?? 0, local: v?.local, port: v?.port ?? 4789, device: device))
+                let device = sameNamespace ? l.vxlanUnderlay.flatMap { $0 > 0 ? names[$0] : nil } : nil
+                kind = .vxlan(VXLANSettings(vni: l.vxlanVNI ?? 0, local: l.vxlanLocal, port: l.vxlanPort ?? 4789, device: device))
             case "macvlan"?:
                 let p = l.parent ?? 0
                 let parent = (sameNamespace ? names[p] : nil) ?? "if\(p)"
@@ -129,30 +131,30 @@ enum ObservedMapping {
         }
         var alias = l.alias
         if alias?.isEmpty == true { alias = nil }
-        return LinkState(name: l.name, kind: kind, mtu: Int(l.mtu ?? 0), isUp: l.isUp, mac: l.mac,
+        return LinkState(name: l.name, kind: kind, mtu: Int(l.mtu), isUp: l.isUp, mac: l.mac,
                          master: l.master.flatMap { $0 > 0 ? (names[$0] ?? "if\($0)") : nil },
-                         alias: alias, isolated: l.bridgePort?.isolated ?? false, group: l.group ?? 0, index: l.index)
+                         alias: alias, isolated: l.isolated, group: l.group, index: l.index)
     }
 
     /// The spec's spelling of a macvlan mode (`Spec.MacvlanMode` raw values).
-    static func modeName(_ mode: MacvlanMode?) -> String {
-        switch mode {
+    static func modeName(_ mode: UInt32?) -> String {
+        switch mode.flatMap(MacvlanMode.init(rawValue:)) {
         case .private?: "private"
         case .vepa?: "vepa"
         case .bridge?: "bridge"
         case .passthru?: "passthru"
         case .source?: "source"
-        case nil: "unknown"
+        case nil: mode.map { "mode\($0)" } ?? "unknown"
         }
     }
 
-    static func keep(_ a: InterfaceAddress, onLoopback: Bool) -> Bool {
+    static func keep(_ a: AddressRecord, onLoopback: Bool) -> Bool {
         if onLoopback && a.scope == 254 { return false }
-        if a.family == .v6, a.scope == 253 || isLinkLocal(a.address) { return false }
+        if a.address.family == .v6, a.scope == 253 || isLinkLocal(a.address) { return false }
         return true
     }
 
-    static func keep(_ r: Route) -> Bool {
+    static func keep(_ r: RouteRecord) -> Bool {
         guard r.table == 254 else { return false }
         if r.family == .v6, r.destination.prefixLength > 0,
            isLinkLocal(r.destination.network) || isMulticast(r.destination.network) { return false }

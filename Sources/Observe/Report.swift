@@ -51,6 +51,7 @@ public struct ObservationReport: Encodable, Sendable {
         }
     }
 
+    /// One namespace: its name and kind, its owner mark (from `lo`), and its objects.
     public struct Namespace: Encodable, Sendable {
         public var name: String
         /// "host", "named" (`/run/netns/NAME`) or "path".
@@ -92,6 +93,7 @@ public struct ObservationReport: Encodable, Sendable {
         }
     }
 
+    /// One interface, with its owner mark and, for veth/vxlan/macvlan, what it is tied to.
     public struct LinkEntry: Encodable, Sendable {
         public var name: String
         public var index: Int32?
@@ -108,11 +110,13 @@ public struct ObservationReport: Encodable, Sendable {
         public var vxlan: VXLAN?
         public var macvlan: Macvlan?
 
+        /// The other end of a veth pair (null fields when the kernel does not say).
         public struct Peer: Encodable, Sendable {
             public var namespace: String?
             public var name: String?
         }
 
+        /// VXLAN settings fixed at creation.
         public struct VXLAN: Encodable, Sendable {
             public var vni: UInt32
             public var local: String?
@@ -130,6 +134,7 @@ public struct ObservationReport: Encodable, Sendable {
             }
         }
 
+        /// The lower device and mode of a macvlan.
         public struct Macvlan: Encodable, Sendable {
             public var parent: String
             public var mode: String
@@ -186,6 +191,7 @@ public struct ObservationReport: Encodable, Sendable {
         enum PeerKeys: String, CodingKey { case namespace, name }
     }
 
+    /// An address on an interface.
     public struct AddressEntry: Encodable, Sendable {
         public var link: String
         public var address: String
@@ -205,6 +211,7 @@ public struct ObservationReport: Encodable, Sendable {
         }
     }
 
+    /// A route of the main table.
     public struct RouteEntry: Encodable, Sendable {
         /// A CIDR, or "default".
         public var destination: String
@@ -240,6 +247,7 @@ public struct ObservationReport: Encodable, Sendable {
         }
     }
 
+    /// A static (permanent) ARP/NDP entry.
     public struct NeighbourEntry: Encodable, Sendable {
         public var link: String
         public var address: String
@@ -254,6 +262,7 @@ public struct ObservationReport: Encodable, Sendable {
         }
     }
 
+    /// A static forwarding entry of a VXLAN device (the remote VTEP of a MAC).
     public struct FDBEntry: Encodable, Sendable {
         public var link: String
         public var mac: String
