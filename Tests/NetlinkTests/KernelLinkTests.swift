@@ -273,7 +273,8 @@ struct KernelDumpTests {
     /// index, and always include the links that are not touched.
     @Test("link dumps stay consistent while links change")
     func dumpWhileChanging() throws {
-        let stable = (0..<60).map { _ in uniqueName("ds") }
+        // Enough links that a dump spans many messages, so changes land mid-dump.
+        let stable = (0..<400).map { _ in uniqueName("ds") }
         let churn = (0..<20).map { _ in uniqueName("dc") }
         // A namespace of its own: other tests change links in the shared sandbox
         // namespace concurrently, and the kernel's dump sequence is per namespace.
@@ -292,9 +293,9 @@ struct KernelDumpTests {
                 for _ in 0..<3 {
                     for (i, name) in churn.enumerated() {
                         try writer.execute(creates[i])
-                        usleep(2000)
+                        usleep(500)
                         try writer.deleteLink(.name(name))
-                        usleep(2000)
+                        usleep(500)
                     }
                 }
             } catch {
