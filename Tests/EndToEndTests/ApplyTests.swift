@@ -284,3 +284,19 @@ struct ApplyLifecycle {
         #expect(!partial.isEmpty, "\(r.stdout)")
     }
 }
+
+/// The README's main quick-start command runs the demo: it must keep working.
+@Suite(.enabled(if: KernelSandbox.isActive, "\(KernelSandbox.skipReason)"))
+struct QuickStartDemo {
+    @Test func demoAppliesPingsAndDestroys() throws {
+        let r = try TestSupport.run(TestSupport.repoRoot.appendingPathComponent("Scripts/demo"), [],
+                                    environment: ["NETFORM_BIN": TestSupport.netformBinary.path])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains("Examples/seed.yaml: valid (project 'seed')"))
+        #expect(r.stdout.contains("Apply complete: 6 added, 0 changed, 0 destroyed"))
+        #expect(r.stdout.contains("1 packets transmitted, 1 received, 0% packet loss"))
+        #expect(r.stdout.contains("No changes. The host matches the spec (project 'seed')."))
+        #expect(r.stdout.contains("Destroy complete: 0 added, 0 changed, 6 destroyed"))
+        #expect(!r.stdout.contains("\u{1B}["), "no colour when piped")
+    }
+}
