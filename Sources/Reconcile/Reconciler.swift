@@ -31,6 +31,8 @@ public struct Reconciler {
         public var plan: Plan
         public var desired: DesiredState
         public var endpoints: [Endpoint]
+        /// Spec features this version does not enforce yet.
+        public var unenforced: [String] = []
     }
 
     /// Observes the host, compiles the spec against it and plans.
@@ -43,7 +45,8 @@ public struct Reconciler {
             observed = try observe(Array(extra))
             compiled = try Compiler.compile(spec, observed: observed, localHost: localHost)
         }
-        return PlannedChange(plan: Planner.plan(compiled.desired, observed: observed), desired: compiled.desired, endpoints: compiled.endpoints)
+        return PlannedChange(plan: Planner.plan(compiled.desired, observed: observed), desired: compiled.desired,
+                             endpoints: compiled.endpoints, unenforced: compiled.unenforced)
     }
 
     /// The plan that removes everything a project owns on this host.

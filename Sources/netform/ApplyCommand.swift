@@ -106,6 +106,7 @@ enum Apply {
         }
 
         reconciler.profile?.phases.append(("observe+compile+plan", ContinuousClock.now - planStart))
+        warnUnenforced(planned.unenforced)
         let renderer = PlanRenderer(color: useColor())
         print(renderer.render(planned.plan), terminator: "")
         if !planned.plan.conflicts.isEmpty { throw ExitCode(1) }

@@ -44,3 +44,9 @@ func formatDuration(_ d: Duration) -> String {
     let ms = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
     return ms < 10 ? String(format: "%.3f ms", ms) : ms < 1000 ? String(format: "%.0f ms", ms) : String(format: "%.2f s", ms / 1000)
 }
+
+/// Says which parts of the spec are not enforced by this version (on stderr).
+func warnUnenforced(_ items: [String]) {
+    guard !items.isEmpty else { return }
+    printErr("warning: not enforced yet by this version of netform: " + items.joined(separator: "; "))
+}

@@ -24,6 +24,7 @@ struct PlanCommand: ParsableCommand {
     func run() throws {
         let spec = try LiveHost.loadSpec(self.spec)
         let planned = try LiveHost.reconciler(hostName: host.hostName).plan(spec)
+        warnUnenforced(planned.unenforced)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

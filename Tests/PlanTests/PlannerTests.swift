@@ -457,3 +457,27 @@ containers:
         #expect(plan.conflicts.map(\.message) == ["link \(veth) in namespace host exists and is not netform's"])
     }
 }
+
+@Suite struct Unenforced {
+    @Test func specFeaturesWithoutEnforcementAreNamed() throws {
+        let s = try spec("""
+        version: 1
+        networks:
+          bridge: {subnets: [{subnet: 10.0.0.0/24}]}
+          db: {internal: true, subnets: [{subnet: 10.0.1.0/24}]}
+        containers:
+          web: {ports: ["8080:80"]}
+        rules:
+          - deny: {from: web, to: "network:db"}
+        """)
+        let compiled = try Compiler.compile(s, observed: pristineHost())
+        #expect(compiled.unenforced == [
+            "1 isolation rule (traffic between networks is not filtered by netform yet)",
+            "1 published port (no port forwarding yet)",
+            "masquerade on 'bridge' (no NAT to the outside yet)",
+            "internal network 'db' (only the missing default route isolates them yet)",
+        ])
+        let plain = try spec("version: 1\nnetworks:\n  n: {masquerade: false, subnets: [{subnet: 10.0.0.0/24}]}\n")
+        #expect(try Compiler.compile(plain, observed: pristineHost()).unenforced.isEmpty)
+    }
+}
