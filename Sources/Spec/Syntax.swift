@@ -92,16 +92,20 @@ private func parseTransport(_ s: Substring) -> Result<TransportProtocol, SyntaxE
     return .success(p)
 }
 
+/// Splits a trailing `/PROTO` (default tcp) off a port spec.
+private func splitProtocol(_ text: String) -> Result<(Substring, TransportProtocol), SyntaxError> {
+    let rest = Substring(text)
+    guard let slash = rest.lastIndex(of: "/") else { return .success((rest, .tcp)) }
+    return parseTransport(rest[rest.index(after: slash)...]).map { (rest[..<slash], $0) }
+}
+
 /// `[HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO]`, IPv6 host IPs in brackets.
 func parsePublishedPort(_ text: String) -> Result<PublishedPort, SyntaxError> {
-    var rest = Substring(text)
-    var proto = TransportProtocol.tcp
-    if let slash = rest.lastIndex(of: "/") {
-        switch parseTransport(rest[rest.index(after: slash)...]) {
-        case .success(let p): proto = p
-        case .failure(let e): return .failure(e)
-        }
-        rest = rest[..<slash]
+    var rest: Substring
+    let proto: TransportProtocol
+    switch splitProtocol(text) {
+    case .success(let p): (rest, proto) = p
+    case .failure(let e): return .failure(e)
     }
     var hostIP: IPAddress?
     if rest.hasPrefix("[") {
@@ -147,14 +151,11 @@ func parsePublishedPort(_ text: String) -> Result<PublishedPort, SyntaxError> {
 
 /// `PORT[/PROTO]` or `PORT-PORT[/PROTO]`.
 func parsePortRange(_ text: String) -> Result<PortRange, SyntaxError> {
-    var rest = Substring(text)
-    var proto = TransportProtocol.tcp
-    if let slash = rest.lastIndex(of: "/") {
-        switch parseTransport(rest[rest.index(after: slash)...]) {
-        case .success(let p): proto = p
-        case .failure(let e): return .failure(e)
-        }
-        rest = rest[..<slash]
+    let rest: Substring
+    let proto: TransportProtocol
+    switch splitProtocol(text) {
+    case .success(let p): (rest, proto) = p
+    case .failure(let e): return .failure(e)
     }
     let bounds = rest.split(separator: "-", omittingEmptySubsequences: false)
     guard bounds.count <= 2 else { return .failure(SyntaxError("expected PORT or PORT-PORT")) }
