@@ -41,6 +41,11 @@ struct PlanBuilder {
     /// of veths stay O(1).
     private let observedLinks: [NamespaceRef: [String: LinkState]]
     private let desiredLinks: [NamespaceRef: [String: LinkState]]
+    /// Namespaces in a stable order, sorted once.
+    private let observedSorted: [NamespaceState]
+    private let desiredSorted: [NamespaceState]
+    /// Marked links in every observed namespace, by mark (both veth ends share one).
+    private let observedByMark: [OwnerMark: [(ref: NamespaceRef, link: LinkState)]]
 
     init(desired: DesiredState, observed: HostState) {
         self.desired = desired
@@ -50,6 +55,13 @@ struct PlanBuilder {
         }
         observedLinks = index(observed)
         desiredLinks = index(desired.state)
+        observedSorted = observed.sortedNamespaces
+        desiredSorted = desired.state.sortedNamespaces
+        var byMark: [OwnerMark: [(ref: NamespaceRef, link: LinkState)]] = [:]
+        for ns in observedSorted {
+            for l in ns.links { if let m = l.owner { byMark[m, default: []].append((ns.ref, l)) } }
+        }
+        observedByMark = byMark
     }
 
     func observedLink(_ ref: NamespaceRef, _ name: String) -> LinkState? { observedLinks[ref]?[name] }
@@ -110,7 +122,7 @@ struct PlanBuilder {
         for ref in desired.adoptedNamespaces.sorted() where observed[ref] == nil {
             conflicts.append(Conflict(Resource(.host, ref.description), "namespace \(ref) to adopt does not exist"))
         }
-        for want in desired.state.sortedNamespaces {
+        for want in desiredSorted {
             guard let obs = observed[want.ref], conflictsFree(want.ref) else { continue }
             for link in want.links where link.kind != .loopback {
                 guard let have = observedLink(obs.ref, link.name) else { continue }
@@ -185,7 +197,7 @@ struct PlanBuilder {
     /// Namespaces this project created that the spec no longer has: delete whole.
     mutating func deleteUnwantedNamespaces() {
         let hostVethsByMark = self.hostVethsByMark
-        for ns in observed.sortedNamespaces {
+        for ns in observedSorted {
             guard case .named(let name) = ns.ref, let owner = ns.owner, owner.project == project,
                   !desired.createdNamespaces.contains(ns.ref) else { continue }
             deletedNamespaces.insert(ns.ref)
@@ -206,7 +218,7 @@ struct PlanBuilder {
     /// Owned links, addresses and routes in surviving namespaces that the spec no
     /// longer wants (or that must be recreated because their kind changed).
     mutating func deleteUnwantedObjects() {
-        for ns in observed.sortedNamespaces where !deletedNamespaces.contains(ns.ref) && conflictsFree(ns.ref) {
+        for ns in observedSorted where !deletedNamespaces.contains(ns.ref) && conflictsFree(ns.ref) {
             let want = desired.state[ns.ref]
             // Addresses that go away: routes over their links are reinstalled after.
             let changingLinks = Set(ns.addresses.filter { a in
@@ -263,7 +275,7 @@ struct PlanBuilder {
     /// Creates missing links and changes existing ones in place. Host-namespace
     /// bridges come first, then VXLAN ports, then veth pairs and macvlans.
     mutating func reconcileLinks() {
-        let order: [NamespaceState] = desired.state.sortedNamespaces.filter { conflictsFree($0.ref) }
+        let order: [NamespaceState] = desiredSorted.filter { conflictsFree($0.ref) }
         func rank(_ l: LinkState) -> Int {
             switch l.kind {
             case .loopback: 0
@@ -394,7 +406,7 @@ struct PlanBuilder {
     }
 
     mutating func addAddressesAndRoutes() {
-        for want in desired.state.sortedNamespaces where conflictsFree(want.ref) {
+        for want in desiredSorted where conflictsFree(want.ref) {
             let alive = !deletedNamespaces.contains(want.ref)
             let have = alive ? observed[want.ref] : nil
             for a in want.addresses.sorted(by: { ($0.link, $0.address) < ($1.link, $1.address) }) {
@@ -442,10 +454,8 @@ struct PlanBuilder {
     func peerOf(_ link: LinkState, in ref: NamespaceRef) -> VethPeerRef? {
         if case .veth(let p?) = link.kind { return p }
         guard let mark = link.owner else { return nil }
-        for ns in observed.sortedNamespaces where ns.ref != ref {
-            if let other = ns.links.first(where: { $0.owner == mark }), case .veth = other.kind {
-                return VethPeerRef(namespace: ns.ref, name: other.name)
-            }
+        for (otherRef, other) in observedByMark[mark] ?? [] where otherRef != ref {
+            if case .veth = other.kind { return VethPeerRef(namespace: otherRef, name: other.name) }
         }
         return nil
     }
