@@ -126,8 +126,10 @@ struct PlanBuilder {
             guard let obs = observed[want.ref], conflictsFree(want.ref) else { continue }
             for link in want.links where link.kind != .loopback {
                 guard let have = observedLink(obs.ref, link.name) else { continue }
+                // Another mark of this project (a container moving between networks
+                // keeps its interface name) is ours to change, not a conflict.
                 let haveOwner = ownerOf(have, in: obs)
-                if haveOwner != link.owner && !(isOurs(haveOwner) && have.owner == nil) {
+                if !isOurs(haveOwner) {
                     let who = have.owner.map { "belongs to \($0.alias)" } ?? "is not netform's"
                     conflicts.append(Conflict(resource(for: link.owner, fallback: want.ref),
                                               "link \(link.name) in namespace \(want.ref) exists and \(who)"))
@@ -367,7 +369,7 @@ struct PlanBuilder {
 
     mutating func changeInPlace(_ want: LinkState, have: LinkState, in ref: NamespaceRef) {
         let haveOwner = ownerOf(have, in: observed[ref])
-        guard want.owner == haveOwner || (isOurs(haveOwner) && have.owner == nil) || want.kind == .loopback else { return }  // conflict reported
+        guard isOurs(haveOwner) || want.kind == .loopback else { return }  // conflict reported
         var change = LinkChangeSet()
         var undo = LinkChangeSet()
         var details: [AttributeChange] = []

@@ -38,7 +38,15 @@ func sandboxed(_ script: String) throws -> TestSupport.Output {
                                ["/bin/bash", "-c", prelude + script])
 }
 
-func lines(_ s: String) -> String { s.split(separator: "\n").joined(separator: "\n") }
+/// The text after the first `marker` (up to the next `until`, if given); empty
+/// when the marker is missing, so a failed script fails the expectations instead of
+/// crashing the test process.
+func section(_ s: String, _ marker: String, until: String? = nil) -> String {
+    guard let r = s.range(of: marker) else { return "" }
+    var rest = s[r.upperBound...]
+    if let until, let e = rest.range(of: until) { rest = rest[..<e.lowerBound] }
+    return String(rest)
+}
 
 @Suite(.enabled(if: KernelSandbox.isActive, "\(KernelSandbox.skipReason)"))
 struct ApplySeed {
@@ -117,7 +125,7 @@ struct ApplyLifecycle {
         [ "$before" = "$(sentinel_state)" ] && echo "sentinels unchanged"
         """)
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
-        let sections = r.stdout.components(separatedBy: "== ")
+        let sections = r.stdout.components(separatedBy: "== ") + ["", "", "", ""]
         // Each drift shows up as exactly that change, on exactly that container.
         #expect(sections[1].contains("~   container.container1") && sections[1].contains("plan-exit=2"))
         #expect(!sections[1].contains("container.container2") && !sections[1].contains("network."))
@@ -161,7 +169,7 @@ struct ApplyLifecycle {
         let out = r.stdout
         #expect(out.contains("~   network.bridge  (in-place)"))
         #expect(out.contains("-   container.container3  (destroy)"))
-        let checks = out.components(separatedBy: "== checks")[1]
+        let checks = section(out, "== checks")
         let idx = checks.split(separator: "\n").first { $0.hasPrefix("index before") }?.split(separator: " ").last
         #expect(checks.contains("docker0 mtu 1400 index \(idx ?? "?")"), "MTU changed in place, same interface")
         #expect(checks.contains("c1 eth0 mtu 1400"))
@@ -170,7 +178,7 @@ struct ApplyLifecycle {
         #expect(checks.contains("seed.container1 seed.container2 seed.container4 seed.container5 seed.container6 seed.loner"))
         #expect(checks.contains("eth0@") && checks.contains("172.18.0.") && checks.contains("eth1@"))
         #expect(checks.contains("c4 reaches c1") && checks.contains("c6 reaches c5") && checks.contains("converged"))
-        let destroy = out.components(separatedBy: "== destroy")[1]
+        let destroy = section(out, "== destroy")
         #expect(destroy.contains("Destroy complete:"))
         #expect(destroy.contains("\n0\n0\n"), "no seed namespace or link left: \(destroy)")
         #expect(destroy.contains("sentinels unchanged"))
@@ -298,5 +306,46 @@ struct QuickStartDemo {
         #expect(r.stdout.contains("No changes. The host matches the spec (project 'seed')."))
         #expect(r.stdout.contains("Destroy complete: 0 added, 0 changed, 6 destroyed"))
         #expect(!r.stdout.contains("\u{1B}["), "no colour when piped")
+    }
+}
+
+@Suite(.enabled(if: KernelSandbox.isActive, "\(KernelSandbox.skipReason)"))
+struct ApplyMoves {
+    /// Moving container3 from `aislada` to `bridge` replaces only its veth: every
+    /// other interface keeps its index (nothing else is recreated or renamed).
+    @Test func movingAContainerTouchesNothingElse() throws {
+        let r = try sandboxed("""
+        sentinels; before=$(sentinel_state)
+        netform apply --yes Examples/seed.yaml >/dev/null
+        indexes() { for ns in seed.container1 seed.container2 seed.container3; do ip -n $ns -j link show | python3 -c "import json,sys; print('$ns', sorted((l['ifname'], l['ifindex']) for l in json.load(sys.stdin)))"; done; ip -j link show | python3 -c "import json,sys; print('host', sorted((l['ifname'], l['ifindex']) for l in json.load(sys.stdin) if l['ifname']!='lo'))"; }
+        indexes > /tmp/before-idx
+        sed 's/    networks: \\[aislada\\]/    networks: [bridge]/' Examples/seed.yaml > /tmp/moved.yaml
+        grep -A1 'container3:' /tmp/moved.yaml
+        netform apply --yes /tmp/moved.yaml
+        indexes > /tmp/after-idx
+        echo "== diff"; diff /tmp/before-idx /tmp/after-idx || true
+        echo "== c3"; ip -n seed.container3 -br addr show eth0
+        ip -j link show | python3 -c 'import json,sys; print("c3 master", [l.get("master") for l in json.load(sys.stdin) if l.get("ifalias")=="netform:seed/ep/container3/bridge"])'
+        ip netns exec seed.container3 ping -c1 -W2 172.17.0.2 >/dev/null && echo "c3 reaches c1"
+        netform plan --detailed-exitcode /tmp/moved.yaml >/dev/null && echo "converged"
+        echo "== exec"; netform exec container1 -- ip -br addr show eth0
+        set +e; netform exec nosuch -- true; echo "exec-unknown=$?"; set -e
+        [ "$before" = "$(sentinel_state)" ] && echo "sentinels unchanged"
+        """)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        let diff = section(r.stdout, "== diff", until: "== c3")
+        // Only container3's line and the host's line (its veth) differ.
+        let changed = diff.split(separator: "\n").filter { $0.hasPrefix("<") || $0.hasPrefix(">") }
+        #expect(changed.allSatisfy { $0.contains("seed.container3") || $0.contains("host") }, "\(diff)")
+        #expect(!diff.contains("seed.container1") && !diff.contains("seed.container2"))
+        #expect(r.stdout.contains("172.17.0.4/16"), "moved container gets the next free address on its new network")
+        #expect(r.stdout.contains("c3 master ['docker0']"))
+        #expect(r.stdout.contains("c3 reaches c1") && r.stdout.contains("converged"))
+        #expect(r.stdout.contains("-/+ container.container3") || r.stdout.contains("~   container.container3"))
+        let exec = section(r.stdout, "== exec")
+        #expect(exec.contains("172.17.0.2/16"))
+        #expect(r.stderr.contains("error: no container 'nosuch' on this host"))
+        #expect(r.stdout.contains("exec-unknown=1"))
+        #expect(r.stdout.contains("sentinels unchanged"))
     }
 }

@@ -301,6 +301,7 @@ containers:
         _ = desired0
         let moved = seedSpec.replacingOccurrences(of: "  container3: {networks: [aislada]}", with: "  container3: {networks: [bridge]}")
         let (compiled, plan) = try planFor(moved, state)
+        #expect(plan.conflicts.isEmpty, "\(plan.conflicts)")
         let ops = plan.steps.map(\.operation)
         #expect(ops.first == .deleteLink(namespace: .host, name: Naming.hostVeth(project: "seed", container: "container3", network: "aislada")))
         #expect(Set(plan.steps.map(\.resource)) == [Resource(.container, "container3")])
