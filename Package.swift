@@ -28,8 +28,9 @@ let package = Package(
         .target(name: "Plan", dependencies: ["Model"], swiftSettings: strict),
         .target(name: "Execute", dependencies: ["Model", "Plan", "Netlink"], swiftSettings: strict),
         .target(name: "Reconcile", dependencies: ["Spec", "Model", "Compile", "Plan", "Execute"], swiftSettings: strict),
-        // Reads the live kernel state into Model values (read-only; CNetlink for setns).
-        .target(name: "Observe", dependencies: ["Netlink", "Model", "Addressing", "CNetlink"], swiftSettings: strict),
+        // Reads the live kernel state into Model values (read-only; CNetlink for setns;
+        // Spec for the fields of `network inspect` the kernel does not hold).
+        .target(name: "Observe", dependencies: ["Netlink", "Model", "Addressing", "CNetlink", "Spec"], swiftSettings: strict),
 
         // CLI
         .executableTarget(
@@ -55,7 +56,7 @@ let package = Package(
         .testTarget(name: "SpecTests", dependencies: ["Spec"], swiftSettings: strict),
         .testTarget(name: "PlanTests", dependencies: ["Plan", "Compile", "Spec", "Model", "Execute", "Reconcile"], swiftSettings: strict),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink"], swiftSettings: strict),
-        .testTarget(name: "ObserveTests", dependencies: ["Observe", "Model", "Netlink", "TestSupport", "netform", "YAML"],
+        .testTarget(name: "ObserveTests", dependencies: ["Observe", "Model", "Netlink", "TestSupport", "netform", "YAML", "Spec"],
                     swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "netform"], swiftSettings: strict),
     ]

@@ -8,5 +8,6 @@ struct Netform: ParsableCommand {
         commandName: "netform",
         abstract: "Declarative Linux container networking: validate, plan and apply network specs.",
         version: "0.1.0",
-        subcommands: [Validate.self, PlanCommand.self, ApplyCommand.self, DestroyCommand.self, Show.self, ExecCommand.self])
+        subcommands: [Validate.self, PlanCommand.self, ApplyCommand.self, DestroyCommand.self, Show.self, ExecCommand.self,
+                      NetworkCommand.self])
 }
