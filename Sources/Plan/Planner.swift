@@ -122,6 +122,15 @@ struct PlanBuilder {
                 }
             }
         }
+        // A macvlan is stacked on a host device netform does not create: it must exist.
+        for want in desired.state.sortedNamespaces {
+            for link in want.links {
+                guard case .macvlan(let parent, _) = link.kind, observedLink(.host, parent) == nil,
+                      desiredLink(.host, parent) == nil else { continue }
+                conflicts.append(Conflict(resource(for: link.owner, fallback: want.ref),
+                                          "macvlan parent \(parent) does not exist on this host (\(link.name) in namespace \(want.ref))"))
+            }
+        }
         // Foreign addresses or routes in the host namespace that overlap our subnets.
         guard let hostWant = desired.state[.host], let hostHave = observed[.host] else { return }
         let ourLinks = Set(hostHave.links.filter { isOurs(ownerOf($0, in: hostHave)) }.map(\.name))
