@@ -71,13 +71,16 @@ public struct Reconciler {
         return aliases
     }
 
-    /// The plan that removes everything a project owns on this host.
+    /// The plan that removes everything a project owns on this host. An adopted
+    /// namespace that is gone (its process exited, someone deleted it) took netform's
+    /// interfaces with it: there is nothing to remove there, and no conflict.
     public func destroyPlan(project: String, adopted: Set<NamespaceRef> = []) throws -> PlannedChange {
         let observed = try observe(Array(adopted))
+        let present = adopted.filter { observed[$0] != nil }
         var host = HostState()
         host[.host] = NamespaceState(ref: .host)
-        for ref in adopted { host[ref] = NamespaceState(ref: ref) }
-        let desired = DesiredState(project: project, state: host, adoptedNamespaces: adopted)
+        for ref in present { host[ref] = NamespaceState(ref: ref) }
+        let desired = DesiredState(project: project, state: host, adoptedNamespaces: present)
         return PlannedChange(plan: Planner.plan(desired, observed: observed), desired: desired, endpoints: [])
     }
 

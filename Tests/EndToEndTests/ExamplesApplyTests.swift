@@ -360,6 +360,12 @@ struct ExamplesApply {
         ip netns list | awk '{print $1}' | sort | tr '\\n' ' '; echo
         kill -0 $solo && kill -0 $inzz && echo "processes alive"
         [ "$before" = "$(snapshot)" ] && echo "adopted namespaces as before"
+        echo "== process gone"
+        # Destroy still works when an adopted namespace has gone away with its process.
+        netform apply --yes /run/adopt.yaml | tail -1
+        kill $solo; wait $solo 2>/dev/null || true
+        netform destroy --yes /run/adopt.yaml | tail -1
+        leftovers adopt /run/elsewhere/zns
         """)
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         let out = r.stdout
@@ -383,5 +389,7 @@ struct ExamplesApply {
         #expect(destroy.contains("Destroy complete:") && destroy.contains("leftovers adopt: 0"))
         #expect(destroy.contains("\nlegacy yns zz \n"), "adopted namespaces survive; adopt.own is gone: \(destroy)")
         #expect(destroy.contains("processes alive") && destroy.contains("adopted namespaces as before"))
+        let gone = section(out, "process gone")
+        #expect(gone.contains("Apply complete: 7 added") && gone.contains("Destroy complete:") && gone.contains("leftovers adopt: 0"), "\(gone)")
     }
 }

@@ -59,6 +59,18 @@ import Testing
         #expect(driver.state.normalized() == hostWithLegacy().normalized())
     }
 
+    @Test func destroyWorksWhenTheAdoptedNamespaceIsGone() throws {
+        let (r, driver) = simulatedReconciler(hostWithLegacy())
+        let full = try r.plan(try spec(adoptSpec("{name: legacy}")))
+        #expect(try r.apply(full).succeeded)
+        // The namespace goes away (its process exited): our veth went with it.
+        try driver.perform(.deleteNamespace(name: "legacy"))
+        let destroy = try r.destroyPlan(project: "adopt", adopted: full.desired.adoptedNamespaces)
+        #expect(destroy.plan.conflicts.isEmpty, "\(destroy.plan.conflicts)")
+        #expect(try r.apply(destroy).succeeded)
+        #expect(driver.state.normalized() == pristineHost().normalized())
+    }
+
     @Test func withoutIdentitiesAPathToANamedNamespaceIsAConflictNotAMove() throws {
         // The simulated observer does not read paths: the namespace to adopt is missing.
         let (r, _) = simulatedReconciler(hostWithLegacy())
