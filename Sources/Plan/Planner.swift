@@ -217,15 +217,17 @@ struct PlanBuilder {
     mutating func deleteUnwantedObjects() {
         for ns in observed.sortedNamespaces where !deletedNamespaces.contains(ns.ref) && conflictsFree(ns.ref) {
             let want = desired.state[ns.ref]
-            // Addresses that go away: routes over their links are reinstalled after.
+            // Addresses that go away: routes of that family over their links are
+            // reinstalled after (the kernel may drop them with the address; an IPv6
+            // change never touches IPv4 routes, nor the other way round).
             let changingLinks = Set(ns.addresses.filter { a in
                 guard let link = observedLink(ns.ref, a.link), isOurs(ownerOf(link, in: ns)) else { return false }
                 return !(want?.addresses.contains(a) ?? false)
-            }.map(\.link))
+            }.map { "\($0.link)/\($0.address.family.rawValue)" })
             // Routes first, then addresses, then links.
             for r in ns.routes where isOurs(r, in: ns) {
                 let wanted = want?.routes.contains(r) ?? false
-                let reinstall = wanted && r.device.map(changingLinks.contains) == true
+                let reinstall = wanted && r.device.map { changingLinks.contains("\($0)/\(r.family.rawValue)") } == true
                 if wanted && !reinstall { continue }
                 if let d = r.device, vanishing.contains(linkKey(ns.ref, d)) { continue }
                 if reinstall { reinstalledRoutes.insert(routeKey(ns.ref, r)) }
