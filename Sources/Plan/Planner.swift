@@ -249,7 +249,8 @@ struct PlanBuilder {
                     emit(resource(for: ownerOf(link, in: ns), fallback: ns.ref), replace ? .replace : .delete,
                          .deleteLink(namespace: ns.ref, name: link.name), inverse: rebuildLink(link, in: ns.ref),
                          removes: removed, disruption: replace ? .recreate : .destroy,
-                         details: [AttributeChange("link", old: "\(link.name) (\(link.kind))", new: replace ? "\(link.name) (\(wanted!.kind))" : nil)])
+                         details: [AttributeChange("link", old: "\(link.name) (\(replace ? settings(link.kind) : link.kind.name))",
+                                                   new: replace ? "\(link.name) (\(settings(wanted!.kind)))" : nil)])
                 }
             }
             for a in ns.addresses {
@@ -428,6 +429,16 @@ struct PlanBuilder {
                      inverse: [.deleteRoute(namespace: want.ref, route: r)], requires: requires, provides: [key],
                      disruption: .none, details: [AttributeChange("route", old: nil, new: r.description)])
             }
+        }
+    }
+
+    /// A link kind with the creation-time settings that force a recreation, so a
+    /// replacement shows what differs (`macvlan on eth1 mode bridge`).
+    func settings(_ kind: LinkKind) -> String {
+        switch kind {
+        case .macvlan(let parent, let mode): "macvlan on \(parent) mode \(mode)"
+        case .vxlan(let s): "vxlan vni \(s.vni) port \(s.port)" + (s.local.map { " local \($0)" } ?? "") + (s.device.map { " dev \($0)" } ?? "")
+        default: kind.name
         }
     }
 

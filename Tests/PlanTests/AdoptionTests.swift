@@ -125,4 +125,16 @@ import Testing
         #expect(try planFor(lan, after).1.isEmpty)
         #expect(desired.createdNamespaces == [.named("lan.c")])
     }
+
+    @Test func aModeChangeRecreatesAndSaysWhy() throws {
+        var host = pristineHost()
+        host[.host]!.links.append(LinkState(name: "eth1", kind: .other("physical"), mtu: 1500))
+        let (_, after, _) = try converge(lan, from: host)
+        let vepa = lan.replacingOccurrences(of: "parent: eth1,", with: "parent: eth1, mode: vepa,")
+        let (_, final, plan) = try converge(vepa, from: after)
+        let replace = try #require(plan.steps.first { $0.change == .replace })
+        #expect(replace.details == [AttributeChange("link", old: "eth0 (macvlan on eth1 mode bridge)", new: "eth0 (macvlan on eth1 mode vepa)")])
+        #expect(final[.named("lan.c")]?.link(named: "eth0")?.kind == .macvlan(parent: "eth1", mode: "vepa"))
+        #expect(try planFor(vepa, final).1.isEmpty)
+    }
 }
