@@ -354,6 +354,8 @@ struct ExamplesApply {
         for ns in legacy yns zz path:/run/elsewhere/zns pid:$solo; do echo "== ${ns%%:*}"; S links $ns; S routes $ns; done
         echo "== plan"
         netform plan --detailed-exitcode /run/adopt.yaml >/dev/null && echo "converged"
+        echo "== show"
+        netform show --json /run/adopt.yaml | python3 -c 'import json,sys; print(" ".join(sorted(n["name"] for n in json.load(sys.stdin)["namespaces"])))' | sed "s#/proc/$solo/#/proc/PID/#"
         echo "== destroy"
         netform destroy --yes /run/adopt.yaml | tail -1
         leftovers adopt /run/elsewhere/zns /proc/$solo/ns/net
@@ -385,6 +387,7 @@ struct ExamplesApply {
         #expect(section(out, "pid") == ep("bypid", "eth0", 5))
         #expect(section(out, "zz") == ep("bypid2", "eth0", 6))
         #expect(section(out, "plan").contains("converged"))
+        #expect(section(out, "show") == "/proc/PID/ns/net /run/elsewhere/zns adopt.own host legacy yns zz\n", "each namespace once")
         let destroy = section(out, "destroy")
         #expect(destroy.contains("Destroy complete:") && destroy.contains("leftovers adopt: 0"))
         #expect(destroy.contains("\nlegacy yns zz \n"), "adopted namespaces survive; adopt.own is gone: \(destroy)")
