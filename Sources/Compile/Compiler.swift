@@ -42,7 +42,12 @@ public enum Compiler {
     /// - Parameters:
     ///   - localHost: this host's name; containers placed on another host (`host:`)
     ///     are left to that host.
-    public static func compile(_ spec: Spec, observed: HostState, localHost: String? = nil) throws(CompileError) -> CompiledSpec {
+    ///   - namespaceAliases: adopted namespaces given by path or PID that are the
+    ///     same namespace as a named one (`/run/netns/NAME`, `ip netns exec NAME ...`)
+    ///     or the host's, mapped to that ref. Without this the planner would see one
+    ///     namespace under two refs and move netform's interfaces between them.
+    public static func compile(_ spec: Spec, observed: HostState, localHost: String? = nil,
+                               namespaceAliases: [NamespaceRef: NamespaceRef] = [:]) throws(CompileError) -> CompiledSpec {
         let project = spec.project
         var desired = HostState()
         var host = NamespaceState(ref: .host)
@@ -72,28 +77,25 @@ public enum Compiler {
             }
         }
 
-        var ipam = AddressAllocator(spec: spec, observed: observed, project: project, containers: placed)
+        var ipam = AddressAllocator(spec: spec, observed: observed, project: project, containers: placed, aliases: namespaceAliases)
+        var adoptedBy: [NamespaceRef: String] = [:]
 
         for c in placed {
-            let ref: NamespaceRef
+            let ref = namespaceRef(c, project: project, aliases: namespaceAliases)
             var ns: NamespaceState
-            switch c.netns {
-            case nil:
-                ref = .named(Naming.namespace(project: project, container: c.name))
+            if c.netns == nil {
                 let owner = OwnerMark.container(project, c.name)
                 ns = NamespaceState(ref: ref, owner: owner,
                                     links: [LinkState(name: "lo", kind: .loopback, mtu: 65536, isUp: true, alias: owner.alias)])
                 created.insert(ref)
-            case .name(let n)?:
-                ref = .named(n)
-                ns = NamespaceState(ref: ref)
-                adopted.insert(ref)
-            case .path(let p)?:
-                ref = .path(p)
-                ns = NamespaceState(ref: ref)
-                adopted.insert(ref)
-            case .pid(let pid)?:
-                ref = .path("/proc/\(pid)/ns/net")
+            } else {
+                if ref == .host {
+                    throw CompileError("container '\(c.name)': its netns is this host's own namespace; use `networks: [host]` to share the host's stack")
+                }
+                if let other = adoptedBy[ref] {
+                    throw CompileError("containers '\(other)' and '\(c.name)' both adopt namespace \(ref)")
+                }
+                adoptedBy[ref] = c.name
                 ns = NamespaceState(ref: ref)
                 adopted.insert(ref)
             }
@@ -155,6 +157,20 @@ func unenforced(_ spec: Spec) -> [String] {
     return out
 }
 
+extension Compiler {
+    /// The namespace a placed container lives in: its own `PROJECT.CONTAINER`, or the
+    /// one it adopts (by name, path or PID), after `aliases`.
+    static func namespaceRef(_ c: ContainerSpec, project: String, aliases: [NamespaceRef: NamespaceRef]) -> NamespaceRef {
+        let ref: NamespaceRef = switch c.netns {
+        case nil: .named(Naming.namespace(project: project, container: c.name))
+        case .name(let n)?: .named(n)
+        case .path(let p)?: .path(p)
+        case .pid(let pid)?: .path("/proc/\(pid)/ns/net")
+        }
+        return aliases[ref] ?? ref
+    }
+}
+
 /// IPAM for one compile: static addresses first, then each running container keeps
 /// its address (sticky), then new ones take the lowest free address of `ip_range`,
 /// never the network, broadcast, gateway or an aux address.
@@ -168,7 +184,7 @@ struct AddressAllocator {
     private var used: [String: Set<IPAddress>] = [:]
     private var assigned: [String: IPAddress] = [:]  // "network/container/family"
 
-    init(spec: Spec, observed: HostState, project: String, containers: [ContainerSpec]) {
+    init(spec: Spec, observed: HostState, project: String, containers: [ContainerSpec], aliases: [NamespaceRef: NamespaceRef] = [:]) {
         let networks = Dictionary(spec.networks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         // 1. Static addresses are reserved before anything else.
         for c in containers {
@@ -180,13 +196,7 @@ struct AddressAllocator {
         // 2. Sticky: a container keeps the address its interface has now, if it is
         //    still valid for the network and nobody else claimed it.
         for c in containers {
-            let ref: NamespaceRef = switch c.netns {
-            case nil: .named(Naming.namespace(project: project, container: c.name))
-            case .name(let n)?: .named(n)
-            case .path(let p)?: .path(p)
-            case .pid(let pid)?: .path("/proc/\(pid)/ns/net")
-            }
-            guard let ns = observed[ref] else { continue }
+            guard let ns = observed[Compiler.namespaceRef(c, project: project, aliases: aliases)] else { continue }
             for a in c.attachments {
                 guard let net = networks[a.network] else { continue }
                 let mark = OwnerMark.endpoint(project, container: c.name, network: net.name)

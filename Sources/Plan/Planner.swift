@@ -136,6 +136,15 @@ struct PlanBuilder {
                 }
             }
         }
+        // A macvlan is stacked on a host device netform does not create: it must exist.
+        for want in desired.state.sortedNamespaces {
+            for link in want.links {
+                guard case .macvlan(let parent, _) = link.kind, observedLink(.host, parent) == nil,
+                      desiredLink(.host, parent) == nil else { continue }
+                conflicts.append(Conflict(resource(for: link.owner, fallback: want.ref),
+                                          "macvlan parent \(parent) does not exist on this host (\(link.name) in namespace \(want.ref))"))
+            }
+        }
         // Foreign addresses or routes in the host namespace that overlap our subnets.
         guard let hostWant = desired.state[.host], let hostHave = observed[.host] else { return }
         let ourLinks = Set(hostHave.links.filter { isOurs(ownerOf($0, in: hostHave)) }.map(\.name))
@@ -222,15 +231,17 @@ struct PlanBuilder {
     mutating func deleteUnwantedObjects() {
         for ns in observedSorted where !deletedNamespaces.contains(ns.ref) && conflictsFree(ns.ref) {
             let want = desired.state[ns.ref]
-            // Addresses that go away: routes over their links are reinstalled after.
+            // Addresses that go away: routes of that family over their links are
+            // reinstalled after (the kernel may drop them with the address; an IPv6
+            // change never touches IPv4 routes, nor the other way round).
             let changingLinks = Set(ns.addresses.filter { a in
                 guard let link = observedLink(ns.ref, a.link), isOurs(ownerOf(link, in: ns)) else { return false }
                 return !(want?.addresses.contains(a) ?? false)
-            }.map(\.link))
+            }.map { "\($0.link)/\($0.address.family.rawValue)" })
             // Routes first, then addresses, then links.
             for r in ns.routes where isOurs(r, in: ns) {
                 let wanted = want?.routes.contains(r) ?? false
-                let reinstall = wanted && r.device.map(changingLinks.contains) == true
+                let reinstall = wanted && r.device.map { changingLinks.contains("\($0)/\(r.family.rawValue)") } == true
                 if wanted && !reinstall { continue }
                 if let d = r.device, vanishing.contains(linkKey(ns.ref, d)) { continue }
                 if reinstall { reinstalledRoutes.insert(routeKey(ns.ref, r)) }
@@ -252,7 +263,8 @@ struct PlanBuilder {
                     emit(resource(for: ownerOf(link, in: ns), fallback: ns.ref), replace ? .replace : .delete,
                          .deleteLink(namespace: ns.ref, name: link.name), inverse: rebuildLink(link, in: ns.ref),
                          removes: removed, disruption: replace ? .recreate : .destroy,
-                         details: [AttributeChange("link", old: "\(link.name) (\(link.kind))", new: replace ? "\(link.name) (\(wanted!.kind))" : nil)])
+                         details: [AttributeChange("link", old: "\(link.name) (\(replace ? settings(link.kind) : link.kind.name))",
+                                                   new: replace ? "\(link.name) (\(settings(wanted!.kind)))" : nil)])
                 }
             }
             for a in ns.addresses {
@@ -431,6 +443,16 @@ struct PlanBuilder {
                      inverse: [.deleteRoute(namespace: want.ref, route: r)], requires: requires, provides: [key],
                      disruption: .none, details: [AttributeChange("route", old: nil, new: r.description)])
             }
+        }
+    }
+
+    /// A link kind with the creation-time settings that force a recreation, so a
+    /// replacement shows what differs (`macvlan on eth1 mode bridge`).
+    func settings(_ kind: LinkKind) -> String {
+        switch kind {
+        case .macvlan(let parent, let mode): "macvlan on \(parent) mode \(mode)"
+        case .vxlan(let s): "vxlan vni \(s.vni) port \(s.port)" + (s.local.map { " local \($0)" } ?? "") + (s.device.map { " dev \($0)" } ?? "")
+        default: kind.name
         }
     }
 

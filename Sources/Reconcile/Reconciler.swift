@@ -18,6 +18,11 @@ public struct Reconciler {
     public var verifyDelay: Duration = .milliseconds(50)
     /// Collects time per operation kind (`NETFORM_PROFILE=1` in the CLI).
     public var profile: Executor.Profile?
+    /// The identity of a namespace (e.g. `dev:inode` of its nsfs file), nil when it
+    /// cannot be read. An adopted namespace given by path or PID that is also a named
+    /// one (`/run/netns/X`, a process started with `ip netns exec X`) is then planned
+    /// under its name: one namespace must not appear under two refs.
+    public var namespaceIdentity: (NamespaceRef) -> String? = { _ in nil }
 
     public init(observe: @escaping (_ extra: [NamespaceRef]) throws -> HostState, driver: any OperationDriver, localHost: String?) {
         self.observe = observe
@@ -39,23 +44,46 @@ public struct Reconciler {
     public func plan(_ spec: Spec) throws -> PlannedChange {
         var observed = try observe([])
         var compiled = try Compiler.compile(spec, observed: observed, localHost: localHost)
+        let aliases = namespaceAliases(compiled.desired.adoptedNamespaces, observed: observed)
+        if !aliases.isEmpty {
+            compiled = try Compiler.compile(spec, observed: observed, localHost: localHost, namespaceAliases: aliases)
+        }
         let extra = compiled.desired.adoptedNamespaces.filter { observed[$0] == nil }
         if !extra.isEmpty {
             // Adopted namespaces given by path or PID are not under /run/netns.
             observed = try observe(Array(extra))
-            compiled = try Compiler.compile(spec, observed: observed, localHost: localHost)
+            compiled = try Compiler.compile(spec, observed: observed, localHost: localHost, namespaceAliases: aliases)
         }
         return PlannedChange(plan: Planner.plan(compiled.desired, observed: observed), desired: compiled.desired,
                              endpoints: compiled.endpoints, unenforced: compiled.unenforced)
     }
 
-    /// The plan that removes everything a project owns on this host.
+    /// Adopted namespaces given by path that are the host's or a named one.
+    func namespaceAliases(_ adopted: Set<NamespaceRef>, observed: HostState) -> [NamespaceRef: NamespaceRef] {
+        let paths = adopted.filter { if case .path = $0 { true } else { false } }
+        guard !paths.isEmpty else { return [:] }
+        var known: [String: NamespaceRef] = [:]
+        let named = observed.namespaces.keys.filter { if case .named = $0 { true } else { false } }.sorted()
+        for ref in [NamespaceRef.host] + named {
+            if let id = namespaceIdentity(ref), known[id] == nil { known[id] = ref }
+        }
+        var aliases: [NamespaceRef: NamespaceRef] = [:]
+        for p in paths {
+            if let id = namespaceIdentity(p), let same = known[id] { aliases[p] = same }
+        }
+        return aliases
+    }
+
+    /// The plan that removes everything a project owns on this host. An adopted
+    /// namespace that is gone (its process exited, someone deleted it) took netform's
+    /// interfaces with it: there is nothing to remove there, and no conflict.
     public func destroyPlan(project: String, adopted: Set<NamespaceRef> = []) throws -> PlannedChange {
         let observed = try observe(Array(adopted))
+        let present = adopted.filter { observed[$0] != nil }
         var host = HostState()
         host[.host] = NamespaceState(ref: .host)
-        for ref in adopted { host[ref] = NamespaceState(ref: ref) }
-        let desired = DesiredState(project: project, state: host, adoptedNamespaces: adopted)
+        for ref in present { host[ref] = NamespaceState(ref: ref) }
+        let desired = DesiredState(project: project, state: host, adoptedNamespaces: present)
         return PlannedChange(plan: Planner.plan(desired, observed: observed), desired: desired, endpoints: [])
     }
 

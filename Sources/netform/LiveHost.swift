@@ -2,6 +2,7 @@ import ArgumentParser
 import Execute
 import Foundation
 import Model
+import Netlink
 import Observe
 import Reconcile
 import Spec
@@ -9,8 +10,20 @@ import Spec
 /// Wiring of the library to the real host: the live observer and kernel driver.
 enum LiveHost {
     static func reconciler(hostName: String?) -> Reconciler {
-        Reconciler(observe: { extra in try Observer.observe(extra: extra) }, driver: KernelDriver(),
-                   localHost: hostName ?? ProcessInfo.processInfo.hostName)
+        var r = Reconciler(observe: { extra in try Observer.observe(extra: extra) }, driver: KernelDriver(),
+                           localHost: hostName ?? ProcessInfo.processInfo.hostName)
+        r.namespaceIdentity = namespaceIdentity
+        return r
+    }
+
+    /// `dev:inode` of a namespace's nsfs file; nil when it cannot be read.
+    static func namespaceIdentity(_ ref: NamespaceRef) -> String? {
+        let path = switch ref {
+        case .host: "/proc/thread-self/ns/net"
+        case .named(let n): "\(NetworkNamespace.namedDirectory)/\(n)"
+        case .path(let p): p
+        }
+        return (try? NamespaceID(path: path)).map { "\($0.device):\($0.inode)" }
     }
 
     /// Loads a spec or exits 1 after printing its diagnostics (nothing is changed).

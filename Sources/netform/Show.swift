@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Model
+import Netlink
 import Observe
 import Spec
 
@@ -53,6 +54,10 @@ struct Show: ParsableCommand {
                 case .name, nil: nil
                 }
             }
+            // A path to the host's or a named namespace (read anyway) would show it twice.
+            let known = Set(([NamespaceRef.host] + ((try? NetworkNamespace.listNamed()) ?? []).map { .named($0) })
+                .compactMap(LiveHost.namespaceIdentity))
+            extra.removeAll { LiveHost.namespaceIdentity($0).map(known.contains) ?? false }
         }
 
         let state: HostState
