@@ -41,7 +41,7 @@ func sandboxed(_ script: String) throws -> TestSupport.Output {
 /// The text after the first `marker` (up to the next `until`, if given); empty
 /// when the marker is missing, so a failed script fails the expectations instead of
 /// crashing the test process.
-func section(_ s: String, _ marker: String, until: String? = nil) -> String {
+func text(after marker: String, in s: String, until: String? = nil) -> String {
     guard let r = s.range(of: marker) else { return "" }
     var rest = s[r.upperBound...]
     if let until, let e = rest.range(of: until) { rest = rest[..<e.lowerBound] }
@@ -169,7 +169,8 @@ struct ApplyLifecycle {
         let out = r.stdout
         #expect(out.contains("~   network.bridge  (in-place)"))
         #expect(out.contains("-   container.container3  (destroy)"))
-        let checks = section(out, "== checks")
+        let checks = text(after: "== checks", in: out)
+        #expect(!checks.isEmpty, "\(out)\n\(r.stderr)")
         let idx = checks.split(separator: "\n").first { $0.hasPrefix("index before") }?.split(separator: " ").last
         #expect(checks.contains("docker0 mtu 1400 index \(idx ?? "?")"), "MTU changed in place, same interface")
         #expect(checks.contains("c1 eth0 mtu 1400"))
@@ -178,7 +179,7 @@ struct ApplyLifecycle {
         #expect(checks.contains("seed.container1 seed.container2 seed.container4 seed.container5 seed.container6 seed.loner"))
         #expect(checks.contains("eth0@") && checks.contains("172.18.0.") && checks.contains("eth1@"))
         #expect(checks.contains("c4 reaches c1") && checks.contains("c6 reaches c5") && checks.contains("converged"))
-        let destroy = section(out, "== destroy")
+        let destroy = text(after: "== destroy", in: out)
         #expect(destroy.contains("Destroy complete:"))
         #expect(destroy.contains("\n0\n0\n"), "no seed namespace or link left: \(destroy)")
         #expect(destroy.contains("sentinels unchanged"))
@@ -333,7 +334,7 @@ struct ApplyMoves {
         [ "$before" = "$(sentinel_state)" ] && echo "sentinels unchanged"
         """)
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
-        let diff = section(r.stdout, "== diff", until: "== c3")
+        let diff = text(after: "== diff", in: r.stdout, until: "== c3")
         // Only container3's line and the host's line (its veth) differ.
         let changed = diff.split(separator: "\n").filter { $0.hasPrefix("<") || $0.hasPrefix(">") }
         #expect(changed.allSatisfy { $0.contains("seed.container3") || $0.contains("host") }, "\(diff)")
@@ -342,7 +343,8 @@ struct ApplyMoves {
         #expect(r.stdout.contains("c3 master ['docker0']"))
         #expect(r.stdout.contains("c3 reaches c1") && r.stdout.contains("converged"))
         #expect(r.stdout.contains("-/+ container.container3") || r.stdout.contains("~   container.container3"))
-        let exec = section(r.stdout, "== exec")
+        let exec = text(after: "== exec", in: r.stdout)
+        #expect(!exec.isEmpty, "\(r.stdout)\n\(r.stderr)")
         #expect(exec.contains("172.17.0.2/16"))
         #expect(r.stderr.contains("error: no container 'nosuch' on this host"))
         #expect(r.stdout.contains("exec-unknown=1"))
