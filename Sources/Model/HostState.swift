@@ -89,7 +89,11 @@ public struct LinkState: Sendable, Equatable, Codable {
     /// The bridge this link is a port of (by name, in the same namespace).
     public var master: String?
     /// The interface alias; netform's ownership mark lives here.
-    public var alias: String?
+    public var alias: String? {
+        didSet { owner = OwnerMark(alias: alias) }
+    }
+    /// The ownership mark parsed from the alias (kept with it: the planner asks often).
+    public private(set) var owner: OwnerMark?
     /// Bridge-port flags, for links enslaved to a bridge.
     public var isolated: Bool
     /// The interface group; netform's links carry `OwnerMark.linkGroup(project:)`.
@@ -106,12 +110,24 @@ public struct LinkState: Sendable, Equatable, Codable {
         self.mac = mac
         self.master = master
         self.alias = alias
+        self.owner = OwnerMark(alias: alias)
         self.isolated = isolated
         self.group = group ?? (kind == .loopback ? 0 : OwnerMark.linkGroup(alias: alias))
         self.index = index
     }
 
-    public var owner: OwnerMark? { OwnerMark(alias: alias) }
+    enum CodingKeys: String, CodingKey {
+        case name, kind, mtu, isUp, mac, master, alias, isolated, group, index
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(name: try c.decode(String.self, forKey: .name), kind: try c.decode(LinkKind.self, forKey: .kind),
+                  mtu: try c.decode(Int.self, forKey: .mtu), isUp: try c.decode(Bool.self, forKey: .isUp),
+                  mac: try c.decodeIfPresent(MACAddress.self, forKey: .mac), master: try c.decodeIfPresent(String.self, forKey: .master),
+                  alias: try c.decodeIfPresent(String.self, forKey: .alias), isolated: try c.decode(Bool.self, forKey: .isolated),
+                  group: try c.decode(UInt32.self, forKey: .group), index: try c.decodeIfPresent(Int32.self, forKey: .index))
+    }
 }
 
 /// What kind of interface a link is, with the settings that cannot change in place.

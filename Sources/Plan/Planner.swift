@@ -562,22 +562,30 @@ public enum Fingerprint {
     public static func of(_ state: HostState, scope: [NamespaceRef]) -> String {
         let wanted = Set(scope + [.host])
         let n = HostState(namespaces: state.namespaces.filter { wanted.contains($0.key) }).normalized()
-        var text = scope.map(\.description).joined(separator: ",") + "\n"
-        for ns in n.sortedNamespaces {
-            text += "ns \(ns.ref) \(ns.owner?.alias ?? "-")\n"
-            for l in ns.links {
-                text += "l \(l.name) \(l.kind) \(l.mtu) \(l.isUp) \(l.mac?.description ?? "-") \(l.master ?? "-") \(l.alias ?? "-") \(l.isolated)\n"
-            }
-            for a in ns.addresses { text += "a \(a)\n" }
-            for r in ns.routes { text += "r \(r)\n" }
-            for x in ns.neighbours { text += "n \(x.link) \(x.address) \(x.mac)\n" }
-            for f in ns.fdb { text += "f \(f.link) \(f.mac) \(f.destination?.description ?? "-")\n" }
-        }
+        // Two streaming hashes over the fields, no intermediate text.
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         var h2: UInt64 = 0x8422_2325_cbf2_9ce4
-        for b in text.utf8 {
-            h = (h ^ UInt64(b)) &* 0x100_0000_01b3
-            h2 = (h2 &+ UInt64(b)) &* 0x9E37_79B9_7F4A_7C15
+        func feed(_ s: String) {
+            for b in s.utf8 {
+                h = (h ^ UInt64(b)) &* 0x100_0000_01b3
+                h2 = (h2 &+ UInt64(b)) &* 0x9E37_79B9_7F4A_7C15
+            }
+            h = (h ^ 0xff) &* 0x100_0000_01b3
+            h2 = (h2 &+ 0xff) &* 0x9E37_79B9_7F4A_7C15
+        }
+        for ref in scope { feed(ref.description) }
+        for ns in n.sortedNamespaces {
+            feed("ns"); feed(ns.ref.description); feed(ns.owner?.alias ?? "-")
+            for l in ns.links {
+                feed(l.name); feed(l.kind.name); feed(String(l.mtu)); feed(l.isUp ? "up" : "down")
+                feed(l.mac?.description ?? "-"); feed(l.master ?? "-"); feed(l.alias ?? "-"); feed(l.isolated ? "iso" : "-")
+                if case .vxlan(let v) = l.kind { feed("\(v.vni) \(v.port) \(v.local?.description ?? "-") \(v.device ?? "-")") }
+                if case .macvlan(let p, let m) = l.kind { feed(p); feed(m) }
+            }
+            for a in ns.addresses { feed("a"); feed(a.link); feed(a.address.description); feed(String(a.prefixLength)) }
+            for r in ns.routes { feed("r"); feed(r.description); feed(String(r.table)) }
+            for x in ns.neighbours { feed("n"); feed(x.link); feed(x.address.description); feed(x.mac.description) }
+            for f in ns.fdb { feed("f"); feed(f.link); feed(f.mac.description); feed(f.destination?.description ?? "-") }
         }
         func hex(_ v: UInt64) -> String {
             let s = String(v, radix: 16)

@@ -42,8 +42,17 @@ public struct Reconciler {
 
     /// Observes the host, compiles the spec against it and plans.
     public func plan(_ spec: Spec) throws -> PlannedChange {
+        let clock = ContinuousClock()
+        var t = clock.now
+        func lap(_ name: String) {
+            let now = clock.now
+            profile?.phases.append((name, now - t))
+            t = now
+        }
         var observed = try observe([])
+        lap("observe")
         var compiled = try Compiler.compile(spec, observed: observed, localHost: localHost)
+        lap("compile")
         let aliases = namespaceAliases(compiled.desired.adoptedNamespaces, observed: observed)
         if !aliases.isEmpty {
             compiled = try Compiler.compile(spec, observed: observed, localHost: localHost, namespaceAliases: aliases)
@@ -54,8 +63,9 @@ public struct Reconciler {
             observed = try observe(Array(extra))
             compiled = try Compiler.compile(spec, observed: observed, localHost: localHost, namespaceAliases: aliases)
         }
-        return PlannedChange(plan: Planner.plan(compiled.desired, observed: observed), desired: compiled.desired,
-                             endpoints: compiled.endpoints, unenforced: compiled.unenforced)
+        let plan = Planner.plan(compiled.desired, observed: observed)
+        lap("plan")
+        return PlannedChange(plan: plan, desired: compiled.desired, endpoints: compiled.endpoints, unenforced: compiled.unenforced)
     }
 
     /// Adopted namespaces given by path that are the host's or a named one.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Execute
 import Foundation
 import Plan
 import Reconcile
@@ -23,7 +24,10 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         let spec = try LiveHost.loadSpec(self.spec)
-        let planned = try LiveHost.reconciler(hostName: host.hostName).plan(spec)
+        var reconciler = LiveHost.reconciler(hostName: host.hostName)
+        if ProcessInfo.processInfo.environment["NETFORM_PROFILE"] == "1" { reconciler.profile = Executor.Profile() }
+        let planned = try reconciler.plan(spec)
+        for (name, time) in reconciler.profile?.phases ?? [] { printErr("profile: phase \(name): \(formatDuration(time))") }
         warnUnenforced(planned.unenforced)
         if json {
             let encoder = JSONEncoder()
