@@ -1,6 +1,7 @@
 import Addressing
 import Model
 import Netlink
+import Dispatch
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -28,6 +29,17 @@ public protocol OperationDriver: AnyObject {
     func perform(_ op: Operation) throws(ExecuteError)
     /// Waits until the named host links are gone (asynchronous namespace teardown).
     func awaitGone(_ links: [String]) throws(ExecuteError)
+    /// Performs independent operations (the executor passes runs of namespace
+    /// creations), possibly at the same time; one result per operation, in order.
+    func performIndependent(_ ops: [Operation]) -> [ExecuteError?]
+}
+
+extension OperationDriver {
+    public func performIndependent(_ ops: [Operation]) -> [ExecuteError?] {
+        ops.map { op -> ExecuteError? in
+            do throws(ExecuteError) { try perform(op); return nil } catch { return error }
+        }
+    }
 }
 
 /// Executes operations against the live kernel over netlink, one handle per
@@ -190,6 +202,57 @@ public final class KernelDriver: OperationDriver {
         return RouteSpec(destination: r.destination ?? any, gateway: r.gateway,
                          outputIndex: try r.device.map { d throws(NetlinkError) in try index(d, in: ref) },
                          table: r.table, protocol: r.proto)
+    }
+
+    /// Creates namespaces on two threads at once: the kernel sets a namespace up
+    /// (~0.7 ms, most of it outside the rtnl lock) in parallel with another. Other
+    /// operations run one by one.
+    public func performIndependent(_ ops: [Operation]) -> [ExecuteError?] {
+        var jobs: [(index: Int, name: String, alias: String)] = []
+        for (i, op) in ops.enumerated() {
+            guard case .createNamespace(let name, let owner) = op else {
+                return ops.map { op -> ExecuteError? in
+                    do throws(ExecuteError) { try perform(op); return nil } catch { return error }
+                }
+            }
+            jobs.append((i, name, owner.alias))
+        }
+        let results = Mutex<[Int: Result<(NetworkNamespace, NetlinkHandle), NetlinkError>]>([:])
+        let workers = min(2, jobs.count)
+        let work = jobs
+        // Each worker only calls NetworkNamespace.create, which does its setns on
+        // a dedicated pthread of its own; the Dispatch threads never change namespace.
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            for job in work.enumerated() where job.offset % workers == w {
+                let (index, name, alias) = job.element
+                let box = HandleBox()
+                do throws(NetlinkError) {
+                    let ns = try NetworkNamespace.create(name: name) { () throws(NetlinkError) in
+                        let h = try NetlinkHandle()
+                        try h.setLink(.name("lo"), LinkChange(up: true, alias: alias))
+                        box.handle.withLock { $0 = h }
+                    }
+                    let h = box.handle.withLock { $0 }!
+                    results.withLock { $0[index] = .success((ns, h)) }
+                } catch {
+                    results.withLock { $0[index] = .failure(error) }
+                }
+            }
+        }
+        let done = results.withLock { $0 }
+        return ops.indices.map { i in
+            switch done[i] {
+            case .success(let (ns, h))?:
+                let ref = NamespaceRef.named(jobs[i].name)
+                namespaces[ref] = ns
+                handles[ref] = h
+                return nil
+            case .failure(let e)?:
+                return ExecuteError(operation: DryRun.commands(for: ops[i]).joined(separator: "; "), message: "\(e)", netlink: e)
+            case nil:
+                return ExecuteError(operation: DryRun.commands(for: ops[i]).joined(separator: "; "), message: "not run")
+            }
+        }
     }
 
     public func awaitGone(_ links: [String]) throws(ExecuteError) {

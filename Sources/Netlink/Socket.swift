@@ -13,7 +13,9 @@ final class NetlinkSocket {
     let fd: Int32
     let portID: UInt32
     private var sequence: UInt32
-    private var buffer: [UInt8] = Array(repeating: 0, count: 64 * 1024)
+    /// Grows on demand (every receive peeks at the datagram size first): a handle
+    /// per namespace must stay small when there are thousands.
+    private var buffer: [UInt8] = Array(repeating: 0, count: 8 * 1024)
 
     /// Dumps repeated because of `NLM_F_DUMP_INTR` (for tests and diagnostics).
     private(set) var interruptedDumps = 0

@@ -61,3 +61,44 @@ import Testing
         #expect(lines.contains { $0.hasPrefix("ip link add nfv") && $0.contains("master docker0 up type veth peer name eth0 address 02:42:ac:11:00:02 mtu 1500 netns seed.container1") })
     }
 }
+
+/// Fails one operation of a run of independent ones, as a kernel might.
+final class FailingDriver: OperationDriver {
+    let inner: SimulatedDriver
+    let failing: Model.Operation
+    private(set) var independentBatches: [[Model.Operation]] = []
+
+    init(_ state: HostState, failing: Model.Operation) {
+        inner = SimulatedDriver(state)
+        self.failing = failing
+    }
+
+    func perform(_ op: Model.Operation) throws(ExecuteError) {
+        if op == failing { throw ExecuteError(operation: "\(op)", message: "injected") }
+        try inner.perform(op)
+    }
+
+    func awaitGone(_ links: [String]) throws(ExecuteError) {}
+
+    func performIndependent(_ ops: [Model.Operation]) -> [ExecuteError?] {
+        independentBatches.append(ops)
+        return ops.map { op -> ExecuteError? in
+            do throws(ExecuteError) { try perform(op); return nil } catch { return error }
+        }
+    }
+}
+
+@Suite struct IndependentRuns {
+    @Test func namespaceCreationsGoAsOneRunAndAFailureInsideRollsBackAll() throws {
+        let start = pristineHost()
+        let plan = try planFor(seedSpec, start).1
+        let failing = Model.Operation.createNamespace(name: "seed.container2", owner: .container("seed", "container2"))
+        let driver = FailingDriver(start, failing: failing)
+        let report = Executor.run(plan, driver: driver)
+        #expect(driver.independentBatches.count == 1)
+        #expect(driver.independentBatches.first?.count == 4, "the four namespace creations form one run")
+        #expect(report.failure?.step.operation == failing)
+        #expect(report.failure?.rolledBack == true)
+        #expect(driver.inner.state.normalized() == start.normalized(), "the namespaces made in the same run are removed too")
+    }
+}
