@@ -78,9 +78,10 @@ public indirect enum OrderedJSON: Sendable, Equatable {
         }
     }
 
-    /// A JSON string literal: `"` and `\` escaped, control characters as `\n`, `\t`,
-    /// … or `\u00XX`; everything else (including `/` and non-ASCII) as is.
-    static func quote(_ s: String, into out: inout String) {
+    /// A JSON string literal: `"` and `\` escaped, control characters and DEL as
+    /// `\n`, `\t`, … or `\u00XX`; everything else (including `/` and non-ASCII) as
+    /// is. Such a literal is also a valid YAML double-quoted scalar.
+    public static func quote(_ s: String, into out: inout String) {
         out += "\""
         for u in s.unicodeScalars {
             switch u {
@@ -89,7 +90,7 @@ public indirect enum OrderedJSON: Sendable, Equatable {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where u.value < 0x20:
+            case _ where u.value < 0x20 || u.value == 0x7f:
                 let hex = String(u.value, radix: 16)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: out.unicodeScalars.append(u)

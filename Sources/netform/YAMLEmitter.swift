@@ -1,3 +1,4 @@
+import Observe
 /// A tiny deterministic YAML writer for command output: any `Encodable` value, keys
 /// in the order the value encodes them (not sorted), two-space indentation, block
 /// style, `null` for nil. Strings are written plain only when they cannot be read
@@ -81,24 +82,10 @@ enum YAMLEmitter {
 
     static func scalar(_ s: String) -> String {
         if isPlain(s) { return s }
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if u.value < 0x20 || u.value == 0x7f {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\x" + (hex.count == 1 ? "0" : "") + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
+        // A JSON string literal is a YAML double-quoted scalar.
+        var out = ""
+        OrderedJSON.quote(s, into: &out)
+        return out
     }
 
     private static func isPlain(_ s: String) -> Bool {

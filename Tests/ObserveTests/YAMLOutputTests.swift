@@ -109,6 +109,6 @@ struct YAMLOutputTests {
         #expect(lines.last == "", "ends with a newline")
         #expect(YAMLEmitter.scalar("10.0.0.1") == "\"10.0.0.1\"")
         #expect(YAMLEmitter.scalar("eth0") == "eth0")
-        #expect(YAMLEmitter.scalar("\u{1}") == "\"\\x01\"")
+        #expect(YAMLEmitter.scalar("\u{1}") == "\"\\u0001\"")
     }
 }
