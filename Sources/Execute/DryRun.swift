@@ -13,9 +13,9 @@ public enum DryRun {
         case .createBridge(let ns, let name, let mtu, let mac, let alias):
             return [ip(ns, "link add \(name)\(mac.map { " address \($0)" } ?? "") mtu \(mtu) type bridge"),
                     ip(ns, "link set \(name) alias \(q(alias)) up")]
-        case .createVeth(let ns, let name, let mac, let master, let mtu, let alias, let peer, let peerMAC, let peerAlias):
+        case .createVeth(let ns, let name, let mac, let master, let mtu, let alias, let peer, let peerMac, let peerAlias):
             return [ip(ns, "link add \(name)\(mac.map { " address \($0)" } ?? "") mtu \(mtu)\(master.map { " master \($0)" } ?? "") up type veth peer name \(peer.name)"
-                        + "\(peerMAC.map { " address \($0)" } ?? "") mtu \(mtu) netns \(peer.namespace)"),
+                        + "\(peerMac.map { " address \($0)" } ?? "") mtu \(mtu) netns \(peer.namespace)"),
                     ip(ns, "link set \(name) alias \(q(alias))"),
                     ip(peer.namespace, "link set \(peer.name) alias \(q(peerAlias)) up")]
         case .createVXLAN(let ns, let name, let s, let master, let mtu, let alias):

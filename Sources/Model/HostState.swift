@@ -10,6 +10,17 @@ public struct HostState: Sendable, Equatable, Codable {
     /// Keyed by namespace; the host's own namespace is `.host`.
     public var namespaces: [NamespaceRef: NamespaceState]
 
+    /// Encoded as a list of namespaces (each carries its `ref`), host first.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(sortedNamespaces)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let list = try decoder.singleValueContainer().decode([NamespaceState].self)
+        namespaces = Dictionary(list.map { ($0.ref, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
     public init(namespaces: [NamespaceRef: NamespaceState] = [:]) {
         self.namespaces = namespaces
     }
@@ -39,6 +50,30 @@ public enum NamespaceRef: Hashable, Sendable, Comparable, Codable, CustomStringC
         case .host: "host"
         case .named(let n): n
         case .path(let p): p
+        }
+    }
+
+    /// `host`, `netns:NAME` or `path:/PATH` in JSON: unambiguous and readable.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .host: try c.encode("host")
+        case .named(let n): try c.encode("netns:\(n)")
+        case .path(let p): try c.encode("path:\(p)")
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let s = try c.decode(String.self)
+        if s == "host" {
+            self = .host
+        } else if s.hasPrefix("netns:") {
+            self = .named(String(s.dropFirst(6)))
+        } else if s.hasPrefix("path:") {
+            self = .path(String(s.dropFirst(5)))
+        } else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "'\(s)' is not host, netns:NAME or path:PATH")
         }
     }
 

@@ -18,7 +18,7 @@ public enum Operation: Sendable, Equatable, Codable {
     /// A veth pair whose peer is created directly in `peer.namespace`; the local end is
     /// enslaved to `master` and brought up.
     case createVeth(namespace: NamespaceRef, name: String, mac: MACAddress?, master: String?, mtu: Int, alias: String,
-                    peer: VethPeerRef, peerMAC: MACAddress?, peerAlias: String)
+                    peer: VethPeerRef, peerMac: MACAddress?, peerAlias: String)
     case createVXLAN(namespace: NamespaceRef, name: String, settings: VXLANSettings, master: String?, mtu: Int, alias: String)
     case createMacvlan(namespace: NamespaceRef, name: String, parent: String, mode: String, mtu: Int, mac: MACAddress?, alias: String)
     /// Change attributes of an existing link in place (nil: leave as is).
@@ -36,7 +36,7 @@ public enum Operation: Sendable, Equatable, Codable {
     case deleteFDBEntry(namespace: NamespaceRef, entry: FDBEntryState)
 
     // Firewall (nftables): one table per project, replaced atomically.
-    case replaceFirewallTable(namespace: NamespaceRef, table: String, rulesetJSON: String)
+    case replaceFirewallTable(namespace: NamespaceRef, table: String, rulesetJson: String)
     case deleteFirewallTable(namespace: NamespaceRef, table: String)
 
     /// The namespace the operation acts in.

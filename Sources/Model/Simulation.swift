@@ -33,13 +33,13 @@ extension HostState {
             }
         case .createBridge(let ns, let name, let mtu, let mac, let alias):
             try addLink(LinkState(name: name, kind: .bridge, mtu: mtu, isUp: true, mac: mac, alias: alias), in: ns)
-        case .createVeth(let ns, let name, let mac, let master, let mtu, let alias, let peer, let peerMAC, let peerAlias):
+        case .createVeth(let ns, let name, let mac, let master, let mtu, let alias, let peer, let peerMac, let peerAlias):
             guard namespaces[peer.namespace] != nil else { throw SimulationError("no namespace \(peer.namespace)") }
             if let master { guard namespaces[ns]?.link(named: master) != nil else { throw SimulationError("no bridge \(master)") } }
             guard namespaces[peer.namespace]?.link(named: peer.name) == nil else { throw SimulationError("\(peer.name) exists in \(peer.namespace)") }
             try addLink(LinkState(name: name, kind: .veth(peer: peer), mtu: mtu, isUp: true, mac: mac, master: master, alias: alias), in: ns)
             try addLink(LinkState(name: peer.name, kind: .veth(peer: VethPeerRef(namespace: ns, name: name)), mtu: mtu, isUp: true,
-                                  mac: peerMAC, alias: peerAlias), in: peer.namespace)
+                                  mac: peerMac, alias: peerAlias), in: peer.namespace)
         case .createVXLAN(let ns, let name, let settings, let master, let mtu, let alias):
             try addLink(LinkState(name: name, kind: .vxlan(settings), mtu: mtu, isUp: true, master: master, alias: alias), in: ns)
         case .createMacvlan(let ns, let name, let parent, let mode, let mtu, let mac, let alias):

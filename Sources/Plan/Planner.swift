@@ -362,7 +362,7 @@ struct PlanBuilder {
             }
             emit(res, .create,
                  .createVeth(namespace: ref, name: link.name, mac: link.mac, master: link.master, mtu: link.mtu, alias: alias,
-                             peer: peer, peerMAC: peerLink.mac, peerAlias: peerLink.alias ?? alias),
+                             peer: peer, peerMac: peerLink.mac, peerAlias: peerLink.alias ?? alias),
                  inverse: [.deleteLink(namespace: ref, name: link.name)],
                  requires: [nsKey(ref), nsKey(peer.namespace), linkKey(ref, link.name), linkKey(peer.namespace, peer.name)]
                     + (link.master.map { [linkKey(ref, $0)] } ?? []),
@@ -522,7 +522,7 @@ struct PlanBuilder {
                 ? (ref, link, peer.namespace, peerLink) : (peer.namespace, peerLink, ref, link)
             ops.append(.createVeth(namespace: hostRef, name: hostLink.name, mac: hostLink.mac, master: hostLink.master, mtu: hostLink.mtu,
                                    alias: hostLink.alias ?? "", peer: VethPeerRef(namespace: otherRef, name: otherLink.name),
-                                   peerMAC: otherLink.mac, peerAlias: otherLink.alias ?? ""))
+                                   peerMac: otherLink.mac, peerAlias: otherLink.alias ?? ""))
             if hostLink.isolated {
                 ops.append(.setLink(namespace: hostRef, name: hostLink.name, change: LinkChangeSet(isolated: true)))
             }

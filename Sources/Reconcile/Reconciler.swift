@@ -160,3 +160,22 @@ func sleepFor(_ d: Duration) {
     var ts = timespec(tv_sec: Int(s), tv_nsec: Int(atto / 1_000_000_000))
     nanosleep(&ts, nil)
 }
+
+import Foundation
+
+/// The JSON form of plans and plan files: snake_case keys like every other JSON
+/// netform prints (`validate --format json`, `show --json`).
+public enum PlanJSON {
+    public static func encoder(pretty: Bool) -> JSONEncoder {
+        let e = JSONEncoder()
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }
+
+    public static func decoder() -> JSONDecoder {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        return d
+    }
+}

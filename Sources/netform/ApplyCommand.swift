@@ -69,7 +69,7 @@ enum Apply {
         switch source {
         case .file(let path):
             if let data = FileManager.default.contents(atPath: path), data.first == UInt8(ascii: "{"),
-               let p = try? JSONDecoder().decode(Reconciler.PlannedChange.self, from: data) {
+               let p = try? PlanJSON.decoder().decode(Reconciler.PlannedChange.self, from: data) {
                 savedPlan = p
             } else {
                 spec = try LiveHost.loadSpec(path)

@@ -30,16 +30,12 @@ struct PlanCommand: ParsableCommand {
         for (name, time) in reconciler.profile?.phases ?? [] { printErr("profile: phase \(name): \(formatDuration(time))") }
         warnUnenforced(planned.unenforced)
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(planned.plan), as: UTF8.self))
+            print(String(decoding: try PlanJSON.encoder(pretty: true).encode(planned.plan), as: UTF8.self))
         } else {
             print(PlanRenderer(color: useColor()).render(planned.plan), terminator: "")
         }
         if let out {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            try encoder.encode(planned).write(to: URL(fileURLWithPath: out))
+            try PlanJSON.encoder(pretty: false).encode(planned).write(to: URL(fileURLWithPath: out))
             if !json { print("Saved the plan to \(out); apply it with: netform apply \(out)") }
         }
         if !planned.plan.conflicts.isEmpty { throw ExitCode(1) }

@@ -5,6 +5,7 @@ import Model
 import Spec
 import Testing
 @testable import Plan
+import Reconcile
 
 // MARK: helpers
 
@@ -389,8 +390,8 @@ containers:
         var elsewhere = start
         elsewhere[.named("unrelated")] = NamespaceState(ref: .named("unrelated"))
         #expect(Fingerprint.of(elsewhere, scope: plan.scope) == plan.fingerprint)
-        let data = try JSONEncoder().encode(plan)
-        #expect(try JSONDecoder().decode(Plan.self, from: data) == plan)
+        let data = try PlanJSON.encoder(pretty: true).encode(plan)
+        #expect(try PlanJSON.decoder().decode(Plan.self, from: data) == plan)
         // Index changes alone (a re-read) do not change the fingerprint.
         #expect(Fingerprint.of(asObserved(pristineHost()), scope: plan.scope) == plan.fingerprint)
     }

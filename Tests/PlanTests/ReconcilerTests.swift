@@ -68,8 +68,12 @@ func simulatedReconciler(_ start: HostState) -> (Reconciler, SimulatedDriver) {
     @Test func savedPlanIsRefusedWhenTheHostChanged() throws {
         let (r, driver) = simulatedReconciler(pristineHost())
         let planned = try r.plan(try spec(seedSpec))
-        let data = try JSONEncoder().encode(planned)
-        let loaded = try JSONDecoder().decode(Reconciler.PlannedChange.self, from: data)
+        let data = try PlanJSON.encoder(pretty: false).encode(planned)
+        #expect(String(decoding: data, as: UTF8.self).contains("\"format_version\":1"), "snake_case keys, like all netform JSON")
+        #expect(String(decoding: data, as: UTF8.self).contains("\"peer_mac\":\"02:42:ac:11:00:02\""))
+        let loaded = try PlanJSON.decoder().decode(Reconciler.PlannedChange.self, from: data)
+        #expect(loaded.plan == planned.plan)
+        #expect(loaded.desired == planned.desired)
         try r.checkFresh(loaded)
         try driver.perform(.createBridge(namespace: .host, name: "late", mtu: 1500, mac: nil, alias: "someone"))
         #expect(throws: Reconciler.StalePlan.self) { try r.checkFresh(loaded) }
