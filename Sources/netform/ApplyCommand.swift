@@ -61,6 +61,7 @@ enum Apply {
     }
 
     static func run(source: Source, yes: Bool, dryRun: Bool, lockTimeout: Double, hostName: String?, verb: String) throws {
+        try requireRoot(verb.lowercased())
         var reconciler = LiveHost.reconciler(hostName: hostName)
         if ProcessInfo.processInfo.environment["NETFORM_PROFILE"] == "1" { reconciler.profile = Executor.Profile() }
         // Validate before taking the lock: bad input changes nothing.

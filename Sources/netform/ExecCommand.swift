@@ -15,6 +15,7 @@ struct ExecCommand: ParsableCommand {
     @Argument(parsing: .postTerminator, help: "The command and its arguments (after --).") var command: [String]
 
     func run() throws {
+        try requireRoot("exec")
         guard !command.isEmpty else { throw ValidationError("give a command after --, e.g. netform exec c1 -- ip addr") }
         let names = try NetworkNamespace.listNamed()
         var matches: [String] = []

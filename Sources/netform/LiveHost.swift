@@ -63,3 +63,11 @@ func warnUnenforced(_ items: [String]) {
     guard !items.isEmpty else { return }
     printErr("warning: not enforced yet by this version of netform: " + items.joined(separator: "; "))
 }
+
+/// The commands that read or change the kernel enter every network namespace: they
+/// need root. Say so plainly instead of failing on the first setns.
+func requireRoot(_ command: String) throws {
+    guard geteuid() != 0 else { return }
+    printErr("error: netform \(command) needs root: it enters every network namespace (CAP_SYS_ADMIN, CAP_NET_ADMIN); run it with sudo")
+    throw ExitCode(1)
+}

@@ -78,6 +78,7 @@ struct NetworkList: ParsableCommand {
     @OptionGroup var options: InventoryOptions
 
     func run() throws {
+        try requireRoot("network")
         let records = try options.records().records
         if quiet {
             for r in records { print(noTrunc ? r.id : r.shortID) }
@@ -115,6 +116,7 @@ struct NetworkInspect: ParsableCommand {
     }
 
     func run() throws {
+        try requireRoot("network")
         let (records, preferred) = try options.records()
         var found: [OrderedJSON] = []
         var failed = false

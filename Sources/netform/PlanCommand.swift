@@ -23,6 +23,7 @@ struct PlanCommand: ParsableCommand {
     @OptionGroup var host: HostOptions
 
     func run() throws {
+        try requireRoot("plan")
         let spec = try LiveHost.loadSpec(self.spec)
         var reconciler = LiveHost.reconciler(hostName: host.hostName)
         if ProcessInfo.processInfo.environment["NETFORM_PROFILE"] == "1" { reconciler.profile = Executor.Profile() }

@@ -40,6 +40,7 @@ struct Show: ParsableCommand {
     }
 
     func run() throws {
+        try requireRoot("show")
         var selected = project
         var extra: [NamespaceRef] = []
         if let spec {

@@ -114,3 +114,21 @@ struct JSONReport: Decodable {
         #expect(r.stdout.contains("replayed \(inputs.count) inputs without a crash"))
     }
 }
+
+/// Commands that enter namespaces say plainly that they need root; validate does not.
+@Suite(.enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/bin/su"), "needs root to switch to an unprivileged user"))
+struct NonRoot {
+    @Test func kernelCommandsAskForRootAndValidateDoesNot() throws {
+        let bin = TestSupport.netformBinary.path
+        let spec = TestSupport.repoRoot.appendingPathComponent("Examples/seed.yaml").path
+        let r = try TestSupport.run(URL(fileURLWithPath: "/bin/su"), ["nobody", "-s", "/bin/sh", "-c",
+            "\(bin) validate \(spec) >/dev/null; echo validate=$?; \(bin) plan \(spec); echo plan=$?; \(bin) apply --yes \(spec); echo apply=$?"])
+        guard !r.stdout.contains("validate=126"), !r.stderr.contains("Permission denied") else {
+            return  // the build folder is not readable by nobody here; nothing to check
+        }
+        #expect(r.stdout.contains("validate=0"))
+        #expect(r.stdout.contains("plan=1") && r.stdout.contains("apply=1"))
+        #expect(r.stderr.contains("error: netform plan needs root: it enters every network namespace"))
+        #expect(r.stderr.contains("error: netform apply needs root"))
+    }
+}
