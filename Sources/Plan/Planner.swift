@@ -427,7 +427,9 @@ struct PlanBuilder {
                 let present = have?.addresses.contains(a) == true && currentLink(a.link, in: want.ref) != nil
                 if present { continue }
                 let link = desiredLink(want.ref, a.link)
-                emit(resource(for: link?.owner ?? want.owner, fallback: want.ref), observedLink(want.ref, a.link) != nil && have != nil && currentLink(a.link, in: want.ref) != nil ? .update : .create,
+                // On a link that stays, an address is a change; on a new link, part of its creation.
+                let kind: ChangeKind = have != nil && currentLink(a.link, in: want.ref) != nil ? .update : .create
+                emit(resource(for: link?.owner ?? want.owner, fallback: want.ref), kind,
                      .addAddress(namespace: want.ref, address: a), inverse: [.deleteAddress(namespace: want.ref, address: a)],
                      requires: [linkKey(want.ref, a.link), "addr:\(want.ref)/\(a.address)"], provides: ["addr:\(want.ref)/\(a.address)", "addrs:\(want.ref)/\(a.link)"],
                      disruption: .none, details: [AttributeChange("address", old: nil, new: a.description)])
