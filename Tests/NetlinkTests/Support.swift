@@ -2,56 +2,8 @@ import Foundation
 import Testing
 @testable import Netlink
 
-/// Whether kernel tests may run: inside `Scripts/sandbox` (NETFORM_SANDBOX=1), in a
-/// network namespace that is not PID 1's, as root. Anything else skips them, so no
-/// test ever creates a link, address, route or namespace in the machine's own
-/// network namespace.
-enum KernelSandbox {
-    static let isActive: Bool = {
-        guard ProcessInfo.processInfo.environment["NETFORM_SANDBOX"] == "1" else { return false }
-        guard geteuid() == 0 else { return false }
-        guard let mine = namespaceInode("/proc/self/ns/net") else { return false }
-        if let init1 = namespaceInode("/proc/1/ns/net") { return mine != init1 }
-        // On this machine PID 1 belongs to the container runtime and its ns links
-        // are unreadable even for root (EACCES, no CAP_SYS_PTRACE over it). Then
-        // compare with the oldest ancestor whose namespace we can read: the shell
-        // that started Scripts/sandbox lives in the machine's namespace, so a
-        // sandboxed test differs from it, and an unsandboxed one does not.
-        guard let outer = oldestReadableAncestorNamespace() else { return false }
-        return mine != outer
-    }()
-
-    struct Inode: Equatable {
-        var dev: UInt64
-        var ino: UInt64
-    }
-
-    static func namespaceInode(_ path: String) -> Inode? {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
-        return Inode(dev: UInt64(st.st_dev), ino: UInt64(st.st_ino))
-    }
-
-    static func parentPID(of pid: Int32) -> Int32? {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        for line in status.split(separator: "\n") where line.hasPrefix("PPid:") {
-            return Int32(line.dropFirst(5).trimmingCharacters(in: .whitespaces))
-        }
-        return nil
-    }
-
-    static func oldestReadableAncestorNamespace() -> Inode? {
-        var pid = getpid()
-        var found: Inode?
-        var steps = 0
-        while let parent = parentPID(of: pid), parent > 1, steps < 64 {
-            if let ns = namespaceInode("/proc/\(parent)/ns/net") { found = ns }
-            pid = parent
-            steps += 1
-        }
-        return found
-    }
-}
+// The kernel-test guard is TestSupport.KernelSandbox, shared by every test target.
+@_exported import TestSupport
 
 /// A unique short name for a test object (interface names are at most 15 bytes).
 func uniqueName(_ prefix: String) -> String {
