@@ -36,6 +36,12 @@ public struct FirewallRuleset: Sendable, Equatable {
     /// IPv6 host IP published for a container without an IPv6 address).
     public var notes: [String]
 
+    public init(table: String, chains: [Chain], notes: [String] = []) {
+        self.table = table
+        self.chains = chains
+        self.notes = notes
+    }
+
     public struct Chain: Sendable, Equatable {
         public var name: String
         /// Base-chain settings; nil for a regular chain (reached by `jump`).
@@ -48,6 +54,19 @@ public struct FirewallRuleset: Sendable, Equatable {
             public var hook: String
             public var priority: Int
             public var policy: String
+
+            public init(type: String, hook: String, priority: Int, policy: String) {
+                self.type = type
+                self.hook = hook
+                self.priority = priority
+                self.policy = policy
+            }
+        }
+
+        public init(name: String, base: Base?, rules: [Rule]) {
+            self.name = name
+            self.base = base
+            self.rules = rules
         }
     }
 
@@ -57,6 +76,11 @@ public struct FirewallRuleset: Sendable, Equatable {
         /// Says where the rule comes from (`rule 2: deny proxy -> label:tier=web`);
         /// at most 128 bytes, nft's limit.
         public var comment: String
+
+        public init(expr: [JSONValue], comment: String) {
+            self.expr = expr
+            self.comment = comment
+        }
     }
 
     /// The chain called `name`.
