@@ -17,6 +17,7 @@ let package = Package(
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .target(name: "CNetlink"),
         .target(name: "CFuzzing"),
+        .systemLibrary(name: "CNftables", pkgConfig: "libnftables", providers: [.apt(["libnftables-dev"])]),
 
         // Libraries
         .target(name: "YAML", dependencies: ["CYAML"], swiftSettings: strict),
@@ -31,6 +32,11 @@ let package = Package(
         // Reads the live kernel state into Model values (read-only; CNetlink for setns;
         // Spec for the fields of `network inspect` the kernel does not hold).
         .target(name: "Observe", dependencies: ["Netlink", "Model", "Addressing", "CNetlink", "Spec"], swiftSettings: strict),
+
+        // nftables: the project's firewall table compiled from the spec (pure), and a
+        // libnftables JSON wrapper that runs inside a given network namespace.
+        .target(name: "Firewall", dependencies: ["CNftables", "Netlink", "Spec", "Compile", "Model", "Addressing"],
+                swiftSettings: strict),
 
         // CLI
         .executableTarget(
@@ -57,6 +63,8 @@ let package = Package(
         .testTarget(name: "PlanTests", dependencies: ["Plan", "Compile", "Spec", "Model", "Execute", "Reconcile"], swiftSettings: strict),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ObserveTests", dependencies: ["Observe", "Model", "Netlink", "TestSupport", "netform", "YAML", "Spec"],
+                    swiftSettings: strict),
+        .testTarget(name: "FirewallTests", dependencies: ["Firewall", "Compile", "Spec", "Model", "Netlink", "TestSupport", "netform"],
                     swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "netform"], swiftSettings: strict),
     ]

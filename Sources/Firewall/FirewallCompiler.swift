@@ -1,0 +1,405 @@
+import Addressing
+import Compile
+import Spec
+
+/// The nftables table of one project, as compiled from its spec: the chains in
+/// order, each with its rules in order, and the atomic batch that installs it.
+///
+/// ## Layout (one `inet` table per project, `Naming.firewallTable(project:)`)
+/// One table holds both filtering and NAT, so that the whole firewall of a project
+/// is one object netform owns, replaced in one atomic batch and deleted by one
+/// command; `inet` because one table then serves IPv4 and IPv6 (the kernel has
+/// supported `nat` chains in `inet` tables since 5.2). Chains, in this order:
+///
+/// | chain | kind | what |
+/// |---|---|---|
+/// | `forward` | filter, hook forward, priority 0, policy accept | `iifname {bridges} jump project`, `oifname {bridges} jump project`: only traffic of the project's bridges is looked at; everything else passes untouched |
+/// | `project` | regular | established/related accept; the spec's `rules:` in order (first match wins: allow → accept, deny → drop); the network defaults; a final accept |
+/// | `prerouting` | nat, hook prerouting, priority -100 | `fib daddr type local jump published` |
+/// | `output` | nat, hook output, priority -100 | the same, for connections made on the host itself |
+/// | `published` | regular | one DNAT rule per published port |
+/// | `postrouting` | nat, hook postrouting, priority 100 | masquerade per subnet of each non-internal bridge network with `masquerade: true` |
+///
+/// ## Canonical form
+/// `batch` (and `canonicalJSON`, its text) is deterministic: chains in the order
+/// above, rules in spec order, network defaults in spec network order, set elements
+/// sorted (addresses by value, ports by number), a one-element set written as the
+/// bare value, JSON object keys sorted, no whitespace. Compiling the same spec and
+/// endpoints twice gives the same bytes, so a planner can compare two rulesets.
+public struct FirewallRuleset: Sendable, Equatable {
+    /// Always `inet`.
+    public var family: String { "inet" }
+    /// The table name (`netform_PROJECT`).
+    public var table: String
+    public var chains: [Chain]
+    /// What the spec asks for that this ruleset cannot express, said plainly (e.g. an
+    /// IPv6 host IP published for a container without an IPv6 address).
+    public var notes: [String]
+
+    public init(table: String, chains: [Chain], notes: [String] = []) {
+        self.table = table
+        self.chains = chains
+        self.notes = notes
+    }
+
+    public struct Chain: Sendable, Equatable {
+        public var name: String
+        /// Base-chain settings; nil for a regular chain (reached by `jump`).
+        public var base: Base?
+        public var rules: [Rule]
+
+        public struct Base: Sendable, Equatable {
+            /// `filter` or `nat`.
+            public var type: String
+            public var hook: String
+            public var priority: Int
+            public var policy: String
+
+            public init(type: String, hook: String, priority: Int, policy: String) {
+                self.type = type
+                self.hook = hook
+                self.priority = priority
+                self.policy = policy
+            }
+        }
+
+        public init(name: String, base: Base?, rules: [Rule]) {
+            self.name = name
+            self.base = base
+            self.rules = rules
+        }
+    }
+
+    public struct Rule: Sendable, Equatable {
+        /// The statements of the rule (nft JSON `expr`).
+        public var expr: [JSONValue]
+        /// Says where the rule comes from (`rule 2: deny proxy -> label:tier=web`);
+        /// at most 128 bytes, nft's limit.
+        public var comment: String
+
+        public init(expr: [JSONValue], comment: String) {
+            self.expr = expr
+            self.comment = comment
+        }
+    }
+
+    /// The chain called `name`.
+    public func chain(_ name: String) -> Chain? { chains.first { $0.name == name } }
+
+    /// The table object nft JSON names it by.
+    public var tableObject: JSONValue { ["table": ["family": .string(family), "name": .string(table)]] }
+
+    /// The atomic replacement: `add table; delete table; add table; add chain…;
+    /// add rule…` — a table that did not exist is created and deleted first, so the
+    /// same batch works on a fresh host; a failure anywhere applies nothing.
+    public var batch: JSONValue {
+        var commands: [JSONValue] = [["add": tableObject], ["delete": tableObject], ["add": tableObject]]
+        for chain in chains {
+            var c: [String: JSONValue] = ["family": .string(family), "table": .string(table), "name": .string(chain.name)]
+            if let b = chain.base {
+                c["type"] = .string(b.type)
+                c["hook"] = .string(b.hook)
+                c["prio"] = .int(b.priority)
+                c["policy"] = .string(b.policy)
+            }
+            commands.append(["add": ["chain": .object(c)]])
+        }
+        for chain in chains {
+            for rule in chain.rules {
+                commands.append(["add": ["rule": [
+                    "family": .string(family), "table": .string(table), "chain": .string(chain.name),
+                    "expr": .array(rule.expr), "comment": .string(rule.comment),
+                ]]])
+            }
+        }
+        return ["nftables": .array(commands)]
+    }
+
+    /// `batch` as canonical JSON text.
+    public var canonicalJSON: String { batch.rendered }
+}
+
+/// Spec + compiled endpoints → the project's nftables table. Pure: no kernel access.
+public enum FirewallCompiler {
+    public static func compile(_ spec: Spec, endpoints: [Endpoint]) -> FirewallRuleset {
+        var c = Builder(spec: spec, endpoints: endpoints)
+        return c.build()
+    }
+}
+
+// MARK: - Expression helpers (nft JSON)
+
+enum Nft {
+    static func match(_ left: JSONValue, _ op: String, _ right: JSONValue) -> JSONValue {
+        ["match": ["op": .string(op), "left": left, "right": right]]
+    }
+    static func match(_ left: JSONValue, _ right: JSONValue) -> JSONValue { match(left, "==", right) }
+    static func meta(_ key: String) -> JSONValue { ["meta": ["key": .string(key)]] }
+    static func payload(_ proto: String, _ field: String) -> JSONValue {
+        ["payload": ["protocol": .string(proto), "field": .string(field)]]
+    }
+    /// A one-element set is written as its element (as nft lists it).
+    static func setOrValue(_ items: [JSONValue]) -> JSONValue {
+        items.count == 1 ? items[0] : ["set": .array(items)]
+    }
+    static let accept: JSONValue = ["accept": nil]
+    static let drop: JSONValue = ["drop": nil]
+    static func jump(_ chain: String) -> JSONValue { ["jump": ["target": .string(chain)]] }
+
+    static func family(_ f: IPFamily) -> String { f == .v4 ? "ip" : "ip6" }
+    static func nfproto(_ f: IPFamily) -> String { f == .v4 ? "ipv4" : "ipv6" }
+
+    /// An address or a prefix as an nft set element.
+    static func element(_ n: IPNetwork) -> JSONValue {
+        n.prefixLength == n.family.bitWidth ? .string("\(n.network)")
+            : ["prefix": ["addr": .string("\(n.network)"), "len": .int(n.prefixLength)]]
+    }
+
+    static func addresses(_ nets: [IPNetwork]) -> JSONValue {
+        let sorted = Set(nets).sorted { ($0.network, $0.prefixLength) < ($1.network, $1.prefixLength) }
+        return setOrValue(sorted.map(element))
+    }
+
+    static func names(_ names: [String]) -> JSONValue { setOrValue(Set(names).sorted().map { .string($0) }) }
+
+    /// A comment cut to nft's 128 bytes (on a character boundary).
+    static func comment(_ s: String) -> String {
+        var out = ""
+        for ch in s {
+            if out.utf8.count + String(ch).utf8.count > 127 { break }
+            out.append(ch)
+        }
+        return out
+    }
+}
+
+// MARK: - The compiler
+
+private struct Builder {
+    let spec: Spec
+    let endpoints: [Endpoint]
+    var notes: [String] = []
+
+    /// Networks with a bridge on this host (bridge and overlay drivers), spec order.
+    var bridged: [NetworkSpec] { spec.networks.filter { $0.driver != .macvlan } }
+
+    init(spec: Spec, endpoints: [Endpoint]) {
+        self.spec = spec
+        self.endpoints = endpoints
+    }
+
+    mutating func build() -> FirewallRuleset {
+        let table = Naming.firewallTable(project: spec.project)
+        let filter = FirewallRuleset.Chain.Base(type: "filter", hook: "forward", priority: 0, policy: "accept")
+        let chains: [FirewallRuleset.Chain] = [
+            .init(name: "forward", base: filter, rules: forwardRules()),
+            .init(name: "project", base: nil, rules: projectRules()),
+            .init(name: "prerouting", base: .init(type: "nat", hook: "prerouting", priority: -100, policy: "accept"),
+                  rules: natEntry()),
+            .init(name: "output", base: .init(type: "nat", hook: "output", priority: -100, policy: "accept"),
+                  rules: natEntry()),
+            .init(name: "published", base: nil, rules: publishedRules()),
+            .init(name: "postrouting", base: .init(type: "nat", hook: "postrouting", priority: 100, policy: "accept"),
+                  rules: masqueradeRules()),
+        ]
+        return FirewallRuleset(table: table, chains: chains, notes: notes)
+    }
+
+    // MARK: forward
+
+    /// Only packets entering or leaving one of the project's bridges go to `project`;
+    /// traffic netform does not own is never matched. A packet from one of the
+    /// project's bridges that `project` did not decide cannot come back here: `project`
+    /// ends with an accept.
+    func forwardRules() -> [FirewallRuleset.Rule] {
+        let devices = bridged.map(\.device)
+        guard !devices.isEmpty else { return [] }
+        return [
+            .init(expr: [Nft.match(Nft.meta("iifname"), Nft.names(devices)), Nft.jump("project")],
+                  comment: "from the project's bridges"),
+            .init(expr: [Nft.match(Nft.meta("oifname"), Nft.names(devices)), Nft.jump("project")],
+                  comment: "to the project's bridges"),
+        ]
+    }
+
+    /// Routed traffic of the project's bridges, first match wins.
+    ///
+    /// Traffic between two containers on the same bridge is *bridged*, not routed: it
+    /// never reaches an `inet` forward hook (netform does not load br_netfilter). So
+    /// `icc: false` is not expressed here but by the bridge ports' `isolated` flag, which
+    /// works without br_netfilter; and the spec's rules only see traffic that crosses
+    /// the host's routing (between networks, to and from the outside, published ports).
+    mutating func projectRules() -> [FirewallRuleset.Rule] {
+        var rules: [FirewallRuleset.Rule] = [
+            .init(expr: [Nft.match(["ct": ["key": "state"]], "in", ["established", "related"]), Nft.accept],
+                  comment: "replies and related traffic"),
+        ]
+        for (i, rule) in spec.rules.enumerated() {
+            rules += compile(rule, number: i + 1)
+        }
+        // Internal networks: no way out, and no way in from outside the network.
+        for net in bridged where net.isInternal {
+            rules.append(.init(expr: [Nft.match(Nft.meta("iifname"), .string(net.device)),
+                                      Nft.match(Nft.meta("oifname"), "!=", .string(net.device)), Nft.drop],
+                               comment: Nft.comment("internal network \(net.name): nothing leaves it")))
+            rules.append(.init(expr: [Nft.match(Nft.meta("oifname"), .string(net.device)),
+                                      Nft.match(Nft.meta("iifname"), "!=", .string(net.device)), Nft.drop],
+                               comment: Nft.comment("internal network \(net.name): nothing enters it")))
+        }
+        // Within a network. Bridged traffic never gets here (see above); what does is
+        // traffic routed back out of the bridge it came in on (hairpin, e.g. to a
+        // published port of a neighbour): accepted with icc, dropped without (as
+        // Docker's `-i br -o br -j DROP` for icc=false).
+        for net in bridged {
+            rules.append(.init(expr: [Nft.match(Nft.meta("iifname"), .string(net.device)),
+                                      Nft.match(Nft.meta("oifname"), .string(net.device)), net.icc ? Nft.accept : Nft.drop],
+                               comment: Nft.comment("within network \(net.name) (icc \(net.icc ? "on" : "off"))")))
+        }
+        // Between two of the project's networks: dropped (Docker's isolation).
+        let devices = bridged.map(\.device)
+        if devices.count > 1 {
+            rules.append(.init(expr: [Nft.match(Nft.meta("iifname"), Nft.names(devices)),
+                                      Nft.match(Nft.meta("oifname"), Nft.names(devices)), Nft.drop],
+                               comment: "between the project's networks"))
+        }
+        if !devices.isEmpty {
+            rules.append(.init(expr: [Nft.accept], comment: "to and from the outside"))
+        }
+        return rules
+    }
+
+    /// What a selector matches in one family: nil for `any` (no match needed), else
+    /// the addresses/prefixes (possibly none: then the rule cannot match this family).
+    func resolve(_ selector: Selector, _ family: IPFamily) -> [IPNetwork]? {
+        func hosts(_ containers: Set<String>) -> [IPNetwork] {
+            endpoints.filter { containers.contains($0.container) }.compactMap { ep in
+                let a = family == .v4 ? ep.ipv4 : ep.ipv6
+                return a.flatMap { IPNetwork(address: $0.address, prefixLength: family.bitWidth) }
+            }
+        }
+        switch selector {
+        case .any: return nil
+        case .container(let name): return hosts([name])
+        case .network(let name):
+            return spec.network(named: name)?.subnets.map(\.subnet).filter { $0.family == family } ?? []
+        case .label(let key, let value):
+            return hosts(Set(spec.containers.filter { $0.labels[key] == value }.map(\.name)))
+        }
+    }
+
+    /// One spec rule → nft rules: one per address family its selectors have addresses
+    /// in (both selectors `any`: one rule for both families), times one per transport
+    /// protocol of its ports. A family a selector has no address in gets no rule (the
+    /// spec rule cannot match there); a rule that matches nothing at all compiles to
+    /// nothing, and says so in `notes`.
+    mutating func compile(_ rule: RuleSpec, number: Int) -> [FirewallRuleset.Rule] {
+        let verdict = rule.action == .allow ? Nft.accept : Nft.drop
+        var text = "rule \(number): \(rule.action.rawValue) \(rule.from) -> \(rule.to)"
+        if !rule.ports.isEmpty { text += " ports " + rule.ports.map(\.description).joined(separator: ",") }
+        if !rule.protocols.isEmpty { text += " protocols " + rule.protocols.map(\.rawValue).joined(separator: ",") }
+        let comment = Nft.comment(text)
+
+        let families: [IPFamily?] = (rule.from == .any && rule.to == .any) ? [nil] : [.v4, .v6]
+        var out: [FirewallRuleset.Rule] = []
+        for family in families {
+            var expr: [JSONValue] = []
+            if let family {
+                let src = resolve(rule.from, family)
+                let dst = resolve(rule.to, family)
+                if src?.isEmpty == true || dst?.isEmpty == true { continue }
+                if let src { expr.append(Nft.match(Nft.payload(Nft.family(family), "saddr"), Nft.addresses(src))) }
+                if let dst { expr.append(Nft.match(Nft.payload(Nft.family(family), "daddr"), Nft.addresses(dst))) }
+            }
+            if !rule.protocols.isEmpty {
+                let names = rule.protocols.compactMap { p -> String? in
+                    switch p {
+                    case .tcp, .udp, .sctp: p.rawValue
+                    case .icmp: family == .v6 ? nil : "icmp"
+                    case .icmpv6: family == .v4 ? nil : "ipv6-icmp"
+                    }
+                }
+                if names.isEmpty { continue }
+                out.append(.init(expr: expr + [Nft.match(Nft.meta("l4proto"), Nft.names(Array(Set(names)).sorted())), verdict],
+                                 comment: comment))
+            } else if !rule.ports.isEmpty {
+                var order: [TransportProtocol] = []
+                for p in rule.ports where !order.contains(p.proto) { order.append(p.proto) }
+                for proto in order {
+                    let ranges = Set(rule.ports.filter { $0.proto == proto }.map { [Int($0.lower), Int($0.upper)] })
+                        .sorted { $0.lexicographicallyPrecedes($1) }
+                    let items: [JSONValue] = ranges.map { r in
+                        r[0] == r[1] ? .int(r[0]) : ["range": [.int(r[0]), .int(r[1])]]
+                    }
+                    out.append(.init(expr: expr + [Nft.match(Nft.payload(proto.rawValue, "dport"), Nft.setOrValue(items)), verdict],
+                                     comment: comment))
+                }
+            } else {
+                out.append(.init(expr: expr + [verdict], comment: comment))
+            }
+        }
+        if out.isEmpty {
+            notes.append("\(text): its selectors match no address, so it matches nothing")
+        }
+        return out
+    }
+
+    // MARK: nat
+
+    /// Connections to one of the host's own addresses (from outside, and from the host
+    /// itself) look for a published port.
+    func natEntry() -> [FirewallRuleset.Rule] {
+        [.init(expr: [Nft.match(["fib": ["result": "type", "flags": ["daddr"]]], "==", "local"), Nft.jump("published")],
+               comment: "to a local address: published ports")]
+    }
+
+    /// One DNAT per published port: to the container's address on its first
+    /// non-internal bridge network that has an address of the host IP's family. The
+    /// host IP is the port's own, else that network's `host_binding_ipv4`; `0.0.0.0`
+    /// (the default) means every local IPv4 address.
+    mutating func publishedRules() -> [FirewallRuleset.Rule] {
+        var rules: [FirewallRuleset.Rule] = []
+        for container in spec.containers {
+            for port in container.ports {
+                let candidates = container.attachments.compactMap { a -> (NetworkSpec, Endpoint)? in
+                    guard let net = spec.network(named: a.network), net.driver == .bridge, !net.isInternal,
+                          let ep = endpoints.first(where: { $0.container == container.name && $0.network == a.network })
+                    else { return nil }
+                    return (net, ep)
+                }
+                let hostIP: IPAddress = port.hostIP ?? candidates.first.map { .v4($0.0.hostBindingIPv4) } ?? .v4(IPv4Address(0))
+                let family = hostIP.family
+                guard let (_, ep) = candidates.first(where: { (family == .v4 ? $0.1.ipv4 : $0.1.ipv6) != nil }),
+                      let target = (family == .v4 ? ep.ipv4 : ep.ipv6)?.address else {
+                    notes.append("published port \(port) of \(container.name): the container has no \(family.rawValue) address on a non-internal bridge network; not forwarded")
+                    continue
+                }
+                var expr: [JSONValue] = []
+                let unspecified = hostIP == .v4(IPv4Address(0)) || hostIP == IPAddress("::")
+                if unspecified {
+                    expr.append(Nft.match(Nft.meta("nfproto"), .string(Nft.nfproto(family))))
+                } else {
+                    expr.append(Nft.match(Nft.payload(Nft.family(family), "daddr"), .string("\(hostIP)")))
+                }
+                expr.append(Nft.match(Nft.payload(port.proto.rawValue, "dport"), .int(Int(port.hostPort))))
+                expr.append(["dnat": ["family": .string(Nft.family(family)), "addr": .string("\(target)"),
+                                      "port": .int(Int(port.containerPort))]])
+                rules.append(.init(expr: expr, comment: Nft.comment("published \(port) -> \(container.name) \(target)")))
+            }
+        }
+        return rules
+    }
+
+    /// Masquerade what leaves a non-internal bridge network with `masquerade: true`
+    /// by another interface, per subnet (IPv4 and IPv6 alike).
+    func masqueradeRules() -> [FirewallRuleset.Rule] {
+        var rules: [FirewallRuleset.Rule] = []
+        for net in spec.networks where net.driver == .bridge && net.masquerade && !net.isInternal {
+            for s in net.subnets {
+                rules.append(.init(expr: [Nft.match(Nft.payload(Nft.family(s.subnet.family), "saddr"), Nft.element(s.subnet)),
+                                          Nft.match(Nft.meta("oifname"), "!=", .string(net.device)), ["masquerade": nil]],
+                                   comment: Nft.comment("masquerade \(net.name) \(s.subnet)")))
+            }
+        }
+        return rules
+    }
+}

@@ -1,0 +1,222 @@
+/// A JSON value as libnftables reads and writes it, with one deterministic text form.
+///
+/// `rendered` is the canonical form a planner can diff byte for byte: no whitespace,
+/// object keys sorted by their UTF-8 bytes, arrays in their given order, strings
+/// escaped as JSON requires (`"`, `\`, control characters as `\uXXXX`, nothing else
+/// escaped). Numbers are integers: nft's JSON has no fractions.
+public indirect enum JSONValue: Sendable, Hashable, CustomStringConvertible {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    /// The canonical text (compact, keys sorted).
+    public var rendered: String {
+        var out = ""
+        write(to: &out)
+        return out
+    }
+
+    public var description: String { rendered }
+
+    private func write(to out: inout String) {
+        switch self {
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .int(let i): out += String(i)
+        case .string(let s): JSONValue.writeString(s, to: &out)
+        case .array(let items):
+            out += "["
+            for (i, item) in items.enumerated() {
+                if i > 0 { out += "," }
+                item.write(to: &out)
+            }
+            out += "]"
+        case .object(let members):
+            out += "{"
+            for (i, key) in members.keys.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }).enumerated() {
+                if i > 0 { out += "," }
+                JSONValue.writeString(key, to: &out)
+                out += ":"
+                members[key]!.write(to: &out)
+            }
+            out += "}"
+        }
+    }
+
+    private static func writeString(_ s: String, to out: inout String) {
+        out += "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7f:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+    }
+
+    /// Parses JSON text (nft's output). Fractional and exponent numbers are refused:
+    /// nft never prints them.
+    public static func parse(_ text: String) throws(FirewallError) -> JSONValue {
+        var parser = Parser(bytes: Array(text.utf8))
+        do throws(Parser.Failure) {
+            parser.skipSpace()
+            let value = try parser.value()
+            parser.skipSpace()
+            guard parser.index == parser.bytes.count else { throw parser.fail("trailing text") }
+            return value
+        } catch {
+            throw FirewallError(operation: "parse nft JSON output", command: "",
+                                message: "\(error.what) at byte \(error.offset) of: \(text.prefix(200))")
+        }
+    }
+
+    /// A small recursive-descent JSON reader over UTF-8 bytes.
+    private struct Parser {
+        struct Failure: Error { var offset: Int; var what: String }
+        let bytes: [UInt8]
+        var index = 0
+
+        init(bytes: [UInt8]) { self.bytes = bytes }
+
+        mutating func skipSpace() {
+            while index < bytes.count, [0x20, 0x0a, 0x0d, 0x09].contains(bytes[index]) { index += 1 }
+        }
+
+        func fail(_ what: String) -> Failure { Failure(offset: index, what: what) }
+
+        mutating func expect(_ literal: String) throws(Failure) {
+            for b in literal.utf8 {
+                guard index < bytes.count, bytes[index] == b else { throw fail("expected \(literal)") }
+                index += 1
+            }
+        }
+
+        mutating func value() throws(Failure) -> JSONValue {
+            guard index < bytes.count else { throw fail("unexpected end") }
+            switch bytes[index] {
+            case UInt8(ascii: "{"):
+                index += 1
+                var members: [String: JSONValue] = [:]
+                skipSpace()
+                if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+                while true {
+                    skipSpace()
+                    let key = try string()
+                    skipSpace()
+                    try expect(":")
+                    skipSpace()
+                    members[key] = try value()
+                    skipSpace()
+                    guard index < bytes.count else { throw fail("unterminated object") }
+                    if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                    try expect("}")
+                    return .object(members)
+                }
+            case UInt8(ascii: "["):
+                index += 1
+                var items: [JSONValue] = []
+                skipSpace()
+                if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+                while true {
+                    skipSpace()
+                    items.append(try value())
+                    skipSpace()
+                    guard index < bytes.count else { throw fail("unterminated array") }
+                    if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+                    try expect("]")
+                    return .array(items)
+                }
+            case UInt8(ascii: "\""): return .string(try string())
+            case UInt8(ascii: "t"): try expect("true"); return .bool(true)
+            case UInt8(ascii: "f"): try expect("false"); return .bool(false)
+            case UInt8(ascii: "n"): try expect("null"); return .null
+            default:
+                let start = index
+                if bytes[index] == UInt8(ascii: "-") { index += 1 }
+                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+                guard let n = Int(String(decoding: bytes[start..<index], as: UTF8.self)) else { throw fail("bad number") }
+                return .int(n)
+            }
+        }
+
+        mutating func string() throws(Failure) -> String {
+            try expect("\"")
+            var out = String.UnicodeScalarView()
+            var raw: [UInt8] = []
+            func flush() {
+                out.append(contentsOf: String(decoding: raw, as: UTF8.self).unicodeScalars)
+                raw.removeAll()
+            }
+            while true {
+                guard index < bytes.count else { throw fail("unterminated string") }
+                let b = bytes[index]
+                index += 1
+                if b == UInt8(ascii: "\"") { flush(); return String(out) }
+                if b != UInt8(ascii: "\\") { raw.append(b); continue }
+                guard index < bytes.count else { throw fail("unterminated escape") }
+                let e = bytes[index]
+                index += 1
+                switch e {
+                case UInt8(ascii: "n"): raw.append(0x0a)
+                case UInt8(ascii: "r"): raw.append(0x0d)
+                case UInt8(ascii: "t"): raw.append(0x09)
+                case UInt8(ascii: "b"): raw.append(0x08)
+                case UInt8(ascii: "f"): raw.append(0x0c)
+                case UInt8(ascii: "u"):
+                    guard index + 4 <= bytes.count,
+                          let v = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16)
+                    else { throw fail("bad \\u escape") }
+                    index += 4
+                    flush()
+                    // nft prints ASCII; a surrogate (never expected) becomes U+FFFD.
+                    out.append(Unicode.Scalar(v) ?? "\u{FFFD}")
+                default: raw.append(e)
+                }
+            }
+        }
+    }
+
+    /// The member `key` of an object (nil otherwise).
+    public subscript(key: String) -> JSONValue? {
+        if case .object(let m) = self { return m[key] }
+        return nil
+    }
+
+    /// The elements of an array (empty otherwise).
+    public var arrayValue: [JSONValue] {
+        if case .array(let a) = self { return a }
+        return []
+    }
+
+    public var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+
+    public var intValue: Int? {
+        if case .int(let i) = self { return i }
+        return nil
+    }
+}
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int) { self = .int(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+    public init(nilLiteral: ()) { self = .null }
+}
