@@ -22,6 +22,7 @@ public final class ApplyLock {
         }
     }
 
+    /// The lock file could not be opened or locked at all (not a busy lock).
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public var message: String
         public var description: String { message }

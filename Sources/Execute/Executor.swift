@@ -21,6 +21,7 @@ public struct ExecutionReport: Sendable {
     public var failure: Failure?
     public var duration: Duration
 
+    /// The step that failed, why, and whether rollback restored the host.
     public struct Failure: Sendable {
         public var step: Step
         public var error: ExecuteError

@@ -42,6 +42,7 @@ public struct FirewallRuleset: Sendable, Equatable {
         self.notes = notes
     }
 
+    /// One nftables chain of the project's table (a base chain when `base` is set).
     public struct Chain: Sendable, Equatable {
         public var name: String
         /// Base-chain settings; nil for a regular chain (reached by `jump`).
@@ -70,6 +71,7 @@ public struct FirewallRuleset: Sendable, Equatable {
         }
     }
 
+    /// One nftables rule: its expression list and a comment naming where it comes from.
     public struct Rule: Sendable, Equatable {
         /// The statements of the rule (nft JSON `expr`).
         public var expr: [JSONValue]

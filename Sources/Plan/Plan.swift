@@ -75,6 +75,7 @@ public struct Plan: Sendable, Equatable, Codable {
         return out
     }
 
+    /// The closing line of a plan: resources to add, change and destroy.
     public struct Summary: Sendable, Equatable, Codable, CustomStringConvertible {
         public var add = 0
         public var change = 0
@@ -130,6 +131,7 @@ extension Step {
 
 /// A spec-level resource: what a user recognises in plan output.
 public struct Resource: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+    /// Networks and containers, as in the spec; `host` for anything else.
     public enum Kind: String, Sendable, Codable, Comparable {
         case network, container, host
         public static func < (a: Kind, b: Kind) -> Bool { a.rawValue < b.rawValue }

@@ -5,6 +5,7 @@ import YAML
 /// Users fix specs from these messages alone, so every diagnostic carries a position
 /// (`file:line:col`) and is rendered with the offending source line and a caret.
 public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
+    /// Errors make a spec invalid (exit 1); warnings are shown and allowed.
     public enum Severity: String, Sendable, Equatable, Codable {
         case error
         case warning

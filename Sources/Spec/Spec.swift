@@ -119,6 +119,8 @@ public struct ContainerSpec: Sendable, Equatable {
     public var netns: NamespaceReference?
     public var labels: [String: String]
 
+    /// Docker's three kinds of container networking: the host's stack, or a
+    /// namespace of its own with zero or more attachments.
     public enum Networking: Sendable, Equatable {
         case host
         case attached([Attachment])
@@ -198,6 +200,7 @@ public struct PublishedPort: Sendable, Equatable, CustomStringConvertible {
 
 /// One isolation rule; the first rule that matches a packet decides.
 public struct RuleSpec: Sendable, Equatable {
+    /// What a matching rule does with the traffic.
     public enum Action: String, Sendable, Equatable { case allow, deny }
 
     public var action: Action
