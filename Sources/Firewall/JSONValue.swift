@@ -1,3 +1,5 @@
+import Model
+
 /// A JSON value as libnftables reads and writes it, with one deterministic text form.
 ///
 /// `rendered` is the canonical form a planner can diff byte for byte: no whitespace,
@@ -47,21 +49,7 @@ public indirect enum JSONValue: Sendable, Hashable, CustomStringConvertible {
     }
 
     private static func writeString(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || scalar.value == 0x7f:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
+        JSONText.quote(s, into: &out)
     }
 
     /// Parses JSON text (nft's output). Fractional and exponent numbers are refused:
