@@ -55,11 +55,21 @@ public enum DryRun {
             return [prefix(ns, "bridge") + "fdb append \(e.mac) dev \(e.link)\(e.destination.map { " dst \($0)" } ?? "")"]
         case .deleteFDBEntry(let ns, let e):
             return [prefix(ns, "bridge") + "fdb del \(e.mac) dev \(e.link)\(e.destination.map { " dst \($0)" } ?? "")"]
-        case .replaceFirewallTable(let ns, let table, _):
-            return [prefix(ns, "nft") + "-j -f - # replace table \(table)"]
-        case .deleteFirewallTable(let ns, let table):
-            return [prefix(ns, "nft") + "delete table inet \(table)"]
+        case .replaceFirewallTable(let ns, let table):
+            // The exact batch libnftables gets (one atomic transaction).
+            return [prefix(ns, "nft") + "-j -f - <<'NFT'", table.batch.rendered, "NFT"]
+        case .deleteFirewallTable(let ns, let family, let name):
+            return [prefix(ns, "nft") + "delete table \(family) \(name)"]
         }
+    }
+
+    /// One short line for an operation, for error messages and progress (a firewall
+    /// batch is named, not printed whole).
+    public static func describe(_ op: Operation) -> String {
+        if case .replaceFirewallTable(let ns, let table) = op {
+            return prefix(ns, "nft") + "-j -f - (replace table \(table.qualifiedName): \(table.chains.count) chains, \(table.ruleCount) rules)"
+        }
+        return commands(for: op).joined(separator: "; ")
     }
 
     static func route(_ r: RouteState) -> String {

@@ -193,7 +193,7 @@ public final class KernelDriver: OperationDriver {
         case .deleteFDBEntry(let ref, let e):
             try handle(ref).deleteFDB(FDBSpec(index: try index(e.link, in: ref), mac: e.mac, destination: e.destination))
         case .replaceFirewallTable, .deleteFirewallTable:
-            throw NetlinkError(errno: EOPNOTSUPP, request: "nftables", detail: "firewall rules are not implemented yet")
+            throw NetlinkError(errno: EOPNOTSUPP, request: "nftables", detail: "not a netlink operation (HostDriver routes it to nftables)")
         }
     }
 

@@ -98,9 +98,13 @@ public struct NamespaceState: Sendable, Equatable, Codable {
     public var routes: [RouteState]
     public var neighbours: [NeighbourState]
     public var fdb: [FDBEntryState]
+    /// nftables tables: Desired holds the project's own; Observed every table in
+    /// the namespace (read in the host namespace only: netform puts none elsewhere).
+    public var firewall: [FirewallTable]
 
     public init(ref: NamespaceRef, owner: OwnerMark? = nil, links: [LinkState] = [], addresses: [AddressState] = [],
-                routes: [RouteState] = [], neighbours: [NeighbourState] = [], fdb: [FDBEntryState] = []) {
+                routes: [RouteState] = [], neighbours: [NeighbourState] = [], fdb: [FDBEntryState] = [],
+                firewall: [FirewallTable] = []) {
         self.ref = ref
         self.owner = owner
         self.links = links
@@ -108,9 +112,15 @@ public struct NamespaceState: Sendable, Equatable, Codable {
         self.routes = routes
         self.neighbours = neighbours
         self.fdb = fdb
+        self.firewall = firewall
     }
 
     public func link(named name: String) -> LinkState? { links.first { $0.name == name } }
+
+    /// The table `family name`, if present.
+    public func firewallTable(family: String, name: String) -> FirewallTable? {
+        firewall.first { $0.family == family && $0.name == name }
+    }
 }
 
 /// A network interface.

@@ -88,8 +88,13 @@ extension HostState {
         case .deleteFDBEntry(let ns, let e):
             guard let i = namespaces[ns]?.fdb.firstIndex(of: e) else { throw SimulationError("no fdb entry in \(ns)") }
             namespaces[ns]!.fdb.remove(at: i)
-        case .replaceFirewallTable, .deleteFirewallTable:
-            break  // firewall state is not modelled in HostState yet
+        case .replaceFirewallTable(let ns, let table):
+            guard namespaces[ns] != nil else { throw SimulationError("no namespace \(ns)") }
+            namespaces[ns]!.firewall.removeAll { $0.family == table.family && $0.name == table.name }
+            namespaces[ns]!.firewall.append(table)
+        case .deleteFirewallTable(let ns, let family, let name):
+            // Like `nft add table; delete table`: a missing table is not an error.
+            namespaces[ns]?.firewall.removeAll { $0.family == family && $0.name == name }
         }
     }
 
@@ -126,6 +131,7 @@ extension HostState {
             n.routes = ns.routes.sorted { $0.description < $1.description }
             n.neighbours = ns.neighbours.sorted { ($0.link, $0.address) < ($1.link, $1.address) }
             n.fdb = ns.fdb.sorted { ($0.link, $0.mac) < ($1.link, $1.mac) }
+            n.firewall = ns.firewall.map { $0.normalized() }.sorted { ($0.family, $0.name) < ($1.family, $1.name) }
             out.namespaces[ref] = n
         }
         return out

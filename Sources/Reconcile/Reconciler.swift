@@ -38,6 +38,8 @@ public struct Reconciler {
         public var endpoints: [Endpoint]
         /// Spec features this version does not enforce yet.
         public var unenforced: [String] = []
+        /// What the firewall cannot express of the spec.
+        public var notes: [String] = []
     }
 
     /// Observes the host, compiles the spec against it and plans.
@@ -65,7 +67,8 @@ public struct Reconciler {
         }
         let plan = Planner.plan(compiled.desired, observed: observed)
         lap("plan")
-        return PlannedChange(plan: plan, desired: compiled.desired, endpoints: compiled.endpoints, unenforced: compiled.unenforced)
+        return PlannedChange(plan: plan, desired: compiled.desired, endpoints: compiled.endpoints, unenforced: compiled.unenforced,
+                             notes: compiled.notes)
     }
 
     /// Adopted namespaces given by path that are the host's or a named one.

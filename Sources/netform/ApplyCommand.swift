@@ -107,7 +107,7 @@ enum Apply {
         }
 
         reconciler.profile?.phases.append(("observe+compile+plan", ContinuousClock.now - planStart))
-        warnUnenforced(planned.unenforced)
+        warnUnenforced(planned.unenforced, notes: planned.notes)
         let renderer = PlanRenderer(color: useColor())
         print(renderer.render(planned.plan), terminator: "")
         if !planned.plan.conflicts.isEmpty { throw ExitCode(1) }

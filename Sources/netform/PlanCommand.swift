@@ -29,7 +29,7 @@ struct PlanCommand: ParsableCommand {
         if ProcessInfo.processInfo.environment["NETFORM_PROFILE"] == "1" { reconciler.profile = Executor.Profile() }
         let planned = try reconciler.plan(spec)
         for (name, time) in reconciler.profile?.phases ?? [] { printErr("profile: phase \(name): \(formatDuration(time))") }
-        warnUnenforced(planned.unenforced)
+        warnUnenforced(planned.unenforced, notes: planned.notes)
         if json {
             print(String(decoding: try PlanJSON.encoder(pretty: true).encode(planned.plan), as: UTF8.self))
         } else {
