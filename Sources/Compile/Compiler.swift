@@ -69,7 +69,8 @@ public enum Compiler {
         for net in spec.networks where net.driver != .macvlan {
             let mark = OwnerMark.network(project, net.name)
             host.links.append(LinkState(name: net.device, kind: .bridge, mtu: net.mtu, isUp: true,
-                                        mac: Naming.deviceMAC(project: project, device: net.device), alias: mark.alias))
+                                        mac: Naming.deviceMAC(project: project, device: net.device), alias: mark.alias,
+                                        bridgeNetfilter: true))
             for s in net.subnets {
                 host.addresses.append(AddressState(link: net.device, address: s.gateway, prefixLength: s.subnet.prefixLength))
             }

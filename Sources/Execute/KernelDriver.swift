@@ -118,7 +118,7 @@ public final class KernelDriver: OperationDriver {
             try NetworkNamespace.delete(name: name)
         case .createBridge(let ref, let name, let mtu, let mac, let alias):
             let h = try handle(ref)
-            try h.execute(.newLink(NewLink(name: name, kind: .bridge, mtu: UInt32(mtu), mac: mac,
+            try h.execute(.newLink(NewLink(name: name, kind: .filteredBridge, mtu: UInt32(mtu), mac: mac,
                                            group: OwnerMark.linkGroup(alias: alias), up: true)))
             try h.setLink(.name(name), LinkChange(alias: alias))
         case .createVeth(let ref, let name, let mac, let master, let mtu, let alias, let peer, let peerMac, let peerAlias):
@@ -170,6 +170,7 @@ public final class KernelDriver: OperationDriver {
             }
             if lc != LinkChange() { try h.setLink(.name(name), lc) }
             if let isolated = change.isolated { try h.setBridgePort(.name(name), isolated: isolated) }
+            if let nf = change.bridgeNetfilter { try h.setBridgeNetfilter(.name(name), nf) }
         case .deleteLink(let ref, let name):
             // A veth takes its peer (in another namespace) with it: forget all.
             indexes.removeAll()

@@ -143,11 +143,17 @@ public struct LinkState: Sendable, Equatable, Codable {
     public var isolated: Bool
     /// The interface group; netform's links carry `OwnerMark.linkGroup(project:)`.
     public var group: UInt32
+    /// Bridges only: bridged IPv4/IPv6 traffic of this bridge goes through the
+    /// netfilter hooks (`nf_call_iptables`/`nf_call_ip6tables` of the bridge), so the
+    /// project's `inet` rules decide traffic between containers of one network
+    /// whatever the host's `bridge-nf-call-iptables` says. netform's bridges have it.
+    public var bridgeNetfilter: Bool
     /// Observed only: the kernel's interface index (ignored when comparing).
     public var index: Int32?
 
     public init(name: String, kind: LinkKind, mtu: Int = 1500, isUp: Bool = true, mac: MACAddress? = nil,
-                master: String? = nil, alias: String? = nil, isolated: Bool = false, group: UInt32? = nil, index: Int32? = nil) {
+                master: String? = nil, alias: String? = nil, isolated: Bool = false, group: UInt32? = nil, index: Int32? = nil,
+                bridgeNetfilter: Bool = false) {
         self.name = name
         self.kind = kind
         self.mtu = mtu
@@ -159,10 +165,11 @@ public struct LinkState: Sendable, Equatable, Codable {
         self.isolated = isolated
         self.group = group ?? (kind == .loopback ? 0 : OwnerMark.linkGroup(alias: alias))
         self.index = index
+        self.bridgeNetfilter = bridgeNetfilter
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, kind, mtu, isUp, mac, master, alias, isolated, group, index
+        case name, kind, mtu, isUp, mac, master, alias, isolated, group, index, bridgeNetfilter
     }
 
     public init(from decoder: any Decoder) throws {
@@ -171,7 +178,8 @@ public struct LinkState: Sendable, Equatable, Codable {
                   mtu: try c.decode(Int.self, forKey: .mtu), isUp: try c.decode(Bool.self, forKey: .isUp),
                   mac: try c.decodeIfPresent(MACAddress.self, forKey: .mac), master: try c.decodeIfPresent(String.self, forKey: .master),
                   alias: try c.decodeIfPresent(String.self, forKey: .alias), isolated: try c.decode(Bool.self, forKey: .isolated),
-                  group: try c.decode(UInt32.self, forKey: .group), index: try c.decodeIfPresent(Int32.self, forKey: .index))
+                  group: try c.decode(UInt32.self, forKey: .group), index: try c.decodeIfPresent(Int32.self, forKey: .index),
+                  bridgeNetfilter: try c.decodeIfPresent(Bool.self, forKey: .bridgeNetfilter) ?? false)
     }
 }
 

@@ -80,15 +80,18 @@ public struct LinkChangeSet: Sendable, Equatable, Codable {
     public var master: String??
     public var alias: String?
     public var isolated: Bool?
+    /// Bridges: `nf_call_iptables` and `nf_call_ip6tables` of the bridge.
+    public var bridgeNetfilter: Bool?
 
     public init(mtu: Int? = nil, isUp: Bool? = nil, mac: MACAddress? = nil, master: String?? = nil,
-                alias: String? = nil, isolated: Bool? = nil) {
+                alias: String? = nil, isolated: Bool? = nil, bridgeNetfilter: Bool? = nil) {
         self.mtu = mtu
         self.isUp = isUp
         self.mac = mac
         self.master = master
         self.alias = alias
         self.isolated = isolated
+        self.bridgeNetfilter = bridgeNetfilter
     }
 
     public var isEmpty: Bool { self == LinkChangeSet() }

@@ -32,7 +32,7 @@ extension HostState {
                 }
             }
         case .createBridge(let ns, let name, let mtu, let mac, let alias):
-            try addLink(LinkState(name: name, kind: .bridge, mtu: mtu, isUp: true, mac: mac, alias: alias), in: ns)
+            try addLink(LinkState(name: name, kind: .bridge, mtu: mtu, isUp: true, mac: mac, alias: alias, bridgeNetfilter: true), in: ns)
         case .createVeth(let ns, let name, let mac, let master, let mtu, let alias, let peer, let peerMac, let peerAlias):
             guard namespaces[peer.namespace] != nil else { throw SimulationError("no namespace \(peer.namespace)") }
             if let master { guard namespaces[ns]?.link(named: master) != nil else { throw SimulationError("no bridge \(master)") } }
@@ -54,6 +54,7 @@ extension HostState {
             if let v = change.master { link.master = v }
             if let v = change.alias { link.alias = v }
             if let v = change.isolated { link.isolated = v }
+            if let v = change.bridgeNetfilter { link.bridgeNetfilter = v }
             namespaces[ns]!.links[i] = link
         case .deleteLink(let ns, let name):
             guard let link = namespaces[ns]?.link(named: name) else { throw SimulationError("no link \(name) in \(ns)") }

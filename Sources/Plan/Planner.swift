@@ -457,6 +457,11 @@ struct PlanBuilder {
             change.isolated = want.isolated; undo.isolated = have.isolated
             details.append(AttributeChange("\(want.name) isolated", old: "\(have.isolated)", new: "\(want.isolated)"))
         }
+        if want.kind == .bridge, want.bridgeNetfilter != have.bridgeNetfilter {
+            change.bridgeNetfilter = want.bridgeNetfilter; undo.bridgeNetfilter = have.bridgeNetfilter
+            details.append(AttributeChange("\(want.name) nf_call_iptables", old: have.bridgeNetfilter ? "on" : "off",
+                                           new: want.bridgeNetfilter ? "on" : "off"))
+        }
         if let alias = want.alias, alias != have.alias, want.kind != .loopback {
             change.alias = alias; undo.alias = have.alias ?? ""
             details.append(AttributeChange("\(want.name) alias", old: have.alias, new: alias))
@@ -633,6 +638,7 @@ public enum Fingerprint {
             for l in ns.links {
                 feed(l.name); feed(l.kind.name); feed(String(l.mtu)); feed(l.isUp ? "up" : "down")
                 feed(l.mac?.description ?? "-"); feed(l.master ?? "-"); feed(l.alias ?? "-"); feed(l.isolated ? "iso" : "-")
+                feed(l.bridgeNetfilter ? "nf" : "-")
                 if case .vxlan(let v) = l.kind { feed("\(v.vni) \(v.port) \(v.local?.description ?? "-") \(v.device ?? "-")") }
                 if case .macvlan(let p, let m) = l.kind { feed(p); feed(m) }
             }
