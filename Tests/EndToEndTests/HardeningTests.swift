@@ -179,14 +179,14 @@ struct HardeningEndToEnd {
           b: {subnets: [{subnet: 10.61.0.0/16}]}
         containers:
         SPEC
-        for i in $(seq 1 24); do echo "  c$i: {networks: [a, b]}" >> $T/big.yaml; done
+        for i in $(seq 1 60); do echo "  c$i: {networks: [a, b]}" >> $T/big.yaml; done
         ok=0; bad=0
         for t in $(seq 1 10); do
           for verb in apply destroy; do
             if [ $verb = destroy ]; then netform apply --yes $T/big.yaml >/dev/null 2>&1; fi
             if [ $verb = apply ]; then cmd="netform apply --yes $T/big.yaml"; else cmd="netform destroy --yes --project seed"; fi
             $cmd >/dev/null 2>&1 & pid=$!
-            sleep "0.$(( (RANDOM % 30) + 2 ))"
+            sleep "0.$(printf %03d $(( RANDOM % 200 )))"
             kill -9 $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
             if $cmd >$T/out 2>&1; then ok=$((ok+1)); else bad=$((bad+1)); echo "trial $t $verb failed:"; tail -5 $T/out; fi
             if grep -q 'Rollback was incomplete' $T/out; then echo "trial $t $verb: rollback incomplete"; fi
