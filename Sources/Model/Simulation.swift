@@ -4,7 +4,9 @@
 /// a dry run can show the state a plan would leave. It follows the kernel's rules
 /// that matter to planning: deleting a namespace removes everything in it, deleting
 /// one end of a veth removes the other, deleting a link removes its addresses, routes,
-/// neighbours and FDB entries, and creating what exists fails.
+/// neighbours and FDB entries, and creating what exists fails. Deleting what is not
+/// there succeeds and changes nothing, as in the kernel driver: an object already
+/// gone is a delete done.
 public struct SimulationError: Error, Equatable, Sendable, CustomStringConvertible {
     public var message: String
     public init(_ message: String) { self.message = message }
@@ -21,7 +23,7 @@ extension HostState {
                                              links: [LinkState(name: "lo", kind: .loopback, mtu: 65536, isUp: true, alias: owner.alias)])
         case .deleteNamespace(let name):
             let ref = NamespaceRef.named(name)
-            guard let ns = namespaces.removeValue(forKey: ref) else { throw SimulationError("no namespace \(name)") }
+            guard let ns = namespaces.removeValue(forKey: ref) else { return }
             // veth ends whose peer lived in the deleted namespace disappear too.
             for link in ns.links {
                 if case .veth(let peer?) = link.kind { removeLink(peer.name, in: peer.namespace) }
@@ -57,7 +59,7 @@ extension HostState {
             if let v = change.bridgeNetfilter { link.bridgeNetfilter = v }
             namespaces[ns]!.links[i] = link
         case .deleteLink(let ns, let name):
-            guard let link = namespaces[ns]?.link(named: name) else { throw SimulationError("no link \(name) in \(ns)") }
+            guard let link = namespaces[ns]?.link(named: name) else { return }
             removeLink(name, in: ns)
             if case .veth(let peer?) = link.kind { removeLink(peer.name, in: peer.namespace) }
         case .addAddress(let ns, let a):
@@ -65,7 +67,7 @@ extension HostState {
             guard !(namespaces[ns]!.addresses.contains(a)) else { throw SimulationError("address \(a) exists") }
             namespaces[ns]!.addresses.append(a)
         case .deleteAddress(let ns, let a):
-            guard let i = namespaces[ns]?.addresses.firstIndex(of: a) else { throw SimulationError("no address \(a) in \(ns)") }
+            guard let i = namespaces[ns]?.addresses.firstIndex(of: a) else { return }
             namespaces[ns]!.addresses.remove(at: i)
         case .addRoute(let ns, let r):
             guard namespaces[ns] != nil else { throw SimulationError("no namespace \(ns)") }
@@ -75,19 +77,19 @@ extension HostState {
             }
             namespaces[ns]!.routes.append(r)
         case .deleteRoute(let ns, let r):
-            guard let i = namespaces[ns]?.routes.firstIndex(of: r) else { throw SimulationError("no route \(r) in \(ns)") }
+            guard let i = namespaces[ns]?.routes.firstIndex(of: r) else { return }
             namespaces[ns]!.routes.remove(at: i)
         case .addNeighbour(let ns, let n):
             guard namespaces[ns]?.link(named: n.link) != nil else { throw SimulationError("no link \(n.link) in \(ns)") }
             namespaces[ns]!.neighbours.append(n)
         case .deleteNeighbour(let ns, let n):
-            guard let i = namespaces[ns]?.neighbours.firstIndex(of: n) else { throw SimulationError("no neighbour in \(ns)") }
+            guard let i = namespaces[ns]?.neighbours.firstIndex(of: n) else { return }
             namespaces[ns]!.neighbours.remove(at: i)
         case .addFDBEntry(let ns, let e):
             guard namespaces[ns]?.link(named: e.link) != nil else { throw SimulationError("no link \(e.link) in \(ns)") }
             namespaces[ns]!.fdb.append(e)
         case .deleteFDBEntry(let ns, let e):
-            guard let i = namespaces[ns]?.fdb.firstIndex(of: e) else { throw SimulationError("no fdb entry in \(ns)") }
+            guard let i = namespaces[ns]?.fdb.firstIndex(of: e) else { return }
             namespaces[ns]!.fdb.remove(at: i)
         case .replaceFirewallTable(let ns, let table):
             guard namespaces[ns] != nil else { throw SimulationError("no namespace \(ns)") }
