@@ -238,6 +238,10 @@ extension Reconciler {
                 if linkIsOurs(n.link, in: ref) == false { return "neighbour \(n.address) on \(n.link) in \(ref)" }
             case .deleteFDBEntry(let ref, let e):
                 if linkIsOurs(e.link, in: ref) == false { return "FDB entry \(e.mac) on \(e.link) in \(ref)" }
+            case .deleteFirewallTable(let ref, let family, let name):
+                if !FirewallTable(family: family, name: name, chains: []).belongs(to: project) { return "table \(family) \(name) in \(ref)" }
+            case .replaceFirewallTable(let ref, let table):
+                if !table.belongs(to: project) { return "table \(table.qualifiedName) in \(ref)" }
             default:
                 continue
             }
