@@ -139,6 +139,11 @@ public enum Compiler {
             }
             desired[ref] = ns
         }
+        // Traffic that leaves a bridge (to the outside, between networks a rule joins,
+        // to published ports) is routed: the host must forward, as on a Docker host.
+        let routed = spec.networks.filter { $0.driver != .macvlan && !$0.isInternal }
+        if routed.contains(where: { $0.primarySubnet(.v4) != nil }) { host.sysctls[HostSysctl.ipv4Forwarding] = "1" }
+        if routed.contains(where: { $0.primarySubnet(.v6) != nil }) { host.sysctls[HostSysctl.ipv6Forwarding] = "1" }
         let firewall = FirewallCompiler.compile(spec, endpoints: endpoints)
         if let table = firewall.table { host.firewall = [table] }
         desired[.host] = host

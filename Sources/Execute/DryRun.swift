@@ -61,6 +61,8 @@ public enum DryRun {
             return [prefix(ns, "nft") + "-j -f - <<'NFT'", table.batch.rendered, "NFT"]
         case .deleteFirewallTable(let ns, let family, let name):
             return [prefix(ns, "nft") + "delete table \(family) \(name)"]
+        case .setSysctl(let ns, let key, let value):
+            return [prefix(ns, "sysctl") + "-w \(key)=\(value)"]
         }
     }
 

@@ -62,6 +62,7 @@ public final class HostDriver: OperationDriver {
         switch op.backend {
         case .netlink: try netlink.perform(op)
         case .nftables: try nftables.perform(op)
+        case .sysctl: try SysctlBackend.perform(op)
         }
     }
 

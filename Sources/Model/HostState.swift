@@ -101,6 +101,11 @@ public struct NamespaceState: Sendable, Equatable, Codable {
     /// nftables tables: Desired holds the project's own; Observed every table in
     /// the namespace (read in the host namespace only: netform puts none elsewhere).
     public var firewall: [FirewallTable]
+    /// Global sysctls of the namespace that the project's traffic needs (only the
+    /// keys netform manages, `HostSysctl.managed`): Desired holds what the spec needs,
+    /// Observed what the kernel has. netform sets them when they differ and never
+    /// resets them (other tools rely on them too); `plan` shows each change.
+    public var sysctls: [String: String] = [:]
 
     public init(ref: NamespaceRef, owner: OwnerMark? = nil, links: [LinkState] = [], addresses: [AddressState] = [],
                 routes: [RouteState] = [], neighbours: [NeighbourState] = [], fdb: [FDBEntryState] = [],

@@ -41,6 +41,10 @@ public enum Operation: Sendable, Equatable, Codable {
     /// Deletes the table if it exists (a table already gone is a delete done).
     case deleteFirewallTable(namespace: NamespaceRef, family: String, name: String)
 
+    // Global settings
+    /// Writes `/proc/sys/KEY` (dots for slashes) in the namespace.
+    case setSysctl(namespace: NamespaceRef, key: String, value: String)
+
     /// The namespace the operation acts in.
     public var namespace: NamespaceRef {
         switch self {
@@ -50,7 +54,7 @@ public enum Operation: Sendable, Equatable, Codable {
              .setLink(let ns, _, _), .deleteLink(let ns, _),
              .addAddress(let ns, _), .deleteAddress(let ns, _), .addRoute(let ns, _), .deleteRoute(let ns, _),
              .addNeighbour(let ns, _), .deleteNeighbour(let ns, _), .addFDBEntry(let ns, _), .deleteFDBEntry(let ns, _),
-             .replaceFirewallTable(let ns, _), .deleteFirewallTable(let ns, _, _):
+             .replaceFirewallTable(let ns, _), .deleteFirewallTable(let ns, _, _), .setSysctl(let ns, _, _):
             ns
         }
     }
@@ -60,6 +64,7 @@ public enum Operation: Sendable, Equatable, Codable {
     public var backend: Backend {
         switch self {
         case .replaceFirewallTable, .deleteFirewallTable: .nftables
+        case .setSysctl: .sysctl
         default: .netlink
         }
     }
@@ -68,7 +73,21 @@ public enum Operation: Sendable, Equatable, Codable {
     public enum Backend: Sendable, Hashable {
         case netlink
         case nftables
+        /// `/proc/sys` of the namespace.
+        case sysctl
     }
+}
+
+/// The global sysctls netform may set: IP forwarding, which every container
+/// network that reaches beyond its bridge needs (Docker sets it too).
+public enum HostSysctl {
+    public static let ipv4Forwarding = "net.ipv4.ip_forward"
+    public static let ipv6Forwarding = "net.ipv6.conf.all.forwarding"
+    public static let managed = [ipv4Forwarding, ipv6Forwarding]
+
+    /// `/proc/sys/` + the key with dots as slashes (no managed key has a dot inside
+    /// a component).
+    public static func path(_ key: String) -> String { "/proc/sys/" + key.split(separator: ".").joined(separator: "/") }
 }
 
 /// Link attributes to change in place; nil fields are left alone.

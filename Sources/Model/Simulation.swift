@@ -95,6 +95,9 @@ extension HostState {
             guard namespaces[ns] != nil else { throw SimulationError("no namespace \(ns)") }
             namespaces[ns]!.firewall.removeAll { $0.family == table.family && $0.name == table.name }
             namespaces[ns]!.firewall.append(table)
+        case .setSysctl(let ns, let key, let value):
+            guard namespaces[ns] != nil else { throw SimulationError("no namespace \(ns)") }
+            namespaces[ns]!.sysctls[key] = value
         case .deleteFirewallTable(let ns, let family, let name):
             // Like `nft add table; delete table`: a missing table is not an error.
             namespaces[ns]?.firewall.removeAll { $0.family == family && $0.name == name }

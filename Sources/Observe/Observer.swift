@@ -52,7 +52,10 @@ public enum Observer {
                 }
             }
             var state = observed.state
-            if namespace == .host { state.firewall = try firewall() }
+            if namespace == .host {
+                state.firewall = try firewall()
+                state.sysctls = sysctls()
+            }
             return state
         case .vanished(let error), .failed(let error):
             throw error
@@ -92,7 +95,24 @@ public enum Observer {
         var state = HostState()
         for o in observed { state.namespaces[o.state.ref] = o.state }
         state.namespaces[.host]?.firewall = try firewall()
+        state.namespaces[.host]?.sysctls = sysctls()
         return state
+    }
+
+    /// The values of the global sysctls netform manages (`HostSysctl.managed`) in the
+    /// caller's namespace; keys the kernel does not have (IPv6 disabled) are left out.
+    public static func sysctls() -> [String: String] {
+        var out: [String: String] = [:]
+        for key in HostSysctl.managed {
+            let fd = open(HostSysctl.path(key), O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            var buf = [UInt8](repeating: 0, count: 64)
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { continue }
+            out[key] = String(decoding: buf[..<n].filter { $0 != 0x0a && $0 != 0x20 }, as: UTF8.self)
+        }
+        return out
     }
 
     /// Every nftables table of the host namespace (netform's and everyone else's:

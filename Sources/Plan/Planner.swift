@@ -101,6 +101,7 @@ struct PlanBuilder {
         for ns in observed.namespaces.values {
             if isOurs(ns.owner) { out.insert(resource(for: ns.owner, fallback: ns.ref)) }
             for t in ns.firewall where t.belongs(to: project) { out.insert(firewallResource(t)) }
+            if !ns.sysctls.isEmpty, ns.ref == .host { out.insert(Resource(.host, "sysctls")) }
             for l in ns.links where isOurs(l.owner) { out.insert(resource(for: l.owner, fallback: ns.ref)) }
         }
         return out.sorted()
@@ -199,6 +200,23 @@ struct PlanBuilder {
         reconcileLinks()
         addAddressesAndRoutes()
         removeFirewall()
+        setSysctls()
+    }
+
+    // MARK: sysctls
+
+    /// Global settings the project needs, set when they differ; never reset (other
+    /// tools rely on them: a destroy leaves them). A key the host does not report is
+    /// not touched.
+    mutating func setSysctls() {
+        for want in desiredSorted {
+            for (key, value) in want.sysctls.sorted(by: { $0.key < $1.key }) {
+                guard let have = observed[want.ref]?.sysctls[key], have != value else { continue }
+                emit(Resource(.host, "sysctls"), .update, .setSysctl(namespace: want.ref, key: key, value: value),
+                     inverse: [.setSysctl(namespace: want.ref, key: key, value: have)], disruption: .inPlace,
+                     details: [AttributeChange(key, old: have, new: value + " (a host-wide setting; netform never resets it)")])
+            }
+        }
     }
 
     // MARK: firewall
@@ -649,6 +667,7 @@ public enum Fingerprint {
             // netform's tables (any project's: a saved plan must not run over a table
             // another apply changed meanwhile); foreign tables change on their own.
             for t in ns.firewall where t.isNetforms { feed("t"); feed(t.qualifiedName); feed(t.canonicalJSON) }
+            for (k, v) in ns.sysctls.sorted(by: { $0.key < $1.key }) { feed("s"); feed(k); feed(v) }
         }
         func hex(_ v: UInt64) -> String {
             let s = String(v, radix: 16)

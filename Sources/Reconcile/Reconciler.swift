@@ -70,7 +70,7 @@ public struct Reconciler {
         let plan = withFileConflicts(Planner.plan(compiled.desired, observed: observed))
         lap("plan")
         return PlannedChange(plan: plan, desired: compiled.desired, endpoints: compiled.endpoints, unenforced: compiled.unenforced,
-                             notes: compiled.notes)
+                             notes: compiled.notes + HostAdvice.warnings(desired: compiled.desired, observed: observed))
     }
 
     /// Adopted namespaces given by path that are the host's or a named one.

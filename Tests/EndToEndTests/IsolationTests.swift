@@ -242,4 +242,34 @@ struct Isolation {
         #expect(section(r.stdout, "dry run") == "  nft delete table inet netform_seed\n")
         #expect(section(r.stdout, "end") == "table inet sentinel\nnft sentinel unchanged\n")
     }
+
+    /// Docker's situation without Docker: a foreign FORWARD chain with policy drop is
+    /// named by plan (with the DOCKER-USER fix); IP forwarding is a plan step, set by
+    /// apply and left on by destroy.
+    @Test func foreignForwardDropIsNamedAndForwardingIsAStep() throws {
+        let r = try isolation("""
+        sysctl -qw net.ipv4.ip_forward=0
+        nft add table ip filter
+        nft add chain ip filter FORWARD '{ type filter hook forward priority 0; policy drop; }'
+        nft add chain ip filter DOCKER-USER
+        echo "== plan"
+        netform plan Examples/seed.yaml 2>&1 | grep -E "warning: table|ip_forward" | cut -c1-120
+        netform apply --yes Examples/seed.yaml >/dev/null 2>&1
+        sysctl -n net.ipv4.ip_forward
+        echo "== blocked by the foreign chain"
+        reach seed.container1 172.17.0.3
+        sysctl -qw net.bridge.bridge-nf-call-iptables=0
+        nft delete table ip filter
+        netform destroy --yes Examples/seed.yaml >/dev/null
+        sysctl -n net.ipv4.ip_forward
+        echo "== done"
+        """)
+        #expect(r.status == 0, "\(r.stderr)")
+        let plan = section(r.stdout, "plan").split(separator: "\n").map(String.init)
+        #expect(plan == ["warning: table ip filter, chain FORWARD (hook forward, policy drop) belongs to another tool and drops forwarded traffic ",
+                         "      ~   net.ipv4.ip_forward: 0 → 1 (a host-wide setting; netform never resets it)", "1"],
+                "the warning, the step, and apply set it")
+        #expect(section(r.stdout, "blocked by the foreign chain") == "seed.container1 -> 172.17.0.3 blocked\n1\n",
+                "the foreign drop wins even within a network (our bridges pass bridged traffic to netfilter); destroy leaves forwarding on")
+    }
 }

@@ -130,3 +130,45 @@ rules:
         #expect(Fingerprint.of(foreign, scope: plan.scope) == plan.fingerprint)
     }
 }
+
+/// IP forwarding is a step of the plan (never a silent change, never reset), and a
+/// foreign forward chain with a drop policy is named with the fix its owner knows.
+@Suite struct HostSettings {
+    @Test func forwardingIsSetOnceAndLeftOnByDestroy() throws {
+        let (desired, after, plan) = try converge(seedSpec, from: pristineHost())
+        let set = plan.steps.filter { $0.operation.backend == .sysctl }
+        #expect(set.map(\.operation) == [.setSysctl(namespace: .host, key: "net.ipv4.ip_forward", value: "1")])
+        #expect(set.first?.inverse == [.setSysctl(namespace: .host, key: "net.ipv4.ip_forward", value: "0")])
+        #expect(Planner.plan(desired, observed: asObserved(after)).isEmpty)
+        let destroy = Planner.plan(DesiredState(project: "seed", state: HostState(namespaces: [.host: NamespaceState(ref: .host)])),
+                                   observed: asObserved(after))
+        #expect(!destroy.steps.contains { $0.operation.backend == .sysctl })
+        // Already on: nothing to do; a host that does not report it: not touched.
+        var on = pristineHost()
+        on[.host]!.sysctls[HostSysctl.ipv4Forwarding] = "1"
+        #expect(!(try planFor(seedSpec, on).1.steps.contains { $0.operation.backend == .sysctl }))
+        var unknown = pristineHost()
+        unknown[.host]!.sysctls = [:]
+        #expect(!(try planFor(seedSpec, unknown).1.steps.contains { $0.operation.backend == .sysctl }))
+    }
+
+    @Test func anInternalOnlySpecNeedsNoForwarding() throws {
+        let text = "version: 1\nproject: quiet\nnetworks:\n  db: {internal: true, subnets: [{subnet: 10.0.1.0/24}]}\n"
+        #expect(!(try planFor(text, pristineHost()).1.steps.contains { $0.operation.backend == .sysctl }))
+    }
+
+    @Test func aForeignForwardDropIsNamedWithTheFix() throws {
+        var host = pristineHost()
+        host[.host]!.firewall.append(FirewallTable(family: "ip", name: "filter", chains: [
+            .init(name: "FORWARD", base: .init(type: "filter", hook: "forward", priority: 0, policy: "drop"), rules: []),
+            .init(name: "DOCKER-USER", base: nil, rules: []),
+        ]))
+        let (compiled, _) = try planFor(seedSpec, host)
+        let warnings = HostAdvice.warnings(desired: compiled.desired, observed: asObserved(host))
+        #expect(warnings.count == 1)
+        #expect(warnings.first?.hasPrefix("table ip filter, chain FORWARD (hook forward, policy drop) belongs to another tool") == true)
+        #expect(warnings.first?.contains("iptables -I DOCKER-USER -i docker0 -j ACCEPT; iptables -I DOCKER-USER -o docker0 -j ACCEPT") == true)
+        // An accepting policy, or netform's own tables, are no reason to warn.
+        #expect(HostAdvice.warnings(desired: compiled.desired, observed: asObserved(pristineHost())).isEmpty)
+    }
+}

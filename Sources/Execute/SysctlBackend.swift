@@ -1,0 +1,28 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Model
+
+/// Writes the global sysctls a plan sets (`/proc/sys/...`), in the host namespace
+/// (the one netform runs in: `/proc/sys/net` is the writer's network namespace).
+public enum SysctlBackend {
+    public static func perform(_ op: Operation) throws(ExecuteError) {
+        guard case .setSysctl(let ref, let key, let value) = op else {
+            throw ExecuteError(operation: DryRun.describe(op), message: "not a sysctl operation")
+        }
+        guard ref == .host else {
+            throw ExecuteError(operation: DryRun.describe(op), message: "sysctls are set in the host namespace only")
+        }
+        try write(key: key, value: value, operation: DryRun.describe(op))
+    }
+
+    static func write(key: String, value: String, operation: String) throws(ExecuteError) {
+        let path = HostSysctl.path(key)
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ExecuteError(operation: operation, message: "open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let bytes = Array((value + "\n").utf8)
+        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard n == bytes.count else { throw ExecuteError(operation: operation, message: "write \(path): \(String(cString: strerror(errno)))") }
+    }
+}
