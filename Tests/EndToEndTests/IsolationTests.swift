@@ -23,8 +23,9 @@ func isolation(_ script: String) throws -> TestSupport.Output {
     # tcp FROM TO ADDR PORT [LISTEN]: listens in TO on LISTEN (default PORT),
     # connects from FROM to ADDR:PORT.
     tcp() {
-      local from=$1 to=$2 addr=$3 port=$4 listen=${5:-$4} pid r
-      ip netns exec "$to" nc -l -p "$listen" >/dev/null 2>&1 &
+      local from=$1 to=$2 addr=$3 port=$4 listen=${5:-$4} pid r fam=-4
+      case $addr in *:*) fam=-6 ;; esac
+      ip netns exec "$to" nc $fam -l -p "$listen" >/dev/null 2>&1 &
       pid=$!
       for i in $(seq 50); do ip netns exec "$to" ss -ltn | grep -q ":$listen " && break; sleep 0.05; done
       if ip netns exec "$from" nc -z -w2 "$addr" "$port" >/dev/null 2>&1; then r=ok; else r=blocked; fi
@@ -381,5 +382,55 @@ struct Isolation {
         #expect(r.stdout.hasPrefix("Probe: 6 of 6 container pairs behave as the spec says.\n"), "\(r.stdout)")
         #expect(section(r.stdout, "probe") == "exit 1\n2\n", "container1 ↔ container2 both ways")
         #expect(section(r.stdout, "explain") == "  decided by: dropped by ip filter chain FORWARD: policy drop\nexit 3\n")
+    }
+
+    /// The IPv6 counterparts: isolation between networks, NAT66 masquerade to an
+    /// upstream that has no route back, a published port on [::], and IPv6
+    /// forwarding as a plan step.
+    @Test func ipv6IsolationMasqueradeAndPublishedPorts() throws {
+        let r = try isolation("""
+        sysctl -qw net.ipv6.conf.all.forwarding=0
+        ip netns add upstream
+        ip link add up0 type veth peer name eth0 netns upstream
+        ip -6 addr add fd00:200::1/64 dev up0 nodad; ip link set up0 up
+        ip -n upstream -6 addr add fd00:200::2/64 dev eth0 nodad; ip -n upstream link set eth0 up; ip -n upstream link set lo up
+        cat > $T/v6.yaml <<'EOF'
+        version: 1
+        project: six
+        networks:
+          a: {subnets: [{subnet: "fd00:1::/64"}]}
+          b: {subnets: [{subnet: "fd00:2::/64"}]}
+        containers:
+          c1: {networks: [a]}
+          c2: {networks: [a], ports: ["[::]:8080:80/tcp"]}
+          c3: {networks: [b]}
+        EOF
+        netform plan $T/v6.yaml | grep -o "net.ipv6.conf.all.forwarding: 0 → 1" || true
+        netform apply --yes $T/v6.yaml >/dev/null
+        echo "== reach"
+        reach six.c1 fd00:1::3
+        reach six.c1 fd00:2::2
+        reach six.c3 fd00:1::2
+        reach six.c1 fd00:200::2
+        reach six.c3 fd00:200::2
+        tcp upstream six.c2 fd00:200::1 8080 80
+        tcp six.c3 six.c2 fd00:1::3 80
+        echo "== explain"
+        netform explain --probe $T/v6.yaml c1 c3 | tail -2 || true
+        echo "== done"
+        """)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.hasPrefix("net.ipv6.conf.all.forwarding: 0 → 1\n"), "\(r.stdout)")
+        #expect(section(r.stdout, "reach") == """
+            six.c1 -> fd00:1::3 ok
+            six.c1 -> fd00:2::2 blocked
+            six.c3 -> fd00:1::2 blocked
+            six.c1 -> fd00:200::2 ok
+            six.c3 -> fd00:200::2 ok
+            upstream -> fd00:200::1:8080/tcp ok
+            six.c3 -> fd00:1::3:80/tcp blocked
+
+            """, "NAT66 to the upstream, which has no route to fd00:1::/64 or fd00:2::/64")
+        #expect(section(r.stdout, "explain") == "  decided by: dropped by inet netform_six chain project: between the project's networks\n  probe: not reachable — the kernel agrees\n")
     }
 }
