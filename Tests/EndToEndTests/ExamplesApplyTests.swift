@@ -79,11 +79,14 @@ struct ExamplesApply {
     @Test func dualStack() throws {
         let r = try example("""
         netform apply --yes Examples/dual-stack.yaml | tail -1
-        # Straight after apply, no settling: IPv6 addresses are usable at once (nodad):
-        # no address is tentative (waiting for DAD) or failed DAD. Checked before the
-        # pings, which retry until a deadline and so could outwait a DAD.
+        # Straight after apply, no settling: netform's IPv6 addresses are usable at once
+        # (nodad): none is tentative (waiting for DAD) or failed DAD. Checked before the
+        # pings, which retry until a deadline and so could outwait a DAD. (The kernel's
+        # own link-local addresses do DAD; they are not netform's.)
         echo "== tentative"
-        for c in app1 app2 app3 nfs; do ip -n dualstack.$c -6 addr show tentative; ip -n dualstack.$c -6 addr show dadfailed; done; echo "end"
+        for c in app1 app2 app3 nfs; do
+          ip -n dualstack.$c -6 addr show scope global tentative; ip -n dualstack.$c -6 addr show scope global dadfailed
+        done; echo "end"
         echo "== ping"
         pingfrom dualstack.app1 -6 -c1 -W2 fd3c:5e71:a2b4:1::20
         pingfrom dualstack.app1 -6 -c1 -W2 fd3c:5e71:a2b4:1:8000::
@@ -374,6 +377,10 @@ struct ExamplesApply {
         # Destroy still works when an adopted namespace has gone away with its process.
         netform apply --yes /run/adopt.yaml | tail -1
         kill $solo; wait $solo 2>/dev/null || true
+        # The namespace dies with its process and takes the veth with it, but
+        # asynchronously (the kernel's namespace teardown): wait until it has gone, so
+        # this is the scenario above and not a race with the teardown.
+        for _ in $(seq 1 600); do ip -o link show | grep -q 'netform:adopt/ep/bypid/' || break; sleep 0.1; done
         netform destroy --yes /run/adopt.yaml | tail -1
         leftovers adopt /run/elsewhere/zns
         """)

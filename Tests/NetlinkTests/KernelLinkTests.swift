@@ -98,7 +98,7 @@ struct KernelLinkTests {
         try NetworkNamespace.delete(name: nsName)
         _ = consume ns
         _ = consume inside
-        #expect(try h.waitForLinkRemoval(.index(hostLink.index)), "veth should disappear with its namespace")
+        #expect(try h.waitForLinkRemoval(.index(hostLink.index), timeout: kernelDeadline), "veth should disappear with its namespace")
         #expect(try ipLink(host) == nil)
     }
 

@@ -51,10 +51,14 @@ struct KernelNamespaceTests {
         // Open by PID: a process started inside the namespace.
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        p.arguments = ["netns", "exec", name, "sleep", "5"]
+        // Lives until the defer below ends it: a short `sleep` could end before the test
+        // is done with it on a loaded machine.
+        p.arguments = ["netns", "exec", name, "sleep", "300"]
         try p.run()
-        defer { p.terminate(); p.waitUntilExit() }
-        let sameNamespace = eventually(3) {
+        // SIGKILL, not terminate(): the child inherits the spawning thread's signal mask,
+        // in which SIGTERM is blocked.
+        defer { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        let sameNamespace = eventually(30) {
             guard let ns = try? NetworkNamespace.open(pid: p.processIdentifier) else { return false }
             return ns.id == byName.id
         }
