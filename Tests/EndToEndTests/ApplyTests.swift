@@ -221,7 +221,7 @@ struct ApplyLifecycle {
         for k in 1...max(steps, 1) {
             #expect(r.stdout.contains("step \(k): same\n"), "step \(k):\n\(r.stdout)")
         }
-        #expect(!r.stdout.contains("DIFFERENT") && !r.stdout.contains("no rollback message"))
+        #expect(!r.stdout.contains("DIFFERENT") && !r.stdout.contains("no rollback message"), "\(r.stdout)")
     }
 
     @Test func dryRunAndStalePlansChangeNothing() throws {
