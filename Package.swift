@@ -27,16 +27,15 @@ let package = Package(
         .target(name: "Model", dependencies: ["Addressing"], swiftSettings: strict),
         .target(name: "Compile", dependencies: ["Spec", "Model"], swiftSettings: strict),
         .target(name: "Plan", dependencies: ["Model"], swiftSettings: strict),
-        .target(name: "Execute", dependencies: ["Model", "Plan", "Netlink"], swiftSettings: strict),
+        .target(name: "Execute", dependencies: ["Model", "Plan", "Netlink", "Firewall"], swiftSettings: strict),
         .target(name: "Reconcile", dependencies: ["Spec", "Model", "Compile", "Plan", "Execute"], swiftSettings: strict),
         // Reads the live kernel state into Model values (read-only; CNetlink for setns;
         // Spec for the fields of `network inspect` the kernel does not hold).
-        .target(name: "Observe", dependencies: ["Netlink", "Model", "Addressing", "CNetlink", "Spec"], swiftSettings: strict),
+        .target(name: "Observe", dependencies: ["Netlink", "Model", "Addressing", "CNetlink", "Spec", "Firewall"], swiftSettings: strict),
 
-        // nftables: the project's firewall table compiled from the spec (pure), and a
-        // libnftables JSON wrapper that runs inside a given network namespace.
-        .target(name: "Firewall", dependencies: ["CNftables", "Netlink", "Spec", "Compile", "Model", "Addressing"],
-                swiftSettings: strict),
+        // nftables I/O: a libnftables JSON wrapper that runs inside a given network
+        // namespace (the rule compiler is pure and lives in Compile).
+        .target(name: "Firewall", dependencies: ["CNftables", "Netlink", "Model"], swiftSettings: strict),
 
         // CLI
         .executableTarget(

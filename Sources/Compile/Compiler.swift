@@ -24,6 +24,9 @@ public struct CompiledSpec: Sendable, Equatable {
     public var endpoints: [Endpoint]
     /// Parts of the spec this version does not enforce yet, said plainly.
     public var unenforced: [String] = []
+    /// What the firewall cannot express of the spec (a rule that matches nothing, a
+    /// published port without a target), said plainly.
+    public var notes: [String] = []
 }
 
 /// Why a spec cannot be compiled for this host (beyond what `validate` can know).
@@ -66,7 +69,8 @@ public enum Compiler {
         for net in spec.networks where net.driver != .macvlan {
             let mark = OwnerMark.network(project, net.name)
             host.links.append(LinkState(name: net.device, kind: .bridge, mtu: net.mtu, isUp: true,
-                                        mac: Naming.deviceMAC(project: project, device: net.device), alias: mark.alias))
+                                        mac: Naming.deviceMAC(project: project, device: net.device), alias: mark.alias,
+                                        bridgeNetfilter: true))
             for s in net.subnets {
                 host.addresses.append(AddressState(link: net.device, address: s.gateway, prefixLength: s.subnet.prefixLength))
             }
@@ -135,24 +139,18 @@ public enum Compiler {
             }
             desired[ref] = ns
         }
+        let firewall = FirewallCompiler.compile(spec, endpoints: endpoints)
+        if let table = firewall.table { host.firewall = [table] }
         desired[.host] = host
         return CompiledSpec(desired: DesiredState(project: project, state: desired, createdNamespaces: created, adoptedNamespaces: adopted),
-                            endpoints: endpoints, unenforced: unenforced(spec))
+                            endpoints: endpoints, unenforced: unenforced(spec), notes: firewall.notes)
     }
 }
 
-/// What the firewall (nftables) and the cluster store will enforce, and this
-/// version does not yet: users must not believe a rule protects them.
+/// What the cluster store will enforce, and this version does not yet: users must
+/// not believe an overlay spans hosts when it does not.
 func unenforced(_ spec: Spec) -> [String] {
     var out: [String] = []
-    func n(_ count: Int, _ what: String) -> String { "\(count) \(what)\(count == 1 ? "" : "s")" }
-    if !spec.rules.isEmpty { out.append("\(n(spec.rules.count, "isolation rule")) (traffic between networks is not filtered by netform yet)") }
-    let ports = spec.containers.reduce(0) { $0 + $1.ports.count }
-    if ports > 0 { out.append("\(n(ports, "published port")) (no port forwarding yet)") }
-    let masq = spec.networks.filter { $0.masquerade && $0.driver == .bridge }
-    if !masq.isEmpty { out.append("masquerade on \(masq.map { "'\($0.name)'" }.joined(separator: ", ")) (no NAT to the outside yet)") }
-    let internalNets = spec.networks.filter(\.isInternal)
-    if !internalNets.isEmpty { out.append("internal network\(internalNets.count == 1 ? "" : "s") \(internalNets.map { "'\($0.name)'" }.joined(separator: ", ")) (only the missing default route isolates them yet)") }
     if spec.networks.contains(where: { $0.driver == .overlay }) { out.append("overlay networks span this host only (no cluster store yet)") }
     return out
 }

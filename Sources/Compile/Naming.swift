@@ -1,4 +1,5 @@
 import Addressing
+import Model
 
 /// Deterministic kernel names for what netform creates.
 ///
@@ -32,7 +33,7 @@ public enum Naming {
     }
 
     /// The nftables table of a project.
-    public static func firewallTable(project: String) -> String { "netform_" + String(project.map { $0 == "-" ? "_" : $0 }) }
+    public static func firewallTable(project: String) -> String { FirewallTable.name(project: project) }
 
     static func hex12(_ h: UInt64) -> String {
         let s = String(h >> 16, radix: 16)

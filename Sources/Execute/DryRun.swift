@@ -11,7 +11,7 @@ public enum DryRun {
         case .deleteNamespace(let name):
             return ["ip netns delete \(name)"]
         case .createBridge(let ns, let name, let mtu, let mac, let alias):
-            return [ip(ns, "link add \(name)\(mac.map { " address \($0)" } ?? "") mtu \(mtu) type bridge"),
+            return [ip(ns, "link add \(name)\(mac.map { " address \($0)" } ?? "") mtu \(mtu) type bridge nf_call_iptables 1 nf_call_ip6tables 1"),
                     ip(ns, "link set \(name) alias \(q(alias)) up")]
         case .createVeth(let ns, let name, let mac, let master, let mtu, let alias, let peer, let peerMac, let peerAlias):
             return [ip(ns, "link add \(name)\(mac.map { " address \($0)" } ?? "") mtu \(mtu)\(master.map { " master \($0)" } ?? "") up type veth peer name \(peer.name)"
@@ -35,6 +35,7 @@ public enum DryRun {
             if let alias = c.alias { parts.append("alias \(q(alias))") }
             if let up = c.isUp { parts.append(up ? "up" : "down") } else if c.mac != nil { parts.append("up") }
             if !parts.isEmpty { out.append(ip(ns, "link set \(name) " + parts.joined(separator: " "))) }
+            if let nf = c.bridgeNetfilter { out.append(ip(ns, "link set \(name) type bridge nf_call_iptables \(nf ? 1 : 0) nf_call_ip6tables \(nf ? 1 : 0)")) }
             if let iso = c.isolated { out.append(prefix(ns, "bridge") + "link set dev \(name) isolated \(iso ? "on" : "off")") }
             return out
         case .deleteLink(let ns, let name):
@@ -55,11 +56,21 @@ public enum DryRun {
             return [prefix(ns, "bridge") + "fdb append \(e.mac) dev \(e.link)\(e.destination.map { " dst \($0)" } ?? "")"]
         case .deleteFDBEntry(let ns, let e):
             return [prefix(ns, "bridge") + "fdb del \(e.mac) dev \(e.link)\(e.destination.map { " dst \($0)" } ?? "")"]
-        case .replaceFirewallTable(let ns, let table, _):
-            return [prefix(ns, "nft") + "-j -f - # replace table \(table)"]
-        case .deleteFirewallTable(let ns, let table):
-            return [prefix(ns, "nft") + "delete table inet \(table)"]
+        case .replaceFirewallTable(let ns, let table):
+            // The exact batch libnftables gets (one atomic transaction).
+            return [prefix(ns, "nft") + "-j -f - <<'NFT'", table.batch.rendered, "NFT"]
+        case .deleteFirewallTable(let ns, let family, let name):
+            return [prefix(ns, "nft") + "delete table \(family) \(name)"]
         }
+    }
+
+    /// One short line for an operation, for error messages and progress (a firewall
+    /// batch is named, not printed whole).
+    public static func describe(_ op: Operation) -> String {
+        if case .replaceFirewallTable(let ns, let table) = op {
+            return prefix(ns, "nft") + "-j -f - (replace table \(table.qualifiedName): \(table.chains.count) chains, \(table.ruleCount) rules)"
+        }
+        return commands(for: op).joined(separator: "; ")
     }
 
     static func route(_ r: RouteState) -> String {

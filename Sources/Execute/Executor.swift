@@ -104,7 +104,7 @@ public enum Executor {
             defer { profile?.add(step.operation, clock.now - stepStart) }
             do throws(ExecuteError) {
                 if failpoint?.step == step.id {
-                    throw ExecuteError(operation: DryRun.commands(for: step.operation).joined(separator: "; "),
+                    throw ExecuteError(operation: DryRun.describe(step.operation),
                                        message: "failpoint NETFORM_FAILPOINT=step:\(step.id)")
                 }
                 if let name = hostLinkCreated(by: step.operation), pendingGone.contains(name) {

@@ -115,10 +115,10 @@ public final class KernelDriver: OperationDriver {
             handles[.named(name)] = box.handle.withLock { $0 }
         case .deleteNamespace(let name):
             forget(.named(name))
-            try NetworkNamespace.delete(name: name)
+            try goneIsDone { () throws(NetlinkError) in try NetworkNamespace.delete(name: name) }
         case .createBridge(let ref, let name, let mtu, let mac, let alias):
             let h = try handle(ref)
-            try h.execute(.newLink(NewLink(name: name, kind: .bridge, mtu: UInt32(mtu), mac: mac,
+            try h.execute(.newLink(NewLink(name: name, kind: .filteredBridge, mtu: UInt32(mtu), mac: mac,
                                            group: OwnerMark.linkGroup(alias: alias), up: true)))
             try h.setLink(.name(name), LinkChange(alias: alias))
         case .createVeth(let ref, let name, let mac, let master, let mtu, let alias, let peer, let peerMac, let peerAlias):
@@ -170,30 +170,52 @@ public final class KernelDriver: OperationDriver {
             }
             if lc != LinkChange() { try h.setLink(.name(name), lc) }
             if let isolated = change.isolated { try h.setBridgePort(.name(name), isolated: isolated) }
+            if let nf = change.bridgeNetfilter { try h.setBridgeNetfilter(.name(name), nf) }
         case .deleteLink(let ref, let name):
             // A veth takes its peer (in another namespace) with it: forget all.
             indexes.removeAll()
-            try handle(ref).deleteLink(.name(name))
+            try goneIsDone { () throws(NetlinkError) in try handle(ref).deleteLink(.name(name)) }
         case .addAddress(let ref, let a):
             let h = try handle(ref)
             try h.addAddress(NewAddress(index: try index(a.link, in: ref), address: a.address, prefixLength: a.prefixLength, noDAD: a.address.family == .v6))
         case .deleteAddress(let ref, let a):
-            let h = try handle(ref)
-            try h.deleteAddress(NewAddress(index: try index(a.link, in: ref), address: a.address, prefixLength: a.prefixLength))
+            try goneIsDone { () throws(NetlinkError) in
+                try handle(ref).deleteAddress(NewAddress(index: try index(a.link, in: ref), address: a.address, prefixLength: a.prefixLength))
+            }
         case .addRoute(let ref, let r):
             try handle(ref).addRoute(try routeSpec(r, in: ref))
         case .deleteRoute(let ref, let r):
-            try handle(ref).deleteRoute(try routeSpec(r, in: ref))
+            try goneIsDone { () throws(NetlinkError) in try handle(ref).deleteRoute(try routeSpec(r, in: ref)) }
         case .addNeighbour(let ref, let n):
             try handle(ref).addNeighbour(NeighbourSpec(index: try index(n.link, in: ref), address: n.address, mac: n.mac))
         case .deleteNeighbour(let ref, let n):
-            try handle(ref).deleteNeighbour(NeighbourSpec(index: try index(n.link, in: ref), address: n.address, mac: n.mac))
+            try goneIsDone { () throws(NetlinkError) in
+                try handle(ref).deleteNeighbour(NeighbourSpec(index: try index(n.link, in: ref), address: n.address, mac: n.mac))
+            }
         case .addFDBEntry(let ref, let e):
             try handle(ref).addFDB(FDBSpec(index: try index(e.link, in: ref), mac: e.mac, destination: e.destination), append: true)
         case .deleteFDBEntry(let ref, let e):
-            try handle(ref).deleteFDB(FDBSpec(index: try index(e.link, in: ref), mac: e.mac, destination: e.destination))
+            try goneIsDone { () throws(NetlinkError) in
+                try handle(ref).deleteFDB(FDBSpec(index: try index(e.link, in: ref), mac: e.mac, destination: e.destination))
+            }
         case .replaceFirewallTable, .deleteFirewallTable:
-            throw NetlinkError(errno: EOPNOTSUPP, request: "nftables", detail: "firewall rules are not implemented yet")
+            throw NetlinkError(errno: EOPNOTSUPP, request: "nftables", detail: "not a netlink operation (HostDriver routes it to nftables)")
+        }
+    }
+
+    /// Errnos that mean "the object (or the link or namespace it lived on) is not
+    /// there": ENODEV (link), ENOENT (namespace file, neighbour, FDB entry), ESRCH
+    /// (route), EADDRNOTAVAIL (address).
+    static let notThere: Set<Int32> = [ENODEV, ENOENT, ESRCH, EADDRNOTAVAIL]
+
+    /// Runs a delete; an object already gone is a delete done (as CNI's DEL): a
+    /// killed apply or destroy, or a veth that went with its namespace, must not
+    /// make the next run fail.
+    private func goneIsDone(_ delete: () throws(NetlinkError) -> Void) throws(NetlinkError) {
+        do {
+            try delete()
+        } catch where Self.notThere.contains(error.errno) {
+            return
         }
     }
 

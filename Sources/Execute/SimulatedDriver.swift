@@ -15,7 +15,7 @@ public final class SimulatedDriver: OperationDriver {
             try state.apply(op)
             log.append(op)
         } catch {
-            throw ExecuteError(operation: DryRun.commands(for: op).joined(separator: "; "), message: error.message)
+            throw ExecuteError(operation: DryRun.describe(op), message: error.message)
         }
     }
 

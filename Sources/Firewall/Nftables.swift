@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CNftables
+import Model
 import Netlink
 import Synchronization
 
@@ -110,15 +111,21 @@ public final class Nftables: Sendable {
         try run(JSONValue.object(["nftables": .array(commands)]).rendered, operation: operation)
     }
 
-    /// Replaces the ruleset's table atomically (one batch).
-    public func apply(_ ruleset: FirewallRuleset) throws(FirewallError) {
-        try run(ruleset.batch.rendered, operation: "replace table \(ruleset.family) \(ruleset.table)")
+    /// Replaces the table atomically (one batch: on failure the previous table, or
+    /// none, stays in force).
+    public func apply(_ table: FirewallTable) throws(FirewallError) {
+        try run(table.batch.rendered, operation: "replace table \(table.qualifiedName)")
+    }
+
+    /// Every table in the namespace with its chains and rules (`nft -j list ruleset`).
+    public func ruleset() throws(FirewallError) -> [FirewallTable] {
+        FirewallTable.tables(fromListing: try parse(run(commands: [["list": ["ruleset": nil]]], operation: "list ruleset").output))
     }
 
     /// The tables in the namespace as (family, name), in nft's order.
     public func tables() throws(FirewallError) -> [(family: String, name: String)] {
         let out = try run(commands: [["list": ["tables": nil]]], operation: "list tables")
-        return try JSONValue.parse(out.output)["nftables"]?.arrayValue.compactMap { item in
+        return try parse(out.output)["nftables"]?.arrayValue.compactMap { item in
             guard let t = item["table"], let f = t["family"]?.stringValue, let n = t["name"]?.stringValue else { return nil }
             return (f, n)
         } ?? []
@@ -130,7 +137,7 @@ public final class Nftables: Sendable {
         guard try tables().contains(where: { $0.family == family && $0.name == name }) else { return nil }
         let out = try run(commands: [["list": ["table": ["family": .string(family), "name": .string(name)]]]],
                           operation: "list table \(family) \(name)")
-        return try JSONValue.parse(out.output)["nftables"]
+        return try parse(out.output)["nftables"]
     }
 
     /// Deletes the table when it exists (one batch: `add table; delete table`, so a
@@ -138,6 +145,12 @@ public final class Nftables: Sendable {
     public func deleteTable(family: String, name: String) throws(FirewallError) {
         let table: JSONValue = ["table": ["family": .string(family), "name": .string(name)]]
         try run(commands: [["add": table], ["delete": table]], operation: "delete table \(family) \(name)")
+    }
+
+    private func parse(_ text: String) throws(FirewallError) -> JSONValue {
+        do { return try JSONValue.parse(text) } catch {
+            throw FirewallError(operation: "parse nft JSON output", command: "", message: error.message)
+        }
     }
 
     /// Runs `body` on a dedicated pthread inside `namespace` (or the caller's

@@ -98,9 +98,13 @@ public struct NamespaceState: Sendable, Equatable, Codable {
     public var routes: [RouteState]
     public var neighbours: [NeighbourState]
     public var fdb: [FDBEntryState]
+    /// nftables tables: Desired holds the project's own; Observed every table in
+    /// the namespace (read in the host namespace only: netform puts none elsewhere).
+    public var firewall: [FirewallTable]
 
     public init(ref: NamespaceRef, owner: OwnerMark? = nil, links: [LinkState] = [], addresses: [AddressState] = [],
-                routes: [RouteState] = [], neighbours: [NeighbourState] = [], fdb: [FDBEntryState] = []) {
+                routes: [RouteState] = [], neighbours: [NeighbourState] = [], fdb: [FDBEntryState] = [],
+                firewall: [FirewallTable] = []) {
         self.ref = ref
         self.owner = owner
         self.links = links
@@ -108,9 +112,15 @@ public struct NamespaceState: Sendable, Equatable, Codable {
         self.routes = routes
         self.neighbours = neighbours
         self.fdb = fdb
+        self.firewall = firewall
     }
 
     public func link(named name: String) -> LinkState? { links.first { $0.name == name } }
+
+    /// The table `family name`, if present.
+    public func firewallTable(family: String, name: String) -> FirewallTable? {
+        firewall.first { $0.family == family && $0.name == name }
+    }
 }
 
 /// A network interface.
@@ -133,11 +143,17 @@ public struct LinkState: Sendable, Equatable, Codable {
     public var isolated: Bool
     /// The interface group; netform's links carry `OwnerMark.linkGroup(project:)`.
     public var group: UInt32
+    /// Bridges only: bridged IPv4/IPv6 traffic of this bridge goes through the
+    /// netfilter hooks (`nf_call_iptables`/`nf_call_ip6tables` of the bridge), so the
+    /// project's `inet` rules decide traffic between containers of one network
+    /// whatever the host's `bridge-nf-call-iptables` says. netform's bridges have it.
+    public var bridgeNetfilter: Bool
     /// Observed only: the kernel's interface index (ignored when comparing).
     public var index: Int32?
 
     public init(name: String, kind: LinkKind, mtu: Int = 1500, isUp: Bool = true, mac: MACAddress? = nil,
-                master: String? = nil, alias: String? = nil, isolated: Bool = false, group: UInt32? = nil, index: Int32? = nil) {
+                master: String? = nil, alias: String? = nil, isolated: Bool = false, group: UInt32? = nil, index: Int32? = nil,
+                bridgeNetfilter: Bool = false) {
         self.name = name
         self.kind = kind
         self.mtu = mtu
@@ -149,10 +165,11 @@ public struct LinkState: Sendable, Equatable, Codable {
         self.isolated = isolated
         self.group = group ?? (kind == .loopback ? 0 : OwnerMark.linkGroup(alias: alias))
         self.index = index
+        self.bridgeNetfilter = bridgeNetfilter
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, kind, mtu, isUp, mac, master, alias, isolated, group, index
+        case name, kind, mtu, isUp, mac, master, alias, isolated, group, index, bridgeNetfilter
     }
 
     public init(from decoder: any Decoder) throws {
@@ -161,7 +178,8 @@ public struct LinkState: Sendable, Equatable, Codable {
                   mtu: try c.decode(Int.self, forKey: .mtu), isUp: try c.decode(Bool.self, forKey: .isUp),
                   mac: try c.decodeIfPresent(MACAddress.self, forKey: .mac), master: try c.decodeIfPresent(String.self, forKey: .master),
                   alias: try c.decodeIfPresent(String.self, forKey: .alias), isolated: try c.decode(Bool.self, forKey: .isolated),
-                  group: try c.decode(UInt32.self, forKey: .group), index: try c.decodeIfPresent(Int32.self, forKey: .index))
+                  group: try c.decode(UInt32.self, forKey: .group), index: try c.decodeIfPresent(Int32.self, forKey: .index),
+                  bridgeNetfilter: try c.decodeIfPresent(Bool.self, forKey: .bridgeNetfilter) ?? false)
     }
 }
 

@@ -35,9 +35,11 @@ public enum Operation: Sendable, Equatable, Codable {
     case addFDBEntry(namespace: NamespaceRef, entry: FDBEntryState)
     case deleteFDBEntry(namespace: NamespaceRef, entry: FDBEntryState)
 
-    // Firewall (nftables): one table per project, replaced atomically.
-    case replaceFirewallTable(namespace: NamespaceRef, table: String, rulesetJson: String)
-    case deleteFirewallTable(namespace: NamespaceRef, table: String)
+    // Firewall (nftables): the project's tables, each replaced atomically in one batch
+    // (a failed batch leaves the previous table in force).
+    case replaceFirewallTable(namespace: NamespaceRef, table: FirewallTable)
+    /// Deletes the table if it exists (a table already gone is a delete done).
+    case deleteFirewallTable(namespace: NamespaceRef, family: String, name: String)
 
     /// The namespace the operation acts in.
     public var namespace: NamespaceRef {
@@ -48,9 +50,24 @@ public enum Operation: Sendable, Equatable, Codable {
              .setLink(let ns, _, _), .deleteLink(let ns, _),
              .addAddress(let ns, _), .deleteAddress(let ns, _), .addRoute(let ns, _), .deleteRoute(let ns, _),
              .addNeighbour(let ns, _), .deleteNeighbour(let ns, _), .addFDBEntry(let ns, _), .deleteFDBEntry(let ns, _),
-             .replaceFirewallTable(let ns, _, _), .deleteFirewallTable(let ns, _):
+             .replaceFirewallTable(let ns, _), .deleteFirewallTable(let ns, _, _):
             ns
         }
+    }
+
+    /// Which backend carries the operation out: the executor routes each operation
+    /// to it, and rollback runs through the same routing.
+    public var backend: Backend {
+        switch self {
+        case .replaceFirewallTable, .deleteFirewallTable: .nftables
+        default: .netlink
+        }
+    }
+
+    /// The kernel interfaces (and later the cluster store) operations go through.
+    public enum Backend: Sendable, Hashable {
+        case netlink
+        case nftables
     }
 }
 
@@ -63,15 +80,18 @@ public struct LinkChangeSet: Sendable, Equatable, Codable {
     public var master: String??
     public var alias: String?
     public var isolated: Bool?
+    /// Bridges: `nf_call_iptables` and `nf_call_ip6tables` of the bridge.
+    public var bridgeNetfilter: Bool?
 
     public init(mtu: Int? = nil, isUp: Bool? = nil, mac: MACAddress? = nil, master: String?? = nil,
-                alias: String? = nil, isolated: Bool? = nil) {
+                alias: String? = nil, isolated: Bool? = nil, bridgeNetfilter: Bool? = nil) {
         self.mtu = mtu
         self.isUp = isUp
         self.mac = mac
         self.master = master
         self.alias = alias
         self.isolated = isolated
+        self.bridgeNetfilter = bridgeNetfilter
     }
 
     public var isEmpty: Bool { self == LinkChangeSet() }

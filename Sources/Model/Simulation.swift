@@ -4,7 +4,9 @@
 /// a dry run can show the state a plan would leave. It follows the kernel's rules
 /// that matter to planning: deleting a namespace removes everything in it, deleting
 /// one end of a veth removes the other, deleting a link removes its addresses, routes,
-/// neighbours and FDB entries, and creating what exists fails.
+/// neighbours and FDB entries, and creating what exists fails. Deleting what is not
+/// there succeeds and changes nothing, as in the kernel driver: an object already
+/// gone is a delete done.
 public struct SimulationError: Error, Equatable, Sendable, CustomStringConvertible {
     public var message: String
     public init(_ message: String) { self.message = message }
@@ -21,7 +23,7 @@ extension HostState {
                                              links: [LinkState(name: "lo", kind: .loopback, mtu: 65536, isUp: true, alias: owner.alias)])
         case .deleteNamespace(let name):
             let ref = NamespaceRef.named(name)
-            guard let ns = namespaces.removeValue(forKey: ref) else { throw SimulationError("no namespace \(name)") }
+            guard let ns = namespaces.removeValue(forKey: ref) else { return }
             // veth ends whose peer lived in the deleted namespace disappear too.
             for link in ns.links {
                 if case .veth(let peer?) = link.kind { removeLink(peer.name, in: peer.namespace) }
@@ -32,7 +34,7 @@ extension HostState {
                 }
             }
         case .createBridge(let ns, let name, let mtu, let mac, let alias):
-            try addLink(LinkState(name: name, kind: .bridge, mtu: mtu, isUp: true, mac: mac, alias: alias), in: ns)
+            try addLink(LinkState(name: name, kind: .bridge, mtu: mtu, isUp: true, mac: mac, alias: alias, bridgeNetfilter: true), in: ns)
         case .createVeth(let ns, let name, let mac, let master, let mtu, let alias, let peer, let peerMac, let peerAlias):
             guard namespaces[peer.namespace] != nil else { throw SimulationError("no namespace \(peer.namespace)") }
             if let master { guard namespaces[ns]?.link(named: master) != nil else { throw SimulationError("no bridge \(master)") } }
@@ -54,9 +56,10 @@ extension HostState {
             if let v = change.master { link.master = v }
             if let v = change.alias { link.alias = v }
             if let v = change.isolated { link.isolated = v }
+            if let v = change.bridgeNetfilter { link.bridgeNetfilter = v }
             namespaces[ns]!.links[i] = link
         case .deleteLink(let ns, let name):
-            guard let link = namespaces[ns]?.link(named: name) else { throw SimulationError("no link \(name) in \(ns)") }
+            guard let link = namespaces[ns]?.link(named: name) else { return }
             removeLink(name, in: ns)
             if case .veth(let peer?) = link.kind { removeLink(peer.name, in: peer.namespace) }
         case .addAddress(let ns, let a):
@@ -64,7 +67,7 @@ extension HostState {
             guard !(namespaces[ns]!.addresses.contains(a)) else { throw SimulationError("address \(a) exists") }
             namespaces[ns]!.addresses.append(a)
         case .deleteAddress(let ns, let a):
-            guard let i = namespaces[ns]?.addresses.firstIndex(of: a) else { throw SimulationError("no address \(a) in \(ns)") }
+            guard let i = namespaces[ns]?.addresses.firstIndex(of: a) else { return }
             namespaces[ns]!.addresses.remove(at: i)
         case .addRoute(let ns, let r):
             guard namespaces[ns] != nil else { throw SimulationError("no namespace \(ns)") }
@@ -74,22 +77,27 @@ extension HostState {
             }
             namespaces[ns]!.routes.append(r)
         case .deleteRoute(let ns, let r):
-            guard let i = namespaces[ns]?.routes.firstIndex(of: r) else { throw SimulationError("no route \(r) in \(ns)") }
+            guard let i = namespaces[ns]?.routes.firstIndex(of: r) else { return }
             namespaces[ns]!.routes.remove(at: i)
         case .addNeighbour(let ns, let n):
             guard namespaces[ns]?.link(named: n.link) != nil else { throw SimulationError("no link \(n.link) in \(ns)") }
             namespaces[ns]!.neighbours.append(n)
         case .deleteNeighbour(let ns, let n):
-            guard let i = namespaces[ns]?.neighbours.firstIndex(of: n) else { throw SimulationError("no neighbour in \(ns)") }
+            guard let i = namespaces[ns]?.neighbours.firstIndex(of: n) else { return }
             namespaces[ns]!.neighbours.remove(at: i)
         case .addFDBEntry(let ns, let e):
             guard namespaces[ns]?.link(named: e.link) != nil else { throw SimulationError("no link \(e.link) in \(ns)") }
             namespaces[ns]!.fdb.append(e)
         case .deleteFDBEntry(let ns, let e):
-            guard let i = namespaces[ns]?.fdb.firstIndex(of: e) else { throw SimulationError("no fdb entry in \(ns)") }
+            guard let i = namespaces[ns]?.fdb.firstIndex(of: e) else { return }
             namespaces[ns]!.fdb.remove(at: i)
-        case .replaceFirewallTable, .deleteFirewallTable:
-            break  // firewall state is not modelled in HostState yet
+        case .replaceFirewallTable(let ns, let table):
+            guard namespaces[ns] != nil else { throw SimulationError("no namespace \(ns)") }
+            namespaces[ns]!.firewall.removeAll { $0.family == table.family && $0.name == table.name }
+            namespaces[ns]!.firewall.append(table)
+        case .deleteFirewallTable(let ns, let family, let name):
+            // Like `nft add table; delete table`: a missing table is not an error.
+            namespaces[ns]?.firewall.removeAll { $0.family == family && $0.name == name }
         }
     }
 
@@ -126,6 +134,7 @@ extension HostState {
             n.routes = ns.routes.sorted { $0.description < $1.description }
             n.neighbours = ns.neighbours.sorted { ($0.link, $0.address) < ($1.link, $1.address) }
             n.fdb = ns.fdb.sorted { ($0.link, $0.mac) < ($1.link, $1.mac) }
+            n.firewall = ns.firewall.map { $0.normalized() }.sorted { ($0.family, $0.name) < ($1.family, $1.name) }
             out.namespaces[ref] = n
         }
         return out

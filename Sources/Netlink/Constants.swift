@@ -145,6 +145,8 @@ enum IFLA {
 
     static let brportLearning = u16(IFLA_BRPORT_LEARNING)
     static let brportIsolated = u16(IFLA_BRPORT_ISOLATED)
+    static let brNfCallIptables = u16(IFLA_BR_NF_CALL_IPTABLES)
+    static let brNfCallIp6tables = u16(IFLA_BR_NF_CALL_IP6TABLES)
 }
 
 enum IFA {

@@ -166,6 +166,9 @@ public struct VXLANConfig: Sendable, Hashable {
 /// What kind of link to create, with its kind-specific settings.
 public enum LinkKindConfig: Sendable {
     case bridge
+    /// A bridge whose bridged IPv4/IPv6 traffic goes through the netfilter hooks
+    /// (`nf_call_iptables 1 nf_call_ip6tables 1`), whatever the host's sysctls.
+    case filteredBridge
     case dummy
     case veth(peer: VethPeer)
     case vxlan(VXLANConfig)
@@ -174,7 +177,7 @@ public enum LinkKindConfig: Sendable {
 
     public var kindName: String {
         switch self {
-        case .bridge: "bridge"
+        case .bridge, .filteredBridge: "bridge"
         case .dummy: "dummy"
         case .veth: "veth"
         case .vxlan: "vxlan"
@@ -289,6 +292,11 @@ extension NetlinkRequest {
         e.nested(IFLA.linkinfo) { info in
             info.string(IFLA.infoKind, link.kind.kindName)
             switch link.kind {
+            case .filteredBridge:
+                info.nested(IFLA.infoData) { data in
+                    data.u8(IFLA.brNfCallIptables, 1)
+                    data.u8(IFLA.brNfCallIp6tables, 1)
+                }
             case .bridge, .dummy:
                 break
             case .veth(let peer):
@@ -371,6 +379,22 @@ extension NetlinkRequest {
         }
         return NetlinkRequest(type: MsgType.newLink, flags: [], payload: e.bytes,
                               description: "RTM_NEWLINK set \(link) type bridge_slave " + parts.joined(separator: " "))
+    }
+
+    /// `RTM_NEWLINK` setting a bridge's `nf_call_iptables` and `nf_call_ip6tables`.
+    public static func setBridgeNetfilter(_ link: LinkRef, _ on: Bool) -> NetlinkRequest {
+        var e = AttributeEncoder()
+        e.appendRaw(IfInfoMsg(index: link.ifIndex).bytes)
+        link.encodeName(&e)
+        e.nested(IFLA.linkinfo) { info in
+            info.string(IFLA.infoKind, "bridge")
+            info.nested(IFLA.infoData) { d in
+                d.u8(IFLA.brNfCallIptables, on ? 1 : 0)
+                d.u8(IFLA.brNfCallIp6tables, on ? 1 : 0)
+            }
+        }
+        return NetlinkRequest(type: MsgType.newLink, flags: [], payload: e.bytes,
+                              description: "RTM_NEWLINK set \(link) type bridge nf_call_iptables \(on ? 1 : 0) nf_call_ip6tables \(on ? 1 : 0)")
     }
 
     /// `RTM_NEWLINK` moving a link into another namespace, optionally renaming it.
@@ -474,6 +498,10 @@ extension NetlinkHandle {
 
     public func setBridgePort(_ ref: LinkRef, isolated: Bool? = nil, learning: Bool? = nil) throws(NetlinkError) {
         try execute(.setBridgePort(ref, isolated: isolated, learning: learning))
+    }
+
+    public func setBridgeNetfilter(_ ref: LinkRef, _ on: Bool) throws(NetlinkError) {
+        try execute(.setBridgeNetfilter(ref, on))
     }
 
     public func moveLink(_ ref: LinkRef, to namespace: NetworkNamespace, newName: String? = nil) throws(NetlinkError) {

@@ -114,8 +114,9 @@ public final class NetworkNamespace: Sendable, CustomStringConvertible {
     ///
     /// `prepare` runs inside the new namespace before it becomes visible under
     /// /run/netns (e.g. to mark its loopback), so a process killed half-way never
-    /// leaves a visible but unmarked namespace. An empty, unmounted file left by such
-    /// an interrupted creation is reused.
+    /// leaves a visible but unmarked namespace. A placeholder left by such an
+    /// interrupted creation (see `NamedEntry.placeholder`) is reused; any other file
+    /// that is not a namespace is someone else's: EEXIST, never reused.
     public static func create(name: String, prepare: (@Sendable () throws(NetlinkError) -> Void)? = nil) throws(NetlinkError) -> NetworkNamespace {
         try checkName(name)
         try prepareNamedDirectory()
@@ -125,8 +126,13 @@ public final class NetworkNamespace: Sendable, CustomStringConvertible {
             close(fd)
         } else {
             let code = Glibc.errno
-            guard code == EEXIST, cnl_is_nsfs(path) == 0 else {
-                throw NetlinkError(errno: code, request: "create \(path)")
+            guard code == EEXIST else { throw NetlinkError(errno: code, request: "create \(path)") }
+            switch entry(name: name) {
+            case .placeholder: break
+            case .namespace: throw NetlinkError(errno: EEXIST, request: "create \(path)", detail: "a namespace of that name exists")
+            case .absent: throw NetlinkError(errno: EAGAIN, request: "create \(path)", detail: "it appeared and vanished meanwhile")
+            case .other(let what):
+                throw NetlinkError(errno: EEXIST, request: "create \(path)", detail: "\(what) is there and is not a namespace; netform did not create it and leaves it alone")
             }
         }
         do {
@@ -147,6 +153,10 @@ public final class NetworkNamespace: Sendable, CustomStringConvertible {
     /// Deletes a named namespace as `ip netns delete NAME` does: detaches the bind
     /// mount and removes the file. The namespace itself lives on while anything
     /// (a process, an open fd or a handle) still holds it.
+    ///
+    /// A name that is not there throws ENOENT (callers treat it as done). A file
+    /// that is not mounted is unlinked only when it is a placeholder; anything else
+    /// there is someone else's and is left alone (EEXIST).
     public static func delete(name: String) throws(NetlinkError) {
         try checkName(name)
         let path = "\(namedDirectory)/\(name)"
@@ -154,7 +164,99 @@ public final class NetworkNamespace: Sendable, CustomStringConvertible {
         if r < 0, -r != EINVAL {
             throw NetlinkError(errno: -r, request: "umount \(path)")
         }
+        if r < 0 {
+            // Not a mount point: only a placeholder is ours to remove.
+            switch entry(name: name) {
+            case .placeholder, .namespace: break
+            case .absent: throw NetlinkError(errno: ENOENT, request: "delete \(path)")
+            case .other(let what):
+                throw NetlinkError(errno: EEXIST, request: "delete \(path)", detail: "\(what) is there and is not a namespace; left alone")
+            }
+        }
         _ = try sysCall("unlink(\(path))") { unlink(path) }
+    }
+
+    /// What is at `/run/netns/NAME`, looked at without following symlinks.
+    ///
+    /// Why it exists: `ip netns add` and netform first create an empty mode-000
+    /// file and then bind-mount the namespace on it. A process killed in between
+    /// leaves that placeholder behind (`ip netns list` then prints "Peer netns
+    /// reference is invalid"); it is safe to reuse or remove. Anything else that is
+    /// not a namespace was put there by someone else.
+    public enum NamedEntry: Sendable, Equatable {
+        /// Nothing by that name.
+        case absent
+        /// A mounted namespace.
+        case namespace
+        /// An empty regular file with mode 000 that nothing is mounted on.
+        case placeholder
+        /// Something else (described: "a directory", "a symbolic link", "a regular
+        /// file of 12 bytes, mode 0644").
+        case other(String)
+    }
+
+    /// Classifies `/run/netns/NAME` (see `NamedEntry`).
+    public static func entry(name: String) -> NamedEntry {
+        guard (try? checkName(name)) != nil else { return .other("an invalid name") }
+        let path = "\(namedDirectory)/\(name)"
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return Glibc.errno == ENOENT ? .absent : .other("an unreadable entry") }
+        let type = st.st_mode & S_IFMT
+        if type == S_IFLNK { return .other("a symbolic link") }
+        if cnl_is_nsfs(path) == 1 { return .namespace }
+        if isMountPoint(path) { return .other("a mount point") }
+        switch type {
+        case S_IFREG:
+            let mode = st.st_mode & 0o7777
+            if st.st_size == 0 && mode == 0 { return .placeholder }
+            return .other("a regular file of \(st.st_size) bytes, mode \(String(mode, radix: 8))")
+        case S_IFDIR: return .other("a directory")
+        default: return .other("a special file")
+        }
+    }
+
+    /// Placeholders (see `NamedEntry`) under `/run/netns` whose names start with
+    /// `prefix` (e.g. `lab.` for project lab's containers), sorted.
+    public static func placeholders(prefix: String) throws(NetlinkError) -> [String] {
+        try listNamed().filter { $0.hasPrefix(prefix) && entry(name: $0) == .placeholder }
+    }
+
+    /// Removes the placeholder `/run/netns/NAME`, checking again that it is one;
+    /// false when it is not (or no longer) a placeholder.
+    @discardableResult
+    public static func removePlaceholder(name: String) throws(NetlinkError) -> Bool {
+        guard entry(name: name) == .placeholder else { return false }
+        let path = "\(namedDirectory)/\(name)"
+        if unlink(path) != 0 {
+            if Glibc.errno == ENOENT { return false }
+            throw .lastSystemError("unlink(\(path))")
+        }
+        return true
+    }
+
+    /// Whether `path` is a mount point (listed in /proc/self/mountinfo).
+    static func isMountPoint(_ path: String) -> Bool {
+        guard let f = fopen("/proc/self/mountinfo", "re") else { return false }
+        defer { fclose(f) }
+        var line: UnsafeMutablePointer<CChar>?
+        var cap = 0
+        defer { free(line) }
+        // Field 5 is the mount point, with spaces, tabs, newlines and backslashes octal-escaped.
+        var escaped = ""
+        for c in path {
+            switch c {
+            case "\\": escaped += "\\134"
+            case " ": escaped += "\\040"
+            case "\t": escaped += "\\011"
+            case "\n": escaped += "\\012"
+            default: escaped.append(c)
+            }
+        }
+        while getline(&line, &cap, f) > 0 {
+            let fields = String(cString: line!).split(separator: " ", maxSplits: 5)
+            if fields.count > 4, fields[4] == escaped { return true }
+        }
+        return false
     }
 
     private static func checkName(_ name: String) throws(NetlinkError) {
@@ -231,3 +333,4 @@ public enum NamespaceThread {
         return try result.get()
     }
 }
+

@@ -133,7 +133,7 @@ enum ObservedMapping {
         if alias?.isEmpty == true { alias = nil }
         return LinkState(name: l.name, kind: kind, mtu: Int(l.mtu), isUp: l.isUp, mac: l.mac,
                          master: l.master.flatMap { $0 > 0 ? (names[$0] ?? "if\($0)") : nil },
-                         alias: alias, isolated: l.isolated, group: l.group, index: l.index)
+                         alias: alias, isolated: l.isolated, group: l.group, index: l.index, bridgeNetfilter: l.bridgeNetfilter)
     }
 
     /// The spec's spelling of a macvlan mode (`Spec.MacvlanMode` raw values).

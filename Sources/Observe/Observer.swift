@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Firewall
 import Model
 import Netlink
 
@@ -50,7 +51,9 @@ public enum Observer {
                     throw ObserveError(namespace: .host, error)
                 }
             }
-            return observed.state
+            var state = observed.state
+            if namespace == .host { state.firewall = try firewall() }
+            return state
         case .vanished(let error), .failed(let error):
             throw error
         }
@@ -88,7 +91,21 @@ public enum Observer {
         ObservedMapping.resolveAcrossNamespaces(&observed)
         var state = HostState()
         for o in observed { state.namespaces[o.state.ref] = o.state }
+        state.namespaces[.host]?.firewall = try firewall()
         return state
+    }
+
+    /// Every nftables table of the host namespace (netform's and everyone else's:
+    /// the planner changes only the project's, `plan` reads the others to warn
+    /// about chains that would drop what the spec allows). netform puts no table in
+    /// container namespaces, so those are not read (a libnftables context per
+    /// namespace would cost more than reading its links).
+    public static func firewall() throws(ObserveError) -> [FirewallTable] {
+        do {
+            return try Nftables(namespace: nil).ruleset()
+        } catch {
+            throw ObserveError(namespace: .host, NetlinkError(errno: EIO, request: error.operation, detail: "nftables: \(error.message)"))
+        }
     }
 }
 

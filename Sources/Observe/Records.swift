@@ -24,6 +24,7 @@ enum Attr {
     static let vxlanLocal6 = a16(IFLA_VXLAN_LOCAL6), vxlanPort = a16(IFLA_VXLAN_PORT)
     static let macvlanMode = a16(IFLA_MACVLAN_MODE)
     static let brportIsolated = a16(IFLA_BRPORT_ISOLATED)
+    static let brNfCallIptables = a16(IFLA_BR_NF_CALL_IPTABLES), brNfCallIp6tables = a16(IFLA_BR_NF_CALL_IP6TABLES)
     static let ifaAddress = a16(IFA_ADDRESS), ifaLocal = a16(IFA_LOCAL)
     static let rtaDst = a16(RTA_DST), rtaOif = a16(RTA_OIF), rtaGateway = a16(RTA_GATEWAY), rtaTable = a16(RTA_TABLE)
     static let ndaDst = a16(NDA_DST), ndaLladdr = a16(NDA_LLADDR)
@@ -91,6 +92,8 @@ struct LinkRecord: Sendable, Hashable {
     var vxlanUnderlay: Int32?
     var macvlanMode: UInt32?
     var isolated = false
+    /// Bridges: `IFLA_BR_NF_CALL_IPTABLES` and `IFLA_BR_NF_CALL_IP6TABLES` both on.
+    var bridgeNetfilter = false
     /// `IFLA_GROUP`: netform marks its links with the project's group at creation.
     var group: UInt32 = 0
 
@@ -153,6 +156,13 @@ struct LinkRecord: Sendable, Hashable {
                 forEachAttribute(data) { t, v in
                     if t == Attr.macvlanMode { macvlanMode = v.u32Value }
                 }
+            case "bridge":
+                var v4 = false, v6 = false
+                forEachAttribute(data) { t, v in
+                    if t == Attr.brNfCallIptables, v.count == 1 { v4 = v[0] != 0 }
+                    if t == Attr.brNfCallIp6tables, v.count == 1 { v6 = v[0] != 0 }
+                }
+                bridgeNetfilter = v4 && v6
             default:
                 break
             }

@@ -123,6 +123,7 @@ extension Step {
     var isRootDeletion: Bool {
         switch (resource.kind, operation) {
         case (.container, .deleteNamespace): true
+        case (.firewall, .deleteFirewallTable): true
         case (.network, .deleteLink): change == .delete && details.contains { $0.attribute == "link" && ($0.old ?? "").hasSuffix("(bridge)") }
         default: false
         }
@@ -131,9 +132,10 @@ extension Step {
 
 /// A spec-level resource: what a user recognises in plan output.
 public struct Resource: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
-    /// Networks and containers, as in the spec; `host` for anything else.
+    /// Networks and containers, as in the spec; the project's firewall tables
+    /// (`firewall.inet netform_lab`); `host` for anything else.
     public enum Kind: String, Sendable, Codable, Comparable {
-        case network, container, host
+        case network, container, firewall, host
         public static func < (a: Kind, b: Kind) -> Bool { a.rawValue < b.rawValue }
     }
 

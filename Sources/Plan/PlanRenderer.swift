@@ -44,7 +44,10 @@ public struct PlanRenderer: Sendable {
             out += header + "\n"
             for s in steps {
                 for d in s.details {
-                    out += "      " + paint(s.change.rawValue.padding(3), style(s.change)) + " " + describe(d) + "\n"
+                    // A firewall change lists rules added and removed, each as its own line.
+                    let change: ChangeKind = r.kind == .firewall && s.change == .update
+                        ? (d.new == nil ? .delete : d.old == nil ? .create : .update) : s.change
+                    out += "      " + paint(change.rawValue.padding(3), style(change)) + " " + describe(d) + "\n"
                 }
                 if s.details.isEmpty {
                     out += "      " + paint(s.change.rawValue.padding(3), style(s.change)) + " \(s.operation)\n"

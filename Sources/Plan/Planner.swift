@@ -100,6 +100,7 @@ struct PlanBuilder {
         var out = Set<Resource>()
         for ns in observed.namespaces.values {
             if isOurs(ns.owner) { out.insert(resource(for: ns.owner, fallback: ns.ref)) }
+            for t in ns.firewall where t.belongs(to: project) { out.insert(firewallResource(t)) }
             for l in ns.links where isOurs(l.owner) { out.insert(resource(for: l.owner, fallback: ns.ref)) }
         }
         return out.sorted()
@@ -189,11 +190,60 @@ struct PlanBuilder {
     }
 
     mutating func build() {
+        // The firewall is installed (or changed) first, so isolation holds from the
+        // moment the first container can send; it goes last, after the containers.
+        installFirewall()
         deleteUnwantedNamespaces()
         deleteUnwantedObjects()
         createNamespaces()
         reconcileLinks()
         addAddressesAndRoutes()
+        removeFirewall()
+    }
+
+    // MARK: firewall
+
+    /// The project's tables in a namespace (only ever those: other tables are
+    /// another tool's, or another project's).
+    func ownTables(_ ns: NamespaceState?) -> [FirewallTable] {
+        (ns?.firewall ?? []).filter { $0.belongs(to: project) }.map { $0.normalized() }
+    }
+
+    func firewallResource(_ t: FirewallTable) -> Resource { Resource(.firewall, t.qualifiedName) }
+
+    /// Creates or replaces the project's tables that differ from the spec's. A replace
+    /// is one atomic batch; its inverse puts back the table as it was read.
+    mutating func installFirewall() {
+        for want in desiredSorted where conflictsFree(want.ref) {
+            let have = ownTables(observed[want.ref])
+            for table in want.firewall {
+                let t = table.normalized()
+                let old = have.first { $0.family == t.family && $0.name == t.name }
+                if old == t { continue }
+                let inverse: [Operation] = old.map { [.replaceFirewallTable(namespace: want.ref, table: $0)] }
+                    ?? [.deleteFirewallTable(namespace: want.ref, family: t.family, name: t.name)]
+                let details = t.changes(from: old).map { c in
+                    c.kind == .added ? AttributeChange(c.chain, old: nil, new: c.text) : AttributeChange(c.chain, old: c.text, new: nil)
+                }
+                emit(firewallResource(t), old == nil ? .create : .update, .replaceFirewallTable(namespace: want.ref, table: t),
+                     inverse: inverse, requires: [nsKey(want.ref)], provides: ["nft:\(want.ref)/\(t.qualifiedName)"],
+                     disruption: old == nil ? .none : .inPlace, details: details)
+            }
+        }
+    }
+
+    /// Deletes the project's tables the spec no longer has (all of them on destroy),
+    /// after everything else.
+    mutating func removeFirewall() {
+        for ns in observedSorted where !deletedNamespaces.contains(ns.ref) {
+            let wanted = desired.state[ns.ref]?.firewall ?? []
+            for t in ownTables(ns) where !wanted.contains(where: { $0.family == t.family && $0.name == t.name }) {
+                emit(firewallResource(t), .delete, .deleteFirewallTable(namespace: ns.ref, family: t.family, name: t.name),
+                     inverse: [.replaceFirewallTable(namespace: ns.ref, table: t)], removes: ["nft:\(ns.ref)/\(t.qualifiedName)"],
+                     disruption: .destroy,
+                     details: [AttributeChange("table", old: "\(t.qualifiedName) (\(t.chains.count) chains, \(t.ruleCount) rules)", new: nil)])
+            }
+        }
     }
 
     /// Host veth ends by their endpoint mark (both ends of a pair carry the same).
@@ -407,6 +457,11 @@ struct PlanBuilder {
             change.isolated = want.isolated; undo.isolated = have.isolated
             details.append(AttributeChange("\(want.name) isolated", old: "\(have.isolated)", new: "\(want.isolated)"))
         }
+        if want.kind == .bridge, want.bridgeNetfilter != have.bridgeNetfilter {
+            change.bridgeNetfilter = want.bridgeNetfilter; undo.bridgeNetfilter = have.bridgeNetfilter
+            details.append(AttributeChange("\(want.name) nf_call_iptables", old: have.bridgeNetfilter ? "on" : "off",
+                                           new: want.bridgeNetfilter ? "on" : "off"))
+        }
         if let alias = want.alias, alias != have.alias, want.kind != .loopback {
             change.alias = alias; undo.alias = have.alias ?? ""
             details.append(AttributeChange("\(want.name) alias", old: have.alias, new: alias))
@@ -510,7 +565,9 @@ struct PlanBuilder {
         switch link.kind {
         case .bridge:
             ops.append(.createBridge(namespace: ref, name: link.name, mtu: link.mtu, mac: link.mac, alias: alias))
-            for port in observed[ref]?.links ?? [] where port.master == link.name {
+            // Ports that vanish with this plan (veths of deleted namespaces) are
+            // re-attached by their own rebuild, which runs after this one in a rollback.
+            for port in observed[ref]?.links ?? [] where port.master == link.name && !vanishing.contains(linkKey(ref, port.name)) {
                 ops.append(.setLink(namespace: ref, name: port.name, change: LinkChangeSet(master: .some(link.name))))
             }
         case .vxlan(let s):
@@ -581,6 +638,7 @@ public enum Fingerprint {
             for l in ns.links {
                 feed(l.name); feed(l.kind.name); feed(String(l.mtu)); feed(l.isUp ? "up" : "down")
                 feed(l.mac?.description ?? "-"); feed(l.master ?? "-"); feed(l.alias ?? "-"); feed(l.isolated ? "iso" : "-")
+                feed(l.bridgeNetfilter ? "nf" : "-")
                 if case .vxlan(let v) = l.kind { feed("\(v.vni) \(v.port) \(v.local?.description ?? "-") \(v.device ?? "-")") }
                 if case .macvlan(let p, let m) = l.kind { feed(p); feed(m) }
             }
@@ -588,6 +646,9 @@ public enum Fingerprint {
             for r in ns.routes { feed("r"); feed(r.description); feed(String(r.table)) }
             for x in ns.neighbours { feed("n"); feed(x.link); feed(x.address.description); feed(x.mac.description) }
             for f in ns.fdb { feed("f"); feed(f.link); feed(f.mac.description); feed(f.destination?.description ?? "-") }
+            // netform's tables (any project's: a saved plan must not run over a table
+            // another apply changed meanwhile); foreign tables change on their own.
+            for t in ns.firewall where t.isNetforms { feed("t"); feed(t.qualifiedName); feed(t.canonicalJSON) }
         }
         func hex(_ v: UInt64) -> String {
             let s = String(v, radix: 16)

@@ -23,6 +23,8 @@ public struct Reconciler {
     /// one (`/run/netns/X`, a process started with `ip netns exec X`) is then planned
     /// under its name: one namespace must not appear under two refs.
     public var namespaceIdentity: (NamespaceRef) -> String? = { _ in nil }
+    /// Files under /run/netns that are not namespaces (none on a simulated host).
+    public var namespaceFiles = NamespaceFiles.none
 
     public init(observe: @escaping (_ extra: [NamespaceRef]) throws -> HostState, driver: any OperationDriver, localHost: String?) {
         self.observe = observe
@@ -38,6 +40,8 @@ public struct Reconciler {
         public var endpoints: [Endpoint]
         /// Spec features this version does not enforce yet.
         public var unenforced: [String] = []
+        /// What the firewall cannot express of the spec.
+        public var notes: [String] = []
     }
 
     /// Observes the host, compiles the spec against it and plans.
@@ -63,9 +67,10 @@ public struct Reconciler {
             observed = try observe(Array(extra))
             compiled = try Compiler.compile(spec, observed: observed, localHost: localHost, namespaceAliases: aliases)
         }
-        let plan = Planner.plan(compiled.desired, observed: observed)
+        let plan = withFileConflicts(Planner.plan(compiled.desired, observed: observed))
         lap("plan")
-        return PlannedChange(plan: plan, desired: compiled.desired, endpoints: compiled.endpoints, unenforced: compiled.unenforced)
+        return PlannedChange(plan: plan, desired: compiled.desired, endpoints: compiled.endpoints, unenforced: compiled.unenforced,
+                             notes: compiled.notes)
     }
 
     /// Adopted namespaces given by path that are the host's or a named one.
@@ -104,10 +109,28 @@ public struct Reconciler {
         }
     }
 
-    /// Checks that the host is still in the state a saved plan was made from.
+    /// Checks that a saved plan may run on the host as it is now (see `checkSaved`).
     public func checkFresh(_ planned: PlannedChange) throws {
-        let observed = try observe(planned.plan.scope.filter { if case .path = $0 { true } else { false } })
-        guard Fingerprint.of(observed, scope: planned.plan.scope) == planned.plan.fingerprint else { throw StalePlan() }
+        _ = try checkSaved(planned)
+    }
+
+    /// A namespace to create whose name under /run/netns is taken by a file that is
+    /// not a namespace (and not a placeholder netform left) is a conflict: that file
+    /// is someone else's, never reused nor removed.
+    func withFileConflicts(_ plan: Plan) -> Plan {
+        var plan = plan
+        for step in plan.steps {
+            guard case .createNamespace(let name, _) = step.operation, let what = namespaceFiles.blocker(name) else { continue }
+            plan.conflicts.append(Conflict(step.resource, "\(what) is at /run/netns/\(name) and is not a namespace; netform did not create it: remove or rename it"))
+        }
+        return plan
+    }
+
+    /// Removes the placeholders under /run/netns that an interrupted run of this
+    /// project left (empty mode-000 files named PROJECT.CONTAINER with nothing
+    /// mounted on them); returns their names. Call it under the apply lock.
+    public func removeLeftoverPlaceholders(project: String) throws -> [String] {
+        try namespaceFiles.placeholders(project).filter { try namespaceFiles.removePlaceholder($0) }
     }
 
     /// The outcome of an apply.
@@ -178,4 +201,31 @@ public enum PlanJSON {
         d.keyDecodingStrategy = .convertFromSnakeCase
         return d
     }
+}
+
+/// The entries under /run/netns that are not namespaces, as the reconcile cycle
+/// needs them: what blocks a namespace's name, and the placeholders an interrupted
+/// run left (see `NetworkNamespace.NamedEntry`).
+///
+/// Why it exists: the cycle is tested on a simulated host, so the file system is
+/// injected like observation; the CLI wires it to `NetworkNamespace`.
+public struct NamespaceFiles: Sendable {
+    /// What is at /run/netns/NAME when it is neither absent, a namespace nor a
+    /// placeholder ("a regular file of 3 bytes, mode 644"); nil otherwise.
+    public var blocker: @Sendable (_ name: String) -> String?
+    /// The placeholders of a project's namespaces (names `PROJECT.*`).
+    public var placeholders: @Sendable (_ project: String) throws -> [String]
+    /// Removes a placeholder after checking again that it is one; false when not.
+    public var removePlaceholder: @Sendable (_ name: String) throws -> Bool
+
+    public init(blocker: @escaping @Sendable (_ name: String) -> String?,
+                placeholders: @escaping @Sendable (_ project: String) throws -> [String],
+                removePlaceholder: @escaping @Sendable (_ name: String) throws -> Bool) {
+        self.blocker = blocker
+        self.placeholders = placeholders
+        self.removePlaceholder = removePlaceholder
+    }
+
+    /// No such files (a simulated host).
+    public static let none = NamespaceFiles(blocker: { _ in nil }, placeholders: { _ in [] }, removePlaceholder: { _ in false })
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Execute
 import Foundation
+import Netlink
 import Plan
 import Reconcile
 import Spec
@@ -63,18 +64,20 @@ enum Apply {
     static func run(source: Source, yes: Bool, dryRun: Bool, lockTimeout: Double, hostName: String?, verb: String) throws {
         try requireRoot(verb.lowercased())
         var reconciler = LiveHost.reconciler(hostName: hostName)
+        reconciler.namespaceFiles = LiveHost.namespaceFiles
         if ProcessInfo.processInfo.environment["NETFORM_PROFILE"] == "1" { reconciler.profile = Executor.Profile() }
         // Validate before taking the lock: bad input changes nothing.
         var savedPlan: Reconciler.PlannedChange?
         var spec: Spec?
         switch source {
         case .file(let path):
-            if let data = FileManager.default.contents(atPath: path), data.first == UInt8(ascii: "{"),
-               let p = try? PlanJSON.decoder().decode(Reconciler.PlannedChange.self, from: data) {
-                savedPlan = p
-            } else {
-                spec = try LiveHost.loadSpec(path)
+            do {
+                savedPlan = try PlanFile.read(path: path)
+            } catch {
+                printErr("error: \(error)")
+                throw ExitCode(1)
             }
+            if savedPlan == nil { spec = try LiveHost.loadSpec(path) }
         case .destroySpec(let path):
             spec = try LiveHost.loadSpec(path)
         case .destroyProject:
@@ -88,14 +91,32 @@ enum Apply {
             throw ExitCode(1)
         }
         defer { withExtendedLifetime(lock) {} }
+        if !dryRun {
+            // Placeholders an interrupted run of this project left under /run/netns.
+            let project: String = switch source {
+            case .file: savedPlan?.plan.project ?? spec!.project
+            case .destroySpec: spec!.project
+            case .destroyProject(let p): p
+            }
+            for name in try reconciler.removeLeftoverPlaceholders(project: project) {
+                printErr("netform: removed /run/netns/\(name), an empty placeholder left by an interrupted run")
+            }
+        }
 
         let planStart = ContinuousClock.now
         let planned: Reconciler.PlannedChange
         switch source {
         case .file:
             if let savedPlan {
-                try reconciler.checkFresh(savedPlan)
-                planned = savedPlan
+                do {
+                    planned = try reconciler.checkSaved(savedPlan)
+                } catch let error as SavedPlanError {
+                    printErr("error: \(file(source)): \(error)")
+                    throw ExitCode(1)
+                } catch let error as Reconciler.StalePlan {
+                    printErr("error: \(file(source)): \(error)")
+                    throw ExitCode(1)
+                }
             } else {
                 planned = try reconciler.plan(spec!)
             }
@@ -107,7 +128,7 @@ enum Apply {
         }
 
         reconciler.profile?.phases.append(("observe+compile+plan", ContinuousClock.now - planStart))
-        warnUnenforced(planned.unenforced)
+        warnUnenforced(planned.unenforced, notes: planned.notes)
         let renderer = PlanRenderer(color: useColor())
         print(renderer.render(planned.plan), terminator: "")
         if !planned.plan.conflicts.isEmpty { throw ExitCode(1) }
@@ -168,4 +189,24 @@ enum Apply {
         let s = planned.plan.summary
         print("\(verb) complete: \(s.add) added, \(s.change) changed, \(s.destroy) destroyed in \(formatDuration(outcome.report.duration)).")
     }
+}
+
+extension Apply {
+    static func file(_ source: Source) -> String {
+        switch source {
+        case .file(let p), .destroySpec(let p): p
+        case .destroyProject(let p): p
+        }
+    }
+}
+
+extension LiveHost {
+    /// The /run/netns entries that are not namespaces, read from the file system.
+    static let namespaceFiles = NamespaceFiles(
+        blocker: { name in
+            if case .other(let what) = NetworkNamespace.entry(name: name) { return what }
+            return nil
+        },
+        placeholders: { project in try NetworkNamespace.placeholders(prefix: "\(project).") },
+        removePlaceholder: { name in try NetworkNamespace.removePlaceholder(name: name) })
 }

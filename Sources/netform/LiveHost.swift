@@ -10,7 +10,7 @@ import Spec
 /// Wiring of the library to the real host: the live observer and kernel driver.
 enum LiveHost {
     static func reconciler(hostName: String?) -> Reconciler {
-        var r = Reconciler(observe: { extra in try Observer.observe(extra: extra) }, driver: KernelDriver(),
+        var r = Reconciler(observe: { extra in try Observer.observe(extra: extra) }, driver: HostDriver(),
                            localHost: hostName ?? ProcessInfo.processInfo.hostName)
         r.namespaceIdentity = namespaceIdentity
         return r
@@ -58,8 +58,10 @@ func formatDuration(_ d: Duration) -> String {
     return ms < 10 ? String(format: "%.3f ms", ms) : ms < 1000 ? String(format: "%.0f ms", ms) : String(format: "%.2f s", ms / 1000)
 }
 
-/// Says which parts of the spec are not enforced by this version (on stderr).
-func warnUnenforced(_ items: [String]) {
+/// Says which parts of the spec are not enforced by this version, and what the
+/// firewall cannot express of it (on stderr).
+func warnUnenforced(_ items: [String], notes: [String] = []) {
+    for note in notes { printErr("warning: \(note)") }
     guard !items.isEmpty else { return }
     printErr("warning: not enforced yet by this version of netform: " + items.joined(separator: "; "))
 }

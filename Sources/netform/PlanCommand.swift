@@ -26,17 +26,23 @@ struct PlanCommand: ParsableCommand {
         try requireRoot("plan")
         let spec = try LiveHost.loadSpec(self.spec)
         var reconciler = LiveHost.reconciler(hostName: host.hostName)
+        reconciler.namespaceFiles = LiveHost.namespaceFiles
         if ProcessInfo.processInfo.environment["NETFORM_PROFILE"] == "1" { reconciler.profile = Executor.Profile() }
         let planned = try reconciler.plan(spec)
         for (name, time) in reconciler.profile?.phases ?? [] { printErr("profile: phase \(name): \(formatDuration(time))") }
-        warnUnenforced(planned.unenforced)
+        warnUnenforced(planned.unenforced, notes: planned.notes)
         if json {
             print(String(decoding: try PlanJSON.encoder(pretty: true).encode(planned.plan), as: UTF8.self))
         } else {
             print(PlanRenderer(color: useColor()).render(planned.plan), terminator: "")
         }
         if let out {
-            try PlanJSON.encoder(pretty: false).encode(planned).write(to: URL(fileURLWithPath: out))
+            do {
+                try PlanFile.write(planned, to: out)
+            } catch {
+                printErr("error: \(error)")
+                throw ExitCode(1)
+            }
             if !json { print("Saved the plan to \(out); apply it with: netform apply \(out)") }
         }
         if !planned.plan.conflicts.isEmpty { throw ExitCode(1) }

@@ -246,7 +246,7 @@ struct ApplyLifecycle {
         #expect(r.stdout.contains("dry run changed nothing"))
         #expect(r.stderr.contains("the host changed since this plan was made"))
         #expect(r.stdout.contains("stale-exit=1"))
-        #expect(r.stdout.contains("Apply complete: 6 added"))
+        #expect(r.stdout.contains("Apply complete: 7 added"))
         #expect(r.stderr.contains("/tmp/bad.yaml:2:62: error: 'mtu' in network 'bridge' must be from 68 to 65535, got 5"))
         #expect(r.stdout.contains("bad-exit=1") && r.stdout.contains("bad spec changed nothing"))
         #expect(r.stdout.contains("sentinels unchanged"))
@@ -278,7 +278,7 @@ struct ApplyLifecycle {
         #expect(r.stderr.contains("another netform apply holds /run/netform/apply.lock (PID \(holder))"))
         #expect(r.stdout.contains("busy-exit=1"))
         #expect(r.stdout.contains("sentinels unchanged"))
-        #expect(r.stdout.contains("Apply complete: 6 added"))
+        #expect(r.stdout.contains("Apply complete: 7 added"))
     }
 
     @Test func killedApplyConvergesOnTheNextRun() throws {
@@ -330,10 +330,12 @@ struct QuickStartDemo {
                                     environment: ["NETFORM_BIN": TestSupport.netformBinary.path])
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         #expect(r.stdout.contains("Examples/seed.yaml: valid (project 'seed')"))
-        #expect(r.stdout.contains("Apply complete: 6 added, 0 changed, 0 destroyed"))
+        #expect(r.stdout.contains("Apply complete: 7 added, 0 changed, 0 destroyed"))
         #expect(r.stdout.contains("1 packets transmitted, 1 received, 0% packet loss"))
+        #expect(r.stdout.contains("3 packets transmitted, 0 received, 100% packet loss"), "the seed document's isolated network")
+        #expect(r.stdout.contains("drop comment \"between the project's networks\""))
         #expect(r.stdout.contains("No changes. The host matches the spec (project 'seed')."))
-        #expect(r.stdout.contains("Destroy complete: 0 added, 0 changed, 6 destroyed"))
+        #expect(r.stdout.contains("Destroy complete: 0 added, 0 changed, 7 destroyed"))
         #expect(!r.stdout.contains("\u{1B}["), "no colour when piped")
     }
 }

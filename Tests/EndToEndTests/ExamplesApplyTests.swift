@@ -6,9 +6,8 @@ import TestSupport
 /// checked with iproute2 and ping (through Tests/Support/ifsummary.py, which prints
 /// one line per interface and route), then re-planned (converged) and destroyed
 /// (nothing of the project left). `seed.yaml` is covered by ApplyTests.
-///
-/// Rules (`rules:`) and published ports (`ports:`) are not enforced yet; these tests
-/// check everything else the examples say.
+/// Rules are enforced (multi-network: what they deny is checked with forwarding
+/// on); Tests/EndToEndTests/IsolationTests.swift covers the firewall in depth.
 func example(_ script: String) throws -> TestSupport.Output {
     try sandboxed("""
     S() { python3 Tests/Support/ifsummary.py "$@"; }
@@ -105,7 +104,7 @@ struct ExamplesApply {
         """)
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         let out = r.stdout
-        #expect(out.contains("Apply complete: 6 added"))
+        #expect(out.contains("Apply complete: 7 added"))
         #expect(!out.contains("FAILED") && section(out, "ping").components(separatedBy: " ok\n").count == 8, "\(section(out, "ping"))")
         #expect(!out.contains("!tentative") && !out.contains("!dadfailed"), "no address waits for (or failed) DAD")
         #expect(section(out, "tentative") == "end\n", "no address tentative straight after apply: \(section(out, "tentative"))")
@@ -145,7 +144,7 @@ struct ExamplesApply {
         }
 
         #expect(section(out, "plan").contains("converged"))
-        #expect(section(out, "destroy").contains("Destroy complete: 0 added, 0 changed, 6 destroyed"))
+        #expect(section(out, "destroy").contains("Destroy complete: 0 added, 0 changed, 7 destroyed"))
         #expect(section(out, "destroy").contains("leftovers dualstack: 0"))
     }
 
@@ -153,11 +152,17 @@ struct ExamplesApply {
         let r = try example("""
         netform apply --yes Examples/multi-network.yaml | tail -1
         echo "== ping"
-        pingfrom shop.proxy -c1 -W2 10.1.0.12
-        pingfrom shop.web1 -c1 -W2 10.1.1.20
+        pingfrom shop.web1 -c1 -W2 10.1.0.12
+        pingfrom shop.api -c1 -W2 10.1.1.11
         pingfrom shop.web2 -c1 -W2 10.1.1.2
-        pingfrom shop.api -c1 -W2 10.1.2.3
+        pingfrom shop.toolbox -c1 -W2 10.1.1.20
         pingfrom shop.postgres -c1 -W2 10.1.2.1
+        echo "== blocked"
+        sysctl -qw net.ipv4.ip_forward=1
+        pingfrom shop.proxy -c1 -W1 10.1.0.12
+        pingfrom shop.web1 -c1 -W1 10.1.1.20
+        pingfrom shop.api -c1 -W1 10.1.2.3
+        pingfrom shop.toolbox -c1 -W1 10.1.0.10
         echo "== host"; S links -
         for c in proxy web1 web2 api postgres toolbox; do echo "== $c"; S links shop.$c; S routes shop.$c; done
         echo "== plan"
@@ -168,8 +173,11 @@ struct ExamplesApply {
         """)
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         let out = r.stdout
-        #expect(out.contains("Apply complete: 9 added"))
-        #expect(!out.contains("FAILED") && section(out, "ping").components(separatedBy: " ok\n").count == 6, "\(section(out, "ping"))")
+        #expect(out.contains("Apply complete: 10 added"))
+        #expect(!section(out, "ping").contains("FAILED") && section(out, "ping").components(separatedBy: " ok\n").count == 6, "\(section(out, "ping"))")
+        // What the rules deny (ICMP is no allowed port), with forwarding on.
+        #expect(section(out, "blocked").components(separatedBy: " FAILED\n").count == 5 && !section(out, "blocked").contains(" ok"),
+                "\(section(out, "blocked"))")
 
         let host = section(out, "host")
         for (net, gw) in [("frontend", "10.1.0.1/24"), ("backend", "10.1.1.1/24"), ("db", "10.1.2.1/24")] {
@@ -205,7 +213,7 @@ struct ExamplesApply {
                 + "\nroute v4 default via 10.1.1.1 dev eth0 proto 78\n")
 
         #expect(section(out, "plan").contains("converged"))
-        #expect(section(out, "destroy").contains("Destroy complete: 0 added, 0 changed, 9 destroyed"))
+        #expect(section(out, "destroy").contains("Destroy complete: 0 added, 0 changed, 10 destroyed"))
         #expect(section(out, "destroy").contains("leftovers shop: 0"))
     }
 
@@ -221,7 +229,7 @@ struct ExamplesApply {
           case $h in
             node1) pingfrom swarm.lb -c1 -W2 10.3.0.1 ;;
             node2) pingfrom swarm.web1 -c1 -W2 10.3.1.1 ;;
-            node3) pingfrom swarm.web2 -c1 -W2 10.3.1.2 ;;
+            node3) pingfrom swarm.cache -c1 -W2 10.3.1.22 ;;
           esac
           echo "== $h plan"
           netform plan --detailed-exitcode --host-name $h Examples/overlay.yaml >/dev/null && echo "converged"
@@ -387,7 +395,7 @@ struct ExamplesApply {
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         let out = r.stdout
         let apply = section(out, "apply")
-        #expect(apply.contains("Apply complete: 7 added"))
+        #expect(apply.contains("Apply complete: 8 added"))
         // The path /run/netns/yns and the process in zz are planned under their names.
         #expect(apply.contains("↔ eth0 in yns ") && apply.contains("↔ eth0 in zz "), "\(apply)")
         #expect(!out.contains("FAILED") && section(out, "ping").components(separatedBy: " ok\n").count == 8, "\(section(out, "ping"))")
@@ -408,6 +416,6 @@ struct ExamplesApply {
         #expect(destroy.contains("\nlegacy yns zz \n"), "adopted namespaces survive; adopt.own is gone: \(destroy)")
         #expect(destroy.contains("processes alive") && destroy.contains("adopted namespaces as before"))
         let gone = section(out, "process gone")
-        #expect(gone.contains("Apply complete: 7 added") && gone.contains("Destroy complete:") && gone.contains("leftovers adopt: 0"), "\(gone)")
+        #expect(gone.contains("Apply complete: 8 added") && gone.contains("Destroy complete:") && gone.contains("leftovers adopt: 0"), "\(gone)")
     }
 }

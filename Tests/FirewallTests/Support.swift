@@ -18,9 +18,15 @@ struct SpecProblem: Error, CustomStringConvertible {
     var description: String { message }
 }
 
-/// The ruleset of a spec compiled against an empty host.
-func ruleset(_ relativePath: String) throws -> FirewallRuleset {
+/// The firewall of a spec compiled against an empty host (table and notes).
+func compiledFirewall(_ relativePath: String) throws -> CompiledFirewall {
     let spec = try loadSpec(relativePath)
     let compiled = try Compiler.compile(spec, observed: HostState())
     return FirewallCompiler.compile(spec, endpoints: compiled.endpoints)
+}
+
+/// The project table of a spec compiled against an empty host.
+func ruleset(_ relativePath: String) throws -> FirewallTable {
+    guard let table = try compiledFirewall(relativePath).table else { throw SpecProblem(message: "\(relativePath): no firewall table") }
+    return table
 }

@@ -55,7 +55,9 @@ import Testing
         let (_, plan) = try planFor(seedSpec, pristineHost())
         let lines = plan.steps.flatMap { DryRun.commands(for: $0.operation) }
         #expect(lines.contains("ip netns add seed.container1"))
-        #expect(lines.contains { $0.hasPrefix("ip link add docker0 address 02:4e:46:") && $0.hasSuffix(" mtu 1500 type bridge") })
+        #expect(lines.contains { $0.hasPrefix("ip link add docker0 address 02:4e:46:") && $0.hasSuffix(" mtu 1500 type bridge nf_call_iptables 1 nf_call_ip6tables 1") })
+        #expect(lines.contains("nft -j -f - <<'NFT'"), "the exact nft batch")
+        #expect(lines.contains { $0.hasPrefix(#"{"nftables":[{"add":{"table":{"family":"inet","name":"netform_seed"}}}"#) })
         #expect(lines.contains("ip -n seed.container2 addr add 172.17.0.3/16 dev eth0"))
         #expect(lines.contains("ip -n seed.container1 route add default via 172.17.0.1 dev eth0 proto 78"))
         #expect(lines.contains { $0.hasPrefix("ip link add nfv") && $0.contains("master docker0 up type veth peer name eth0 address 02:42:ac:11:00:02 mtu 1500 netns seed.container1") })

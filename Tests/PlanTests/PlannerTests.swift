@@ -35,9 +35,24 @@ func pristineHost(sentinels: Bool = true) -> HostState {
             LinkState(name: "lo", kind: .loopback, mtu: 65536),
             LinkState(name: "eth0", kind: .veth(peer: VethPeerRef(namespace: .host, name: "vsent0"))),
         ], addresses: [AddressState(link: "eth0", address: IPAddress("10.99.0.2")!, prefixLength: 24)])
+        // A user's own table, and another project's.
+        state[.host]!.firewall = [sentinelTable, otherProjectTable]
     }
     return state
 }
+
+/// A foreign nftables table (a user's own drop rule).
+let sentinelTable = FirewallTable(family: "inet", name: "sentinel", chains: [
+    .init(name: "input", base: .init(type: "filter", hook: "input", priority: 0, policy: "accept"), rules: [
+        .init(expr: [["match": ["op": "==", "left": ["payload": ["protocol": "tcp", "field": "dport"]], "right": 23]], ["drop": nil]],
+              comment: "sentinel"),
+    ]),
+])
+
+/// Another netform project's table: as foreign to `seed` as the user's.
+let otherProjectTable = FirewallTable(family: "inet", name: "netform_other", chains: [
+    .init(name: "forward", base: .init(type: "filter", hook: "forward", priority: 0, policy: "accept"), rules: []),
+])
 
 /// What the kernel would report: no veth peers, interface indexes filled in.
 func asObserved(_ s: HostState) -> HostState {
@@ -71,6 +86,7 @@ func projection(_ state: HostState, like desired: DesiredState) -> HostState {
         let kept = Set(ns.links.map(\.name))
         ns.addresses = have.addresses.filter { kept.contains($0.link) }
         ns.routes = have.routes.filter(\.isOwned)
+        ns.firewall = have.firewall.filter { $0.belongs(to: desired.project) }
         out[ref] = ns
     }
     return out
@@ -158,8 +174,11 @@ containers:
             for op in [step.operation] + step.inverse {
                 let text = "\(op)"
                 #expect(!text.contains("sentinel") && !text.contains("vsent0") && !text.contains("\"eth0\", kind: .other"), "\(op)")
+                if case .replaceFirewallTable(_, let t) = op { #expect(t.belongs(to: "seed")) }
+                if case .deleteFirewallTable(_, _, let name) = op { #expect(name == "netform_seed") }
             }
         }
+        #expect(after[.host]?.firewall.filter { !$0.belongs(to: "seed") } == [sentinelTable, otherProjectTable])
         for name in ["br-sentinel", "vsent0", "eth0", "lo"] {
             #expect(after[.host]?.link(named: name) == start[.host]?.link(named: name))
         }
@@ -405,7 +424,9 @@ containers:
         #expect(text.contains("+   container.container1\n      +   namespace seed.container1\n"))
         #expect(text.contains("      +   address 172.17.0.2/16 dev eth0\n"))
         #expect(text.contains("+   network.bridge\n      +   bridge docker0 mtu 1500\n"))
-        #expect(text.hasSuffix("Plan: 6 to add, 0 to change, 0 to destroy.\n"))
+        #expect(text.contains("+   firewall.inet netform_seed\n      +   chain forward { type filter hook forward priority 0; policy accept; }\n"))
+        #expect(text.contains("      +   project iifname { \"docker0\", \"nf-6623926fcb7c\" } oifname { \"docker0\", \"nf-6623926fcb7c\" } drop  # between the project's networks\n"))
+        #expect(text.hasSuffix("Plan: 7 to add, 0 to change, 0 to destroy.\n"))
         #expect(!text.contains("\u{1B}["), "no colour when asked for none")
         #expect(PlanRenderer(color: true).render(plan).contains("\u{1B}[32m+  \u{1B}[0m"))
     }
@@ -461,24 +482,22 @@ containers:
 }
 
 @Suite struct Unenforced {
-    @Test func specFeaturesWithoutEnforcementAreNamed() throws {
+    @Test func onlyMultiHostOverlaysAreNamed() throws {
         let s = try spec("""
         version: 1
         networks:
           bridge: {subnets: [{subnet: 10.0.0.0/24}]}
           db: {internal: true, subnets: [{subnet: 10.0.1.0/24}]}
+          ov: {driver: overlay, vni: 42, subnets: [{subnet: 10.0.2.0/24}]}
         containers:
           web: {ports: ["8080:80"]}
         rules:
           - deny: {from: web, to: "network:db"}
         """)
+        // Rules, ports, masquerade and internal networks are the firewall's now.
         let compiled = try Compiler.compile(s, observed: pristineHost())
-        #expect(compiled.unenforced == [
-            "1 isolation rule (traffic between networks is not filtered by netform yet)",
-            "1 published port (no port forwarding yet)",
-            "masquerade on 'bridge' (no NAT to the outside yet)",
-            "internal network 'db' (only the missing default route isolates them yet)",
-        ])
+        #expect(compiled.unenforced == ["overlay networks span this host only (no cluster store yet)"])
+        #expect(compiled.desired.state[.host]?.firewall.map(\.qualifiedName) == ["inet netform_lab"])
         let plain = try spec("version: 1\nnetworks:\n  n: {masquerade: false, subnets: [{subnet: 10.0.0.0/24}]}\n")
         #expect(try Compiler.compile(plain, observed: pristineHost()).unenforced.isEmpty)
     }

@@ -62,6 +62,9 @@ func simulatedReconciler(_ start: HostState) -> (Reconciler, SimulatedDriver) {
         for ref in expected.namespaces.keys where ref.description.hasPrefix("seed.") { expected.namespaces[ref] = nil }
         expected[.host]!.links.removeAll { $0.owner?.project == "seed" }
         expected[.host]!.addresses.removeAll { a in withOther[.host]!.link(named: a.link)?.owner?.project == "seed" }
+        #expect(expected[.host]!.firewall.contains { $0.belongs(to: "seed") })
+        expected[.host]!.firewall.removeAll { $0.belongs(to: "seed") }
+        #expect(driver.state[.host]!.firewall.contains { $0.belongs(to: "other") } && driver.state[.host]!.firewall.contains(sentinelTable))
         #expect(driver.state.normalized() == expected.normalized())
     }
 

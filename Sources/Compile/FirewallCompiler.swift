@@ -1,11 +1,12 @@
 import Addressing
-import Compile
+import Model
 import Spec
 
-/// The nftables table of one project, as compiled from its spec: the chains in
-/// order, each with its rules in order, and the atomic batch that installs it.
+/// The project's firewall as compiled from its spec, and what the spec asks for
+/// that it cannot express (said plainly, e.g. a rule whose selectors match no
+/// address).
 ///
-/// ## Layout (one `inet` table per project, `Naming.firewallTable(project:)`)
+/// ## Layout (one `inet` table per project, `FirewallTable.name(project:)`)
 /// One table holds both filtering and NAT, so that the whole firewall of a project
 /// is one object netform owns, replaced in one atomic batch and deleted by one
 /// command; `inet` because one table then serves IPv4 and IPv6 (the kernel has
@@ -21,109 +22,19 @@ import Spec
 /// | `postrouting` | nat, hook postrouting, priority 100 | masquerade per subnet of each non-internal bridge network with `masquerade: true` |
 ///
 /// ## Canonical form
-/// `batch` (and `canonicalJSON`, its text) is deterministic: chains in the order
-/// above, rules in spec order, network defaults in spec network order, set elements
-/// sorted (addresses by value, ports by number), a one-element set written as the
-/// bare value, JSON object keys sorted, no whitespace. Compiling the same spec and
-/// endpoints twice gives the same bytes, so a planner can compare two rulesets.
-public struct FirewallRuleset: Sendable, Equatable {
-    /// Always `inet`.
-    public var family: String { "inet" }
-    /// The table name (`netform_PROJECT`).
-    public var table: String
-    public var chains: [Chain]
-    /// What the spec asks for that this ruleset cannot express, said plainly (e.g. an
-    /// IPv6 host IP published for a container without an IPv6 address).
+/// The table is deterministic: chains in the order above, rules in spec order,
+/// network defaults in spec network order, set elements sorted, a one-element set
+/// written as the bare value. Compiling the same spec and endpoints twice gives the
+/// same value, so the planner can compare it with what the kernel lists.
+public struct CompiledFirewall: Sendable, Equatable {
+    /// nil when the project has no bridge on this host (nothing to filter).
+    public var table: FirewallTable?
     public var notes: [String]
-
-    public init(table: String, chains: [Chain], notes: [String] = []) {
-        self.table = table
-        self.chains = chains
-        self.notes = notes
-    }
-
-    /// One nftables chain of the project's table (a base chain when `base` is set).
-    public struct Chain: Sendable, Equatable {
-        public var name: String
-        /// Base-chain settings; nil for a regular chain (reached by `jump`).
-        public var base: Base?
-        public var rules: [Rule]
-
-        public struct Base: Sendable, Equatable {
-            /// `filter` or `nat`.
-            public var type: String
-            public var hook: String
-            public var priority: Int
-            public var policy: String
-
-            public init(type: String, hook: String, priority: Int, policy: String) {
-                self.type = type
-                self.hook = hook
-                self.priority = priority
-                self.policy = policy
-            }
-        }
-
-        public init(name: String, base: Base?, rules: [Rule]) {
-            self.name = name
-            self.base = base
-            self.rules = rules
-        }
-    }
-
-    /// One nftables rule: its expression list and a comment naming where it comes from.
-    public struct Rule: Sendable, Equatable {
-        /// The statements of the rule (nft JSON `expr`).
-        public var expr: [JSONValue]
-        /// Says where the rule comes from (`rule 2: deny proxy -> label:tier=web`);
-        /// at most 128 bytes, nft's limit.
-        public var comment: String
-
-        public init(expr: [JSONValue], comment: String) {
-            self.expr = expr
-            self.comment = comment
-        }
-    }
-
-    /// The chain called `name`.
-    public func chain(_ name: String) -> Chain? { chains.first { $0.name == name } }
-
-    /// The table object nft JSON names it by.
-    public var tableObject: JSONValue { ["table": ["family": .string(family), "name": .string(table)]] }
-
-    /// The atomic replacement: `add table; delete table; add table; add chain…;
-    /// add rule…` — a table that did not exist is created and deleted first, so the
-    /// same batch works on a fresh host; a failure anywhere applies nothing.
-    public var batch: JSONValue {
-        var commands: [JSONValue] = [["add": tableObject], ["delete": tableObject], ["add": tableObject]]
-        for chain in chains {
-            var c: [String: JSONValue] = ["family": .string(family), "table": .string(table), "name": .string(chain.name)]
-            if let b = chain.base {
-                c["type"] = .string(b.type)
-                c["hook"] = .string(b.hook)
-                c["prio"] = .int(b.priority)
-                c["policy"] = .string(b.policy)
-            }
-            commands.append(["add": ["chain": .object(c)]])
-        }
-        for chain in chains {
-            for rule in chain.rules {
-                commands.append(["add": ["rule": [
-                    "family": .string(family), "table": .string(table), "chain": .string(chain.name),
-                    "expr": .array(rule.expr), "comment": .string(rule.comment),
-                ]]])
-            }
-        }
-        return ["nftables": .array(commands)]
-    }
-
-    /// `batch` as canonical JSON text.
-    public var canonicalJSON: String { batch.rendered }
 }
 
 /// Spec + compiled endpoints → the project's nftables table. Pure: no kernel access.
 public enum FirewallCompiler {
-    public static func compile(_ spec: Spec, endpoints: [Endpoint]) -> FirewallRuleset {
+    public static func compile(_ spec: Spec, endpoints: [Endpoint]) -> CompiledFirewall {
         var c = Builder(spec: spec, endpoints: endpoints)
         return c.build()
     }
@@ -190,10 +101,11 @@ private struct Builder {
         self.endpoints = endpoints
     }
 
-    mutating func build() -> FirewallRuleset {
-        let table = Naming.firewallTable(project: spec.project)
-        let filter = FirewallRuleset.Chain.Base(type: "filter", hook: "forward", priority: 0, policy: "accept")
-        let chains: [FirewallRuleset.Chain] = [
+    mutating func build() -> CompiledFirewall {
+        let table = FirewallTable.name(project: spec.project)
+        guard !bridged.isEmpty else { return CompiledFirewall(table: nil, notes: []) }
+        let filter = FirewallTable.Chain.Base(type: "filter", hook: "forward", priority: 0, policy: "accept")
+        let chains: [FirewallTable.Chain] = [
             .init(name: "forward", base: filter, rules: forwardRules()),
             .init(name: "project", base: nil, rules: projectRules()),
             .init(name: "prerouting", base: .init(type: "nat", hook: "prerouting", priority: -100, policy: "accept"),
@@ -204,7 +116,7 @@ private struct Builder {
             .init(name: "postrouting", base: .init(type: "nat", hook: "postrouting", priority: 100, policy: "accept"),
                   rules: masqueradeRules()),
         ]
-        return FirewallRuleset(table: table, chains: chains, notes: notes)
+        return CompiledFirewall(table: FirewallTable(family: "inet", name: table, chains: chains), notes: notes)
     }
 
     // MARK: forward
@@ -213,7 +125,7 @@ private struct Builder {
     /// traffic netform does not own is never matched. A packet from one of the
     /// project's bridges that `project` did not decide cannot come back here: `project`
     /// ends with an accept.
-    func forwardRules() -> [FirewallRuleset.Rule] {
+    func forwardRules() -> [FirewallTable.Rule] {
         let devices = bridged.map(\.device)
         guard !devices.isEmpty else { return [] }
         return [
@@ -231,8 +143,8 @@ private struct Builder {
     /// `icc: false` is not expressed here but by the bridge ports' `isolated` flag, which
     /// works without br_netfilter; and the spec's rules only see traffic that crosses
     /// the host's routing (between networks, to and from the outside, published ports).
-    mutating func projectRules() -> [FirewallRuleset.Rule] {
-        var rules: [FirewallRuleset.Rule] = [
+    mutating func projectRules() -> [FirewallTable.Rule] {
+        var rules: [FirewallTable.Rule] = [
             .init(expr: [Nft.match(["ct": ["key": "state"]], "in", ["established", "related"]), Nft.accept],
                   comment: "replies and related traffic"),
         ]
@@ -294,7 +206,7 @@ private struct Builder {
     /// protocol of its ports. A family a selector has no address in gets no rule (the
     /// spec rule cannot match there); a rule that matches nothing at all compiles to
     /// nothing, and says so in `notes`.
-    mutating func compile(_ rule: RuleSpec, number: Int) -> [FirewallRuleset.Rule] {
+    mutating func compile(_ rule: RuleSpec, number: Int) -> [FirewallTable.Rule] {
         let verdict = rule.action == .allow ? Nft.accept : Nft.drop
         var text = "rule \(number): \(rule.action.rawValue) \(rule.from) -> \(rule.to)"
         if !rule.ports.isEmpty { text += " ports " + rule.ports.map(\.description).joined(separator: ",") }
@@ -302,7 +214,7 @@ private struct Builder {
         let comment = Nft.comment(text)
 
         let families: [IPFamily?] = (rule.from == .any && rule.to == .any) ? [nil] : [.v4, .v6]
-        var out: [FirewallRuleset.Rule] = []
+        var out: [FirewallTable.Rule] = []
         for family in families {
             var expr: [JSONValue] = []
             if let family {
@@ -349,7 +261,7 @@ private struct Builder {
 
     /// Connections to one of the host's own addresses (from outside, and from the host
     /// itself) look for a published port.
-    func natEntry() -> [FirewallRuleset.Rule] {
+    func natEntry() -> [FirewallTable.Rule] {
         [.init(expr: [Nft.match(["fib": ["result": "type", "flags": ["daddr"]]], "==", "local"), Nft.jump("published")],
                comment: "to a local address: published ports")]
     }
@@ -358,8 +270,8 @@ private struct Builder {
     /// non-internal bridge network that has an address of the host IP's family. The
     /// host IP is the port's own, else that network's `host_binding_ipv4`; `0.0.0.0`
     /// (the default) means every local IPv4 address.
-    mutating func publishedRules() -> [FirewallRuleset.Rule] {
-        var rules: [FirewallRuleset.Rule] = []
+    mutating func publishedRules() -> [FirewallTable.Rule] {
+        var rules: [FirewallTable.Rule] = []
         for container in spec.containers {
             for port in container.ports {
                 let candidates = container.attachments.compactMap { a -> (NetworkSpec, Endpoint)? in
@@ -393,8 +305,8 @@ private struct Builder {
 
     /// Masquerade what leaves a non-internal bridge network with `masquerade: true`
     /// by another interface, per subnet (IPv4 and IPv6 alike).
-    func masqueradeRules() -> [FirewallRuleset.Rule] {
-        var rules: [FirewallRuleset.Rule] = []
+    func masqueradeRules() -> [FirewallTable.Rule] {
+        var rules: [FirewallTable.Rule] = []
         for net in spec.networks where net.driver == .bridge && net.masquerade && !net.isInternal {
             for s in net.subnets {
                 rules.append(.init(expr: [Nft.match(Nft.payload(Nft.family(s.subnet.family), "saddr"), Nft.element(s.subnet)),

@@ -1,5 +1,3 @@
-import Model
-
 /// A JSON value as libnftables reads and writes it, with one deterministic text form.
 ///
 /// `rendered` is the canonical form a planner can diff byte for byte: no whitespace,
@@ -54,7 +52,7 @@ public indirect enum JSONValue: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses JSON text (nft's output). Fractional and exponent numbers are refused:
     /// nft never prints them.
-    public static func parse(_ text: String) throws(FirewallError) -> JSONValue {
+    public static func parse(_ text: String) throws(ParseError) -> JSONValue {
         var parser = Parser(bytes: Array(text.utf8))
         do throws(Parser.Failure) {
             parser.skipSpace()
@@ -63,9 +61,14 @@ public indirect enum JSONValue: Sendable, Hashable, CustomStringConvertible {
             guard parser.index == parser.bytes.count else { throw parser.fail("trailing text") }
             return value
         } catch {
-            throw FirewallError(operation: "parse nft JSON output", command: "",
-                                message: "\(error.what) at byte \(error.offset) of: \(text.prefix(200))")
+            throw ParseError(message: "\(error.what) at byte \(error.offset) of: \(text.prefix(200))")
         }
+    }
+
+    /// Why a text is not JSON netform can read: what, where, and the text's start.
+    public struct ParseError: Error, Sendable, Equatable, CustomStringConvertible {
+        public var message: String
+        public var description: String { "invalid JSON: \(message)" }
     }
 
     /// A small recursive-descent JSON reader over UTF-8 bytes.
@@ -207,4 +210,22 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
     public init(nilLiteral: ()) { self = .null }
+}
+
+extension JSONValue: Codable {
+    /// Encoded as its canonical text, one JSON string: exact whatever the encoder's
+    /// key strategy (plan files convert keys to snake_case; nft's own keys must
+    /// come through untouched).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(rendered)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let text = try c.decode(String.self)
+        do { self = try JSONValue.parse(text) } catch {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "\(error)")
+        }
+    }
 }

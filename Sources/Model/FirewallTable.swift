@@ -1,0 +1,324 @@
+/// One nftables table in one namespace: its chains in order, each with its rules.
+///
+/// Why it exists: the firewall is state like links and addresses. A project's table
+/// is compiled into the Desired `HostState`, read back from the kernel into the
+/// Observed one, diffed by the planner into one atomic replace, applied by the
+/// simulated kernel in tests and by libnftables on a host — so the planner's
+/// properties (converge, second plan empty, every prefix rolls back) hold for the
+/// firewall too. Rules are kept as nft's JSON expressions (`expr`), exactly as
+/// libnftables reads and lists them; foreign tables are read the same way so
+/// `plan` and `explain` can see what another tool's chains do.
+public struct FirewallTable: Sendable, Equatable, Codable {
+    /// `inet`, `ip`, `ip6`, `bridge`, …
+    public var family: String
+    public var name: String
+    public var chains: [Chain]
+
+    public init(family: String, name: String, chains: [Chain]) {
+        self.family = family
+        self.name = name
+        self.chains = chains
+    }
+
+    /// The name of a project's tables (one per family it needs): `netform_PROJECT`,
+    /// with `-` written `_` (nft identifiers).
+    public static func name(project: String) -> String {
+        "netform_" + String(project.map { $0 == "-" ? "_" : $0 })
+    }
+
+    /// Whether this is a table of `project`: its name, in a family netform uses.
+    public func belongs(to project: String) -> Bool {
+        name == Self.name(project: project) && (family == "inet" || family == "bridge")
+    }
+
+    /// Whether any project of netform owns it (`netform_*`).
+    public var isNetforms: Bool { name.hasPrefix("netform_") }
+
+    /// `inet netform_seed`, as nft names it.
+    public var qualifiedName: String { "\(family) \(name)" }
+
+    /// One chain (a base chain when `base` is set).
+    public struct Chain: Sendable, Equatable, Codable {
+        public var name: String
+        /// Base-chain settings; nil for a regular chain (reached by `jump`).
+        public var base: Base?
+        public var rules: [Rule]
+
+        public init(name: String, base: Base?, rules: [Rule]) {
+            self.name = name
+            self.base = base
+            self.rules = rules
+        }
+
+        /// Where a base chain hooks in.
+        public struct Base: Sendable, Equatable, Codable {
+            /// `filter`, `nat` or `route`.
+            public var type: String
+            public var hook: String
+            public var priority: Int
+            public var policy: String
+
+            public init(type: String, hook: String, priority: Int, policy: String) {
+                self.type = type
+                self.hook = hook
+                self.priority = priority
+                self.policy = policy
+            }
+        }
+    }
+
+    /// One rule: its statements and a comment saying where it comes from.
+    public struct Rule: Sendable, Equatable, Codable {
+        /// The statements (nft JSON `expr`).
+        public var expr: [JSONValue]
+        /// `rule 2: deny proxy -> label:tier=web`; at most 127 bytes (nft's limit).
+        public var comment: String
+
+        public init(expr: [JSONValue], comment: String) {
+            self.expr = expr
+            self.comment = comment
+        }
+
+        /// The rule in nft's own syntax (`iifname "docker0" jump project`).
+        public var nftText: String { NftText.statements(expr) }
+    }
+
+    /// The chain called `name`.
+    public func chain(_ name: String) -> Chain? { chains.first { $0.name == name } }
+
+    public var ruleCount: Int { chains.reduce(0) { $0 + $1.rules.count } }
+
+    /// The table object as nft JSON names it.
+    public var tableObject: JSONValue { ["table": ["family": .string(family), "name": .string(name)]] }
+
+    /// The atomic replacement: `add table; delete table; add table; add chain…;
+    /// add rule…`. A table that did not exist is created and deleted first, so the
+    /// same batch works on a fresh host; a failure anywhere applies nothing.
+    public var batch: JSONValue {
+        var commands: [JSONValue] = [["add": tableObject], ["delete": tableObject], ["add": tableObject]]
+        for chain in chains {
+            var c: [String: JSONValue] = ["family": .string(family), "table": .string(name), "name": .string(chain.name)]
+            if let b = chain.base {
+                c["type"] = .string(b.type)
+                c["hook"] = .string(b.hook)
+                c["prio"] = .int(b.priority)
+                c["policy"] = .string(b.policy)
+            }
+            commands.append(["add": ["chain": .object(c)]])
+        }
+        for chain in chains {
+            for rule in chain.rules {
+                commands.append(["add": ["rule": [
+                    "family": .string(family), "table": .string(name), "chain": .string(chain.name),
+                    "expr": .array(rule.expr), "comment": .string(rule.comment),
+                ]]])
+            }
+        }
+        return ["nftables": .array(commands)]
+    }
+
+    /// The batch that deletes the table if it exists (`add` first: no error when absent).
+    public var deleteBatch: JSONValue { ["nftables": [["add": tableObject], ["delete": tableObject]]] }
+
+    /// `batch` as canonical JSON text.
+    public var canonicalJSON: String { batch.rendered }
+
+    /// The same table with every anonymous set's elements in one order. The kernel
+    /// keeps set elements in an order of its own (`{"nf-f1…", "nf-77…"}` comes back
+    /// from `{"nf-77…", "nf-f1…"}`), and a set means the same in any order.
+    public func normalized() -> FirewallTable {
+        var t = self
+        for c in t.chains.indices {
+            for r in t.chains[c].rules.indices {
+                t.chains[c].rules[r].expr = t.chains[c].rules[r].expr.map(Self.sortingSets)
+            }
+        }
+        return t
+    }
+
+    static func sortingSets(_ v: JSONValue) -> JSONValue {
+        switch v {
+        case .object(let m):
+            var out: [String: JSONValue] = [:]
+            for (k, x) in m {
+                if k == "set", case .array(let items) = x {
+                    out[k] = .array(items.map(sortingSets).sorted { $0.rendered < $1.rendered })
+                } else {
+                    out[k] = sortingSets(x)
+                }
+            }
+            return .object(out)
+        case .array(let a): return .array(a.map(sortingSets))
+        default: return v
+        }
+    }
+}
+
+/// One line of a firewall diff: a rule (or a chain's settings) added or removed.
+public struct FirewallRuleChange: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable { case added, removed }
+    public var kind: Kind
+    public var chain: String
+    /// nft syntax, with the rule's comment; `chain` is "chain" for a chain's own
+    /// settings (then `text` names the chain).
+    public var text: String
+}
+
+extension FirewallTable {
+    /// What changes from `old` to `self`, chain by chain, rule by rule (a rule that
+    /// moved shows as removed and added): what `plan` prints under a firewall step.
+    public func changes(from old: FirewallTable?) -> [FirewallRuleChange] {
+        let old = old?.normalized()
+        let new = normalized()
+        var out: [FirewallRuleChange] = []
+        var names: [String] = new.chains.map(\.name)
+        for c in old?.chains ?? [] where !names.contains(c.name) { names.append(c.name) }
+        for name in names {
+            let a = old?.chain(name)
+            let b = new.chain(name)
+            if a?.base != b?.base || (a == nil) != (b == nil) {
+                if let a { out.append(.init(kind: .removed, chain: "chain", text: Self.describe(chainOf: a))) }
+                if let b { out.append(.init(kind: .added, chain: "chain", text: Self.describe(chainOf: b))) }
+            }
+            let before = a?.rules ?? []
+            let after = b?.rules ?? []
+            for (kind, rule) in Self.ruleDiff(before, after) {
+                out.append(.init(kind: kind, chain: name, text: "\(rule.nftText)" + (rule.comment.isEmpty ? "" : "  # \(rule.comment)")))
+            }
+        }
+        return out
+    }
+
+    static func describe(chainOf c: Chain) -> String {
+        guard let b = c.base else { return c.name }
+        return "\(c.name) { type \(b.type) hook \(b.hook) priority \(b.priority); policy \(b.policy); }"
+    }
+
+    /// Removed and added rules, by a longest common subsequence (rule lists are
+    /// short; above 4M comparisons, a plain multiset difference).
+    static func ruleDiff(_ a: [Rule], _ b: [Rule]) -> [(FirewallRuleChange.Kind, Rule)] {
+        if a == b { return [] }
+        if a.count * b.count > 4_000_000 {
+            var out: [(FirewallRuleChange.Kind, Rule)] = []
+            var rest = b
+            for r in a {
+                if let i = rest.firstIndex(of: r) { rest.remove(at: i) } else { out.append((.removed, r)) }
+            }
+            return out + rest.map { (.added, $0) }
+        }
+        let n = a.count, m = b.count
+        var lcs = Array(repeating: Array(repeating: 0, count: m + 1), count: n + 1)
+        for i in stride(from: n - 1, through: 0, by: -1) {
+            for j in stride(from: m - 1, through: 0, by: -1) {
+                lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : max(lcs[i + 1][j], lcs[i][j + 1])
+            }
+        }
+        var out: [(FirewallRuleChange.Kind, Rule)] = []
+        var i = 0, j = 0
+        while i < n || j < m {
+            if i < n, j < m, a[i] == b[j] { i += 1; j += 1 }
+            else if j < m, i == n || lcs[i][j + 1] >= lcs[i + 1][j] { out.append((.added, b[j])); j += 1 }
+            else { out.append((.removed, a[i])); i += 1 }
+        }
+        return out
+    }
+}
+
+/// nft JSON statements written in nft's own syntax, for people (`plan`, `explain`).
+/// Only for display: what netform sends is always the JSON.
+public enum NftText {
+    public static func statements(_ expr: [JSONValue]) -> String {
+        expr.map(statement).joined(separator: " ")
+    }
+
+    static func statement(_ s: JSONValue) -> String {
+        guard case .object(let m) = s, m.count == 1, let (key, body) = m.first else { return s.rendered }
+        switch key {
+        case "match":
+            let left = expression(body["left"] ?? .null)
+            let right = expression(body["right"] ?? .null)
+            let op = body["op"]?.stringValue ?? "=="
+            switch op {
+            case "==", "in": return "\(left) \(right)"
+            default: return "\(left) \(op) \(right)"
+            }
+        case "accept", "drop", "return", "continue": return key
+        case "masquerade": return "masquerade"
+        case "counter": return "counter"
+        case "jump", "goto": return "\(key) \(body["target"]?.stringValue ?? "?")"
+        case "dnat", "snat":
+            let family = body["family"]?.stringValue.map { "\($0) " } ?? ""
+            var to = body["addr"].map(expression) ?? ""
+            if let p = body["port"] { to += ":\(expression(p))" }
+            return "\(key) \(family)to \(to)"
+        case "reject": return "reject"
+        case "log": return "log" + (body["prefix"]?.stringValue.map { " prefix \"\($0)\"" } ?? "")
+        default: return s.rendered
+        }
+    }
+
+    /// nft prints keywords and addresses bare, names (interfaces, comments) quoted.
+    static func bare(_ s: String) -> Bool {
+        if s.isEmpty { return false }
+        if ["ipv4", "ipv6", "ipv6-icmp", "icmpv6"].contains(s) { return true }
+        if s.allSatisfy({ ("a"..."z").contains($0) || $0 == "-" }) { return true }
+        return (s.contains(".") || s.contains(":")) && s.allSatisfy { $0.isHexDigit || $0 == "." || $0 == ":" }
+    }
+
+    static func expression(_ e: JSONValue) -> String {
+        switch e {
+        case .string(let s): return bare(s) ? s : "\"\(s)\""
+        case .int(let i): return String(i)
+        case .bool(let b): return b ? "true" : "false"
+        case .null: return "null"
+        case .array(let items): return items.map(expression).joined(separator: ",")
+        case .object(let m):
+            if let meta = m["meta"] { return meta["key"]?.stringValue ?? meta.rendered }
+            if let p = m["payload"] {
+                return "\(p["protocol"]?.stringValue ?? "?") \(p["field"]?.stringValue ?? "?")"
+            }
+            if let ct = m["ct"] { return "ct \(ct["key"]?.stringValue ?? "?")" }
+            if let fib = m["fib"] {
+                let flags = fib["flags"]?.arrayValue.compactMap(\.stringValue) ?? fib["flags"]?.stringValue.map { [$0] } ?? []
+                return "fib \(flags.joined(separator: " . ")) \(fib["result"]?.stringValue ?? "?")"
+            }
+            if let set = m["set"] {
+                if case .array(let items) = set { return "{ " + items.map(expression).joined(separator: ", ") + " }" }
+                return expression(set)
+            }
+            if let p = m["prefix"] { return "\(p["addr"].map(expression) ?? "?")/\(p["len"]?.intValue ?? 0)" }
+            if let r = m["range"] { let a = r.arrayValue; return a.count == 2 ? "\(expression(a[0]))-\(expression(a[1]))" : r.rendered }
+            return e.rendered
+        }
+    }
+}
+
+extension FirewallTable {
+    /// The tables of an `nft -j list ruleset` (or `list table`) listing, chains and
+    /// rules in the kernel's order. Handles are dropped (they change with every
+    /// replace); sets, maps and other objects of foreign tables are not kept.
+    public static func tables(fromListing listing: JSONValue) -> [FirewallTable] {
+        var tables: [FirewallTable] = []
+        var index: [String: Int] = [:]
+        func key(_ family: String, _ name: String) -> String { family + " " + name }
+        for item in listing["nftables"]?.arrayValue ?? listing.arrayValue {
+            if let t = item["table"], let f = t["family"]?.stringValue, let n = t["name"]?.stringValue {
+                index[key(f, n)] = tables.count
+                tables.append(FirewallTable(family: f, name: n, chains: []))
+            } else if let c = item["chain"], let f = c["family"]?.stringValue, let t = c["table"]?.stringValue,
+                      let n = c["name"]?.stringValue, let i = index[key(f, t)] {
+                var base: Chain.Base?
+                if let type = c["type"]?.stringValue, let hook = c["hook"]?.stringValue {
+                    base = Chain.Base(type: type, hook: hook, priority: c["prio"]?.intValue ?? 0,
+                                      policy: c["policy"]?.stringValue ?? "accept")
+                }
+                tables[i].chains.append(Chain(name: n, base: base, rules: []))
+            } else if let r = item["rule"], let f = r["family"]?.stringValue, let t = r["table"]?.stringValue,
+                      let chain = r["chain"]?.stringValue, let i = index[key(f, t)],
+                      let c = tables[i].chains.firstIndex(where: { $0.name == chain }) {
+                tables[i].chains[c].rules.append(Rule(expr: r["expr"]?.arrayValue ?? [], comment: r["comment"]?.stringValue ?? ""))
+            }
+        }
+        return tables
+    }
+}

@@ -1,0 +1,245 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Isolation as the kernel enforces it: the built `netform` applies a spec in a
+/// sandbox of its own, and real traffic (ping, nc) says who reaches whom, with IP
+/// forwarding on and off and the host's `bridge-nf-call-iptables` on and off. An
+/// `upstream` namespace plays the internet: it knows only its own /24, so a reply
+/// reaches a container only when the container's traffic was masqueraded.
+func isolation(_ script: String) throws -> TestSupport.Output {
+    try sandboxed("""
+    # reach FROM ADDR: "ok" when a ping gets an answer within ~3 s (retried: the
+    # first packet may wait for ARP or DAD), else "blocked".
+    reach() {
+      local ns=$1 addr=$2 i
+      for i in 1 2 3; do
+        if ip netns exec "$ns" ping -c1 -W1 "$addr" >/dev/null 2>&1; then echo "$ns -> $addr ok"; return; fi
+      done
+      echo "$ns -> $addr blocked"
+    }
+    # tcp FROM TO ADDR PORT [LISTEN]: listens in TO on LISTEN (default PORT),
+    # connects from FROM to ADDR:PORT.
+    tcp() {
+      local from=$1 to=$2 addr=$3 port=$4 listen=${5:-$4} pid r
+      ip netns exec "$to" nc -l -p "$listen" >/dev/null 2>&1 &
+      pid=$!
+      for i in $(seq 50); do ip netns exec "$to" ss -ltn | grep -q ":$listen " && break; sleep 0.05; done
+      if ip netns exec "$from" nc -z -w2 "$addr" "$port" >/dev/null 2>&1; then r=ok; else r=blocked; fi
+      kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true
+      echo "$from -> $addr:$port/tcp $r"
+    }
+    # The internet: a namespace behind a veth, 10.200.0.2/24, no route to any container.
+    upstream() {
+      ip netns add upstream
+      ip link add up0 type veth peer name eth0 netns upstream
+      ip addr add 10.200.0.1/24 dev up0; ip link set up0 up
+      ip -n upstream addr add 10.200.0.2/24 dev eth0; ip -n upstream link set eth0 up; ip -n upstream link set lo up
+    }
+    # A user's own nftables table: must come through every scenario byte for byte.
+    nft_sentinel() {
+      nft add table inet sentinel
+      nft add chain inet sentinel input '{ type filter hook input priority 0; policy accept; }'
+      nft add rule inet sentinel input tcp dport 23 drop comment '"the user own drop"'
+    }
+    nft_sentinel_state() { nft -j list table inet sentinel | python3 -c 'import json,sys; print(json.dumps([x for x in json.load(sys.stdin)["nftables"] if "metainfo" not in x], sort_keys=True))'; }
+
+    """ + script)
+}
+
+@Suite(.enabled(if: KernelSandbox.isActive, "\(KernelSandbox.skipReason)"))
+struct Isolation {
+    /// The seed document's promise: container1 and container2 (bridge) reach each
+    /// other; container3 (aislada) is unreachable from them and they from it, over
+    /// ICMP and TCP — with forwarding and br_netfilter on or off.
+    @Test(arguments: ["ip_forward=0 bridge-nf=0", "ip_forward=1 bridge-nf=0", "ip_forward=1 bridge-nf=1", "ip_forward=0 bridge-nf=1"])
+    func seedNetworksAreIsolated(_ sysctls: String) throws {
+        let fwd = sysctls.contains("ip_forward=1") ? 1 : 0
+        let brnf = sysctls.contains("bridge-nf=1") ? 1 : 0
+        let r = try isolation("""
+        sysctl -qw net.ipv4.ip_forward=\(fwd) net.bridge.bridge-nf-call-iptables=\(brnf) net.bridge.bridge-nf-call-ip6tables=\(brnf)
+        sentinels; nft_sentinel
+        before=$(sentinel_state); nft_before=$(nft_sentinel_state)
+        netform apply --yes Examples/seed.yaml >/dev/null
+        echo "== reach"
+        reach seed.container1 172.17.0.3
+        reach seed.container2 172.17.0.2
+        reach seed.container1 172.18.0.2
+        reach seed.container2 172.18.0.2
+        reach seed.container3 172.17.0.2
+        reach seed.container3 172.17.0.3
+        tcp seed.container1 seed.container2 172.17.0.3 80
+        tcp seed.container1 seed.container3 172.18.0.2 80
+        tcp seed.container3 seed.container1 172.17.0.2 80
+        echo "== plan"
+        netform plan --detailed-exitcode Examples/seed.yaml >/dev/null && echo "converged"
+        echo "== table"
+        nft -j list table inet netform_seed | python3 -c 'import json,sys; print(sum(1 for x in json.load(sys.stdin)["nftables"] if "rule" in x), "rules")'
+        echo "== destroy"
+        netform destroy --yes Examples/seed.yaml | tail -1
+        nft list tables
+        [ "$(sentinel_state)" = "$before" ] && echo "sentinels unchanged"
+        [ "$(nft_sentinel_state)" = "$nft_before" ] && echo "nft sentinel unchanged"
+        echo "== done"
+        """)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(section(r.stdout, "reach") == """
+            seed.container1 -> 172.17.0.3 ok
+            seed.container2 -> 172.17.0.2 ok
+            seed.container1 -> 172.18.0.2 blocked
+            seed.container2 -> 172.18.0.2 blocked
+            seed.container3 -> 172.17.0.2 blocked
+            seed.container3 -> 172.17.0.3 blocked
+            seed.container1 -> 172.17.0.3:80/tcp ok
+            seed.container1 -> 172.18.0.2:80/tcp blocked
+            seed.container3 -> 172.17.0.2:80/tcp blocked
+
+            """, "\(sysctls)")
+        #expect(section(r.stdout, "plan") == "converged\n")
+        #expect(section(r.stdout, "table") == "11 rules\n", "checked with nft -j, not netform's reader")
+        #expect(section(r.stdout, "destroy") == """
+            Destroy complete: 0 added, 0 changed, 7 destroyed in \(text(after: "7 destroyed in ", in: r.stdout, until: "\n"))
+            table inet sentinel
+            sentinels unchanged
+            nft sentinel unchanged
+
+            """)
+    }
+
+    /// Rules: first match wins; an allow opens one port one way; replies pass; a deny
+    /// between two containers of one network holds although they share a bridge.
+    @Test(arguments: [0, 1])
+    func rulesOpenOnePortOneWayAndDenyWithinANetwork(_ brnf: Int) throws {
+        let r = try isolation("""
+        sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=\(brnf) net.bridge.bridge-nf-call-ip6tables=\(brnf)
+        cat > /tmp/rules.yaml <<'EOF'
+        version: 1
+        project: rules
+        networks:
+          bridge: {subnets: [{subnet: 172.17.0.0/16}]}
+          aislada: {subnets: [{subnet: 172.18.0.0/16}]}
+        containers:
+          container1: {networks: [bridge]}
+          container2: {networks: [bridge]}
+          container4: {networks: [bridge]}
+          container3: {networks: [aislada]}
+        rules:
+          - allow: {from: container1, to: container3, ports: [80/tcp]}
+          - deny: {from: container4, to: container2}
+        EOF
+        netform apply --yes /tmp/rules.yaml >/dev/null
+        echo "== reach"
+        tcp rules.container1 rules.container3 172.18.0.2 80
+        tcp rules.container1 rules.container3 172.18.0.2 81
+        tcp rules.container3 rules.container1 172.17.0.2 80
+        reach rules.container1 172.18.0.2
+        reach rules.container4 172.17.0.3
+        tcp rules.container4 rules.container2 172.17.0.3 80
+        reach rules.container2 172.17.0.4
+        reach rules.container4 172.17.0.2
+        echo "== done"
+        """)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(section(r.stdout, "reach") == """
+            rules.container1 -> 172.18.0.2:80/tcp ok
+            rules.container1 -> 172.18.0.2:81/tcp blocked
+            rules.container3 -> 172.17.0.2:80/tcp blocked
+            rules.container1 -> 172.18.0.2 blocked
+            rules.container4 -> 172.17.0.3 blocked
+            rules.container4 -> 172.17.0.3:80/tcp blocked
+            rules.container2 -> 172.17.0.4 ok
+            rules.container4 -> 172.17.0.2 ok
+
+            """, "bridge-nf-call-iptables=\(brnf); the deny is one way: container2's ping to container4 is new traffic no rule denies, and its reply is a reply")
+    }
+
+    /// Masquerade: the upstream namespace (no route back to any container) answers
+    /// a masqueraded container; an internal network reaches nothing outside it; a
+    /// published port is reachable from upstream and from the host.
+    @Test func masqueradeInternalAndPublishedPorts() throws {
+        let r = try isolation("""
+        sysctl -qw net.ipv4.ip_forward=1
+        upstream
+        cat > /tmp/nat.yaml <<'EOF'
+        version: 1
+        project: nat
+        networks:
+          bridge: {subnets: [{subnet: 172.17.0.0/16}]}
+          plain: {masquerade: false, subnets: [{subnet: 172.19.0.0/16}]}
+          db: {internal: true, subnets: [{subnet: 172.20.0.0/16}]}
+        containers:
+          web: {networks: [bridge], ports: ["8080:80/tcp"]}
+          raw: {networks: [plain]}
+          store: {networks: [db]}
+        EOF
+        netform apply --yes /tmp/nat.yaml >/dev/null
+        echo "== reach"
+        reach nat.web 10.200.0.2
+        reach nat.raw 10.200.0.2
+        reach nat.store 10.200.0.2
+        reach nat.store 172.17.0.2
+        reach nat.web 172.20.0.2
+        tcp upstream nat.web 10.200.0.1 8080 80
+        echo "== from the host"
+        ip netns exec nat.web nc -l -p 80 >/dev/null 2>&1 & pid=$!
+        for i in $(seq 50); do ip netns exec nat.web ss -ltn | grep -q ":80 " && break; sleep 0.05; done
+        nc -z -w2 10.200.0.1 8080 && echo "host -> 10.200.0.1:8080 ok" || echo "host -> 10.200.0.1:8080 blocked"
+        kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
+        echo "== done"
+        """)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(section(r.stdout, "reach") == """
+            nat.web -> 10.200.0.2 ok
+            nat.raw -> 10.200.0.2 blocked
+            nat.store -> 10.200.0.2 blocked
+            nat.store -> 172.17.0.2 blocked
+            nat.web -> 172.20.0.2 blocked
+            upstream -> 10.200.0.1:8080/tcp ok
+
+            """, "masquerade only where asked; internal: nothing in or out")
+        #expect(section(r.stdout, "from the host") == "host -> 10.200.0.1:8080 ok\n")
+    }
+
+    /// Drift in the table is shown and repaired; a failed apply takes the table back
+    /// with everything else; destroy removes the project's table and no other.
+    @Test func driftFailpointAndDestroy() throws {
+        let r = try isolation("""
+        sysctl -qw net.ipv4.ip_forward=1
+        nft_sentinel; nft_before=$(nft_sentinel_state)
+        echo "== failpoint"
+        set +e; NETFORM_FAILPOINT=step:4 netform apply --yes Examples/seed.yaml >/dev/null 2>&1; echo "exit $?"; set -e
+        nft list tables; ip netns list | wc -l
+        netform apply --yes Examples/seed.yaml >/dev/null
+        echo "== drift"
+        h=$(nft -a list chain inet netform_seed project | grep "between the project" | sed 's/.*handle //')
+        nft delete rule inet netform_seed project handle "$h"
+        reach seed.container1 172.18.0.2
+        set +e; netform plan --detailed-exitcode Examples/seed.yaml > /tmp/plan.txt; echo "plan exit $?"; set -e
+        grep -E "firewall|between" /tmp/plan.txt
+        netform apply --yes Examples/seed.yaml | tail -1 | sed 's/ in .*//'
+        reach seed.container1 172.18.0.2
+        netform plan --detailed-exitcode Examples/seed.yaml >/dev/null && echo "converged"
+        echo "== dry run"
+        netform destroy --dry-run Examples/seed.yaml | grep -A1 "nft" | head -3 | cut -c1-60
+        echo "== end"
+        netform destroy --yes Examples/seed.yaml >/dev/null
+        nft list tables
+        [ "$(nft_sentinel_state)" = "$nft_before" ] && echo "nft sentinel unchanged"
+        echo "== done"
+        """)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(section(r.stdout, "failpoint") == "exit 1\ntable inet sentinel\n0\n", "rolled back: no table, no namespace")
+        #expect(section(r.stdout, "drift") == """
+            seed.container1 -> 172.18.0.2 ok
+            plan exit 2
+            ~   firewall.inet netform_seed  (in-place)
+                  +   project iifname { "docker0", "nf-6623926fcb7c" } oifname { "docker0", "nf-6623926fcb7c" } drop  # between the project's networks
+            Apply complete: 0 added, 1 changed, 0 destroyed
+            seed.container1 -> 172.18.0.2 blocked
+            converged
+
+            """)
+        #expect(section(r.stdout, "dry run") == "  nft delete table inet netform_seed\n")
+        #expect(section(r.stdout, "end") == "table inet sentinel\nnft sentinel unchanged\n")
+    }
+}
