@@ -11,19 +11,22 @@ import TestSupport
 func example(_ script: String) throws -> TestSupport.Output {
     try sandboxed("""
     S() { python3 Tests/Support/ifsummary.py "$@"; }
-    # ping from inside a namespace (`ip netns` name, or pid:N / path:FILE) until it gets
-    # through; every ping here must succeed
-    pingfrom() {
-      local ns=$1; shift
+    # ping from inside a namespace (`ip netns` name, or pid:N / path:FILE), for traffic
+    # that must get through: retried until a reply comes or the deadline passes
+    # (`eventually`, ApplyTests), as a single packet with a fixed -W fails on a loaded
+    # machine. Prints "ping NS ARGS ok" or "... FAILED".
+    pingfrom() { _ping eventually "$@"; }
+    # The same for traffic that must be dropped: one try, never retried into a pass.
+    pingonce() { _ping "" "$@"; }
+    _ping() {
+      local retry=$1 ns=$2; shift 2
       local run
       case $ns in
         pid:*) run=(nsenter -t "${ns#pid:}" -n) ;;
         path:*) run=(nsenter "--net=${ns#path:}") ;;
         *) run=(ip netns exec "$ns") ;;
       esac
-      # Until a reply comes or the deadline passes (`eventually`, ApplyTests): a
-      # single packet with a fixed -W fails on a loaded machine.
-      if eventually "${run[@]}" ping "$@" >/dev/null 2>&1; then echo "ping $ns $* ok"; else echo "ping $ns $* FAILED"; fi
+      if $retry "${run[@]}" ping "$@" >/dev/null 2>&1; then echo "ping $ns $* ok"; else echo "ping $ns $* FAILED"; fi
     }
     # What is left of a project: links marked netform:PROJECT/ in the host and every
     # named namespace (and in the namespace files given), and PROJECT.* namespaces.
@@ -159,10 +162,10 @@ struct ExamplesApply {
         pingfrom shop.postgres -c1 -W2 10.1.2.1
         echo "== blocked"
         sysctl -qw net.ipv4.ip_forward=1
-        pingfrom shop.proxy -c1 -W1 10.1.0.12
-        pingfrom shop.web1 -c1 -W1 10.1.1.20
-        pingfrom shop.api -c1 -W1 10.1.2.3
-        pingfrom shop.toolbox -c1 -W1 10.1.0.10
+        pingonce shop.proxy -c1 -W1 10.1.0.12
+        pingonce shop.web1 -c1 -W1 10.1.1.20
+        pingonce shop.api -c1 -W1 10.1.2.3
+        pingonce shop.toolbox -c1 -W1 10.1.0.10
         echo "== host"; S links -
         for c in proxy web1 web2 api postgres toolbox; do echo "== $c"; S links shop.$c; S routes shop.$c; done
         echo "== plan"
