@@ -120,7 +120,7 @@ public final class KernelDriver: OperationDriver {
             let h = try handle(ref)
             try h.execute(.newLink(NewLink(name: name, kind: .filteredBridge, mtu: UInt32(mtu), mac: mac,
                                            group: OwnerMark.linkGroup(alias: alias), up: true)))
-            try h.setLink(.name(name), LinkChange(alias: alias))
+            try finishing(name, in: ref) { () throws(NetlinkError) in try h.setLink(.name(name), LinkChange(alias: alias)) }
         case .createVeth(let ref, let name, let mac, let master, let mtu, let alias, let peer, let peerMac, let peerAlias):
             let h = try handle(ref)
             let peerNS = try namespace(peer.namespace)
@@ -128,21 +128,26 @@ public final class KernelDriver: OperationDriver {
             // Mark first, enslave after: changing a bridge port notifies the bridge,
             // which costs more the more ports it has (measured: alias on a port
             // 0.72 ms, on a free link 0.29 ms, at 100 ports a bridge).
-            try h.execute(.newLink(NewLink(
-                name: name, kind: .veth(peer: VethPeer(name: peer.name, namespace: peerNS, mac: peerMac, mtu: UInt32(mtu))),
-                mtu: UInt32(mtu), mac: mac, group: OwnerMark.linkGroup(alias: alias))))
-            try h.setLink(.name(name), LinkChange(alias: alias))
-            try h.setLink(.name(name), LinkChange(up: true, master: masterIndex))
-            // The peer cannot be brought up in the create request ("Transport endpoint
-            // is not connected"): do it from inside its namespace.
-            try handle(peer.namespace).setLink(.name(peer.name), LinkChange(up: true, alias: peerAlias, group: OwnerMark.linkGroup(alias: peerAlias)))
+            // Both ends carry the project's group from the creating request on (the
+            // peer's inside VETH_INFO_PEER): a run killed before the aliases are set
+            // leaves two links the next plan recognises as the project's, also in an
+            // adopted namespace, where nothing else marks them.
+            try h.execute(.newLink(Self.vethRequest(name: name, mac: mac, mtu: mtu, alias: alias,
+                                                    peer: peer.name, in: peerNS, peerMac: peerMac, peerAlias: peerAlias)))
+            try finishing(name, in: ref) { () throws(NetlinkError) in
+                try h.setLink(.name(name), LinkChange(alias: alias))
+                try h.setLink(.name(name), LinkChange(up: true, master: masterIndex))
+                // The peer cannot be brought up in the create request ("Transport endpoint
+                // is not connected"): do it from inside its namespace.
+                try handle(peer.namespace).setLink(.name(peer.name), LinkChange(up: true, alias: peerAlias))
+            }
         case .createVXLAN(let ref, let name, let s, let master, let mtu, let alias):
             let h = try handle(ref)
             let underlay: Int32? = if let d = s.device { try index(d, in: ref) } else { nil }
             let masterIndex: Int32? = if let master { try index(master, in: ref) } else { nil }
             try h.execute(.newLink(NewLink(name: name, kind: .vxlan(VXLANConfig(vni: s.vni, local: s.local, port: s.port, learning: false, underlay: underlay)),
                                            mtu: UInt32(mtu), master: masterIndex, group: OwnerMark.linkGroup(alias: alias), up: true)))
-            try h.setLink(.name(name), LinkChange(alias: alias))
+            try finishing(name, in: ref) { () throws(NetlinkError) in try h.setLink(.name(name), LinkChange(alias: alias)) }
         case .createMacvlan(let ref, let name, let parent, let mode, let mtu, let mac, let alias):
             let parentIndex = try index(parent, in: .host)
             let m: MacvlanMode = switch mode {
@@ -154,7 +159,7 @@ public final class KernelDriver: OperationDriver {
             try handle(.host).execute(.newLink(NewLink(name: name, kind: .macvlan(parent: parentIndex, mode: m), mtu: UInt32(mtu), mac: mac,
                                                        group: OwnerMark.linkGroup(alias: alias),
                                                        namespace: ref == .host ? nil : try namespace(ref))))
-            try handle(ref).setLink(.name(name), LinkChange(up: true, alias: alias))
+            try finishing(name, in: ref) { () throws(NetlinkError) in try handle(ref).setLink(.name(name), LinkChange(up: true, alias: alias)) }
         case .setLink(let ref, let name, let change):
             let h = try handle(ref)
             var lc = LinkChange(mtu: change.mtu.map { UInt32($0) }, up: change.isUp, alias: change.alias)
@@ -201,6 +206,29 @@ public final class KernelDriver: OperationDriver {
         case .replaceFirewallTable, .deleteFirewallTable, .setSysctl:
             throw NetlinkError(errno: EOPNOTSUPP, request: "nftables", detail: "not a netlink operation (HostDriver routes it to nftables)")
         }
+    }
+
+    /// Runs the requests that complete a link the previous request created; when one
+    /// fails, deletes that link (a veth's peer goes with it) and rethrows. A create
+    /// that failed created nothing, so the executor never runs a failed step's
+    /// inverse — which, after an EEXIST, would delete the object someone else made.
+    private func finishing(_ name: String, in ref: NamespaceRef, _ rest: () throws(NetlinkError) -> Void) throws(NetlinkError) {
+        do {
+            try rest()
+        } catch {
+            indexes.removeAll()
+            try? handle(ref).deleteLink(.name(name))
+            throw error
+        }
+    }
+
+    /// The RTM_NEWLINK request that creates a container's veth: both ends get the
+    /// interface group of the project their alias names, in this one request.
+    static func vethRequest(name: String, mac: MACAddress?, mtu: Int, alias: String,
+                            peer: String, in peerNS: NetworkNamespace?, peerMac: MACAddress?, peerAlias: String) -> NewLink {
+        NewLink(name: name, kind: .veth(peer: VethPeer(name: peer, namespace: peerNS, mac: peerMac, mtu: UInt32(mtu),
+                                                       group: OwnerMark.linkGroup(alias: peerAlias))),
+                mtu: UInt32(mtu), mac: mac, group: OwnerMark.linkGroup(alias: alias))
     }
 
     /// Errnos that mean "the object (or the link or namespace it lived on) is not
