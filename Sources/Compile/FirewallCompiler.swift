@@ -136,13 +136,15 @@ private struct Builder {
         ]
     }
 
-    /// Routed traffic of the project's bridges, first match wins.
+    /// Traffic of the project's bridges, first match wins: replies; the spec's rules;
+    /// internal networks; published ports (DNAT'ed connections: public, from any
+    /// network); within a network (`icc`); between the project's networks (drop); to
+    /// and from other netform projects' networks (drop); the outside (accept).
     ///
-    /// Traffic between two containers on the same bridge is *bridged*, not routed: it
-    /// never reaches an `inet` forward hook (netform does not load br_netfilter). So
-    /// `icc: false` is not expressed here but by the bridge ports' `isolated` flag, which
-    /// works without br_netfilter; and the spec's rules only see traffic that crosses
-    /// the host's routing (between networks, to and from the outside, published ports).
+    /// Traffic between two containers on one bridge is bridged, not routed; netform's
+    /// bridges hand it to these hooks themselves (`nf_call_iptables` on the bridge),
+    /// so the same rules decide it whether or not the host enables br_netfilter's
+    /// `bridge-nf-call-iptables`. `icc: false` also sets the ports `isolated`.
     mutating func projectRules() -> [FirewallTable.Rule] {
         var rules: [FirewallTable.Rule] = [
             .init(expr: [Nft.match(["ct": ["key": "state"]], "in", ["established", "related"]), Nft.accept],
@@ -160,9 +162,15 @@ private struct Builder {
                                       Nft.match(Nft.meta("iifname"), "!=", .string(net.device)), Nft.drop],
                                comment: Nft.comment("internal network \(net.name): nothing enters it")))
         }
-        // Within a network. Bridged traffic never gets here (see above); what does is
-        // traffic routed back out of the bridge it came in on (hairpin, e.g. to a
-        // published port of a neighbour): accepted with icc, dropped without (as
+        // Published ports are public: a DNAT'ed connection (to this project's published
+        // ports, or from this project's containers to another's) passes between
+        // networks too; the spec's rules, before, still apply to it.
+        if !bridged.isEmpty {
+            rules.append(.init(expr: [Nft.match(["ct": ["key": "status"]], "in", "dnat"), Nft.accept],
+                               comment: "published ports (DNAT) are reachable from every network"))
+        }
+        // Within a network: bridged traffic between its containers, and traffic routed
+        // back into the bridge it came from: accepted with icc, dropped without (as
         // Docker's `-i br -o br -j DROP` for icc=false).
         for net in bridged {
             rules.append(.init(expr: [Nft.match(Nft.meta("iifname"), .string(net.device)),
@@ -177,6 +185,16 @@ private struct Builder {
                                comment: "between the project's networks"))
         }
         if !devices.isEmpty {
+            // Other netform projects' networks: their bridges carry a netform interface
+            // group (0x4e46xxxx); ours were decided above. Their own tables drop the
+            // other direction the same way.
+            let netformGroups: JSONValue = ["prefix": ["addr": .int(Int(OwnerMark.linkGroup(project: "") & 0xffff_0000)), "len": 16]]
+            rules.append(.init(expr: [Nft.match(Nft.meta("iifname"), Nft.names(devices)),
+                                      Nft.match(Nft.meta("oifgroup"), netformGroups), Nft.drop],
+                               comment: "to other netform projects' networks"))
+            rules.append(.init(expr: [Nft.match(Nft.meta("oifname"), Nft.names(devices)),
+                                      Nft.match(Nft.meta("iifgroup"), netformGroups), Nft.drop],
+                               comment: "from other netform projects' networks"))
             rules.append(.init(expr: [Nft.accept], comment: "to and from the outside"))
         }
         return rules
@@ -304,7 +322,10 @@ private struct Builder {
     }
 
     /// Masquerade what leaves a non-internal bridge network with `masquerade: true`
-    /// by another interface, per subnet (IPv4 and IPv6 alike).
+    /// by another interface, per subnet (IPv4 and IPv6 alike); and hairpin: a
+    /// container reaching a published port of a neighbour on its own network is
+    /// masqueraded, so the reply comes back through the host, not straight from the
+    /// neighbour (whose address the client never asked for).
     func masqueradeRules() -> [FirewallTable.Rule] {
         var rules: [FirewallTable.Rule] = []
         for net in spec.networks where net.driver == .bridge && net.masquerade && !net.isInternal {
@@ -312,6 +333,15 @@ private struct Builder {
                 rules.append(.init(expr: [Nft.match(Nft.payload(Nft.family(s.subnet.family), "saddr"), Nft.element(s.subnet)),
                                           Nft.match(Nft.meta("oifname"), "!=", .string(net.device)), ["masquerade": nil]],
                                    comment: Nft.comment("masquerade \(net.name) \(s.subnet)")))
+            }
+        }
+        let published = Set(spec.containers.filter { !$0.ports.isEmpty }.flatMap { $0.attachments.map(\.network) })
+        for net in spec.networks where net.driver == .bridge && !net.isInternal && published.contains(net.name) {
+            for s in net.subnets {
+                rules.append(.init(expr: [Nft.match(Nft.meta("oifname"), .string(net.device)),
+                                          Nft.match(Nft.payload(Nft.family(s.subnet.family), "saddr"), Nft.element(s.subnet)),
+                                          Nft.match(["ct": ["key": "status"]], "in", "dnat"), ["masquerade": nil]],
+                                   comment: Nft.comment("hairpin to published ports on \(net.name) \(s.subnet)")))
             }
         }
         return rules

@@ -96,7 +96,7 @@ struct Isolation {
 
             """, "\(sysctls)")
         #expect(section(r.stdout, "plan") == "converged\n")
-        #expect(section(r.stdout, "table") == "11 rules\n", "checked with nft -j, not netform's reader")
+        #expect(section(r.stdout, "table") == "14 rules\n", "checked with nft -j, not netform's reader")
         #expect(section(r.stdout, "destroy") == """
             Destroy complete: 0 added, 0 changed, 7 destroyed in \(text(after: "7 destroyed in ", in: r.stdout, until: "\n"))
             table inet sentinel
@@ -155,7 +155,9 @@ struct Isolation {
 
     /// Masquerade: the upstream namespace (no route back to any container) answers
     /// a masqueraded container; an internal network reaches nothing outside it; a
-    /// published port is reachable from upstream and from the host.
+    /// published port is reachable from upstream, from the host, from a neighbour on
+    /// its own network (hairpin), from another network and from another project —
+    /// whose containers are otherwise cut off, both ways.
     @Test func masqueradeInternalAndPublishedPorts() throws {
         let r = try isolation("""
         sysctl -qw net.ipv4.ip_forward=1
@@ -169,10 +171,20 @@ struct Isolation {
           db: {internal: true, subnets: [{subnet: 172.20.0.0/16}]}
         containers:
           web: {networks: [bridge], ports: ["8080:80/tcp"]}
+          peer: {networks: [bridge]}
           raw: {networks: [plain]}
           store: {networks: [db]}
         EOF
+        cat > /tmp/other.yaml <<'EOF'
+        version: 1
+        project: other
+        networks:
+          lan: {subnets: [{subnet: 172.30.0.0/16}]}
+        containers:
+          x: {networks: [lan]}
+        EOF
         netform apply --yes /tmp/nat.yaml >/dev/null
+        netform apply --yes /tmp/other.yaml >/dev/null
         echo "== reach"
         reach nat.web 10.200.0.2
         reach nat.raw 10.200.0.2
@@ -180,6 +192,14 @@ struct Isolation {
         reach nat.store 172.17.0.2
         reach nat.web 172.20.0.2
         tcp upstream nat.web 10.200.0.1 8080 80
+        tcp nat.peer nat.web 10.200.0.1 8080 80
+        tcp nat.raw nat.web 10.200.0.1 8080 80
+        tcp nat.raw nat.web 172.17.0.2 80
+        tcp other.x nat.web 10.200.0.1 8080 80
+        tcp other.x nat.web 172.17.0.2 80
+        reach other.x 172.17.0.3
+        reach nat.peer 172.30.0.2
+        reach other.x 10.200.0.2
         echo "== from the host"
         ip netns exec nat.web nc -l -p 80 >/dev/null 2>&1 & pid=$!
         for i in $(seq 50); do ip netns exec nat.web ss -ltn | grep -q ":80 " && break; sleep 0.05; done
@@ -195,8 +215,16 @@ struct Isolation {
             nat.store -> 172.17.0.2 blocked
             nat.web -> 172.20.0.2 blocked
             upstream -> 10.200.0.1:8080/tcp ok
+            nat.peer -> 10.200.0.1:8080/tcp ok
+            nat.raw -> 10.200.0.1:8080/tcp ok
+            nat.raw -> 172.17.0.2:80/tcp blocked
+            other.x -> 10.200.0.1:8080/tcp ok
+            other.x -> 172.17.0.2:80/tcp blocked
+            other.x -> 172.17.0.3 blocked
+            nat.peer -> 172.30.0.2 blocked
+            other.x -> 10.200.0.2 ok
 
-            """, "masquerade only where asked; internal: nothing in or out")
+            """, "masquerade only where asked; internal: nothing in or out; published ports are public; projects are isolated")
         #expect(section(r.stdout, "from the host") == "host -> 10.200.0.1:8080 ok\n")
     }
 

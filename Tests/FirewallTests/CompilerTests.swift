@@ -31,9 +31,12 @@ func exprText(_ rule: FirewallTable.Rule) -> String { JSONValue.array(rule.expr)
         // No rules: established first, then the network defaults, then accept.
         #expect(rules(r, "project").map(exprText) == [
             #"[{"match":{"left":{"ct":{"key":"state"}},"op":"in","right":["established","related"]}},{"accept":null}]"#,
+            #"[{"match":{"left":{"ct":{"key":"status"}},"op":"in","right":"dnat"}},{"accept":null}]"#,
             #"[{"match":{"left":{"meta":{"key":"iifname"}},"op":"==","right":"docker0"}},{"match":{"left":{"meta":{"key":"oifname"}},"op":"==","right":"docker0"}},{"accept":null}]"#,
             #"[{"match":{"left":{"meta":{"key":"iifname"}},"op":"==","right":"\#(aislada)"}},{"match":{"left":{"meta":{"key":"oifname"}},"op":"==","right":"\#(aislada)"}},{"accept":null}]"#,
             #"[{"match":{"left":{"meta":{"key":"iifname"}},"op":"==","right":\#(bridges)}},{"match":{"left":{"meta":{"key":"oifname"}},"op":"==","right":\#(bridges)}},{"drop":null}]"#,
+            #"[{"match":{"left":{"meta":{"key":"iifname"}},"op":"==","right":\#(bridges)}},{"match":{"left":{"meta":{"key":"oifgroup"}},"op":"==","right":{"prefix":{"addr":1313210368,"len":16}}}},{"drop":null}]"#,
+            #"[{"match":{"left":{"meta":{"key":"oifname"}},"op":"==","right":\#(bridges)}},{"match":{"left":{"meta":{"key":"iifgroup"}},"op":"==","right":{"prefix":{"addr":1313210368,"len":16}}}},{"drop":null}]"#,
             #"[{"accept":null}]"#,
         ])
         #expect(rules(r, "project").last?.comment == "to and from the outside")
@@ -105,17 +108,23 @@ func exprText(_ rule: FirewallTable.Rule) -> String { JSONValue.array(rule.expr)
         let db = device("db"), fe = device("frontend"), be = device("backend")
         #expect(defaults.map(\.comment) == [
             "internal network db: nothing leaves it", "internal network db: nothing enters it",
+            "published ports (DNAT) are reachable from every network",
             "within network frontend (icc on)", "within network backend (icc on)", "within network db (icc on)",
-            "between the project's networks", "to and from the outside",
+            "between the project's networks", "to other netform projects' networks", "from other netform projects' networks",
+            "to and from the outside",
         ])
+        #expect(exprText(defaults[2]) == #"[{"match":{"left":{"ct":{"key":"status"}},"op":"in","right":"dnat"}},{"accept":null}]"#)
         #expect(exprText(defaults[0]) == #"[{"match":{"left":{"meta":{"key":"iifname"}},"op":"==","right":"\#(db)"}},{"match":{"left":{"meta":{"key":"oifname"}},"op":"!=","right":"\#(db)"}},{"drop":null}]"#)
         #expect(exprText(defaults[1]) == #"[{"match":{"left":{"meta":{"key":"oifname"}},"op":"==","right":"\#(db)"}},{"match":{"left":{"meta":{"key":"iifname"}},"op":"!=","right":"\#(db)"}},{"drop":null}]"#)
         let all = JSONValue.array([db, fe, be].sorted().map { .string($0) }).rendered
-        #expect(exprText(defaults[5]) == #"[{"match":{"left":{"meta":{"key":"iifname"}},"op":"==","right":{"set":\#(all)}}},{"match":{"left":{"meta":{"key":"oifname"}},"op":"==","right":{"set":\#(all)}}},{"drop":null}]"#)
+        #expect(exprText(defaults[6]) == #"[{"match":{"left":{"meta":{"key":"iifname"}},"op":"==","right":{"set":\#(all)}}},{"match":{"left":{"meta":{"key":"oifname"}},"op":"==","right":{"set":\#(all)}}},{"drop":null}]"#)
+        // Other projects' bridges, by the netform interface group range 0x4e46xxxx.
+        #expect(exprText(defaults[7]) == #"[{"match":{"left":{"meta":{"key":"iifname"}},"op":"==","right":{"set":\#(all)}}},{"match":{"left":{"meta":{"key":"oifgroup"}},"op":"==","right":{"prefix":{"addr":1313210368,"len":16}}}},{"drop":null}]"#)
     }
 
     @Test func masqueradeSkipsTheInternalNetwork() {
-        #expect(rules(r, "postrouting").map(\.comment) == ["masquerade frontend 10.1.0.0/24", "masquerade backend 10.1.1.0/24"])
+        #expect(rules(r, "postrouting").map(\.comment) == ["masquerade frontend 10.1.0.0/24", "masquerade backend 10.1.1.0/24",
+                                                          "hairpin to published ports on frontend 10.1.0.0/24"])
         #expect(exprText(rules(r, "postrouting")[0]).contains(#"{"match":{"left":{"meta":{"key":"oifname"}},"op":"!=","right":"\#(device("frontend"))"}},{"masquerade":null}"#))
     }
 

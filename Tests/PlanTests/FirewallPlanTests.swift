@@ -88,7 +88,7 @@ rules:
                                 observed: asObserved(start))
         #expect(plan.steps.last?.operation == .deleteFirewallTable(namespace: .host, family: "inet", name: "netform_seed"))
         #expect(plan.steps.filter { $0.operation.backend == .nftables }.count == 1)
-        #expect(PlanRenderer(color: false).render(plan).contains("-   firewall.inet netform_seed  (destroy)\n      -   table inet netform_seed (6 chains, 11 rules)\n"))
+        #expect(PlanRenderer(color: false).render(plan).contains("-   firewall.inet netform_seed  (destroy)\n      -   table inet netform_seed (6 chains, 14 rules)\n"))
         let after = try applied(plan, to: start)
         #expect(after[.host]!.firewall == [sentinelTable, otherProjectTable, lookalike])
     }
