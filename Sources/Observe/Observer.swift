@@ -29,11 +29,10 @@ public enum Observer {
     /// error: the planner then treats it as absent. Any other failure throws, naming
     /// the namespace.
     ///
-    /// Namespaces are identified by inode, never by name: each one is reported once,
-    /// whatever names point at it. A name under /run/netns (or an `extra` path) that
-    /// is the host's own namespace is not reported at all (the host is `.host`); a
-    /// namespace with several names is reported under one of them (see
-    /// `canonical(_:over:)`).
+    /// Namespaces are identified by inode, never by name: each one under /run/netns
+    /// is reported once, whatever names point at it (see `canonical(_:over:)`), and a
+    /// name there (or an `extra` path) that is the host's own namespace is not
+    /// reported at all: the host is `.host`. An `extra` ref is reported as asked.
     public static func observe(extra: [NamespaceRef] = []) throws(ObserveError) -> HostState {
         try observe(extra: extra, parallelism: nil)
     }
@@ -94,8 +93,13 @@ public enum Observer {
         var observed: [ObservedNamespace] = []
         observed.reserveCapacity(outcomes.count)
         var byIdentity: [NamespaceID: Int] = [:]
-        for outcome in outcomes {
+        let listed = 1 + named.count
+        for (position, outcome) in outcomes.enumerated() {
             switch outcome {
+            case .read(let o, _) where position >= listed:
+                // An `extra` ref is reported as asked (the reconciler maps adopted
+                // paths to the names they are observed under before it asks).
+                observed.append(o)
             case .read(let o, let id):
                 if let i = byIdentity[id] {
                     // Another name of a namespace already read: one namespace, one ref.

@@ -84,14 +84,26 @@ public struct Reconciler {
     /// namespace mapped to `.host` is then refused by the compiler.
     func namespaceAliases(_ adopted: Set<NamespaceRef>, observed: HostState) -> [NamespaceRef: NamespaceRef] {
         guard !adopted.isEmpty else { return [:] }
-        var known: [String: NamespaceRef] = [:]
-        let named = observed.namespaces.keys.filter { if case .named = $0 { true } else { false } }.sorted()
-        for ref in [NamespaceRef.host] + named {
-            if let id = namespaceIdentity(ref), known[id] == nil { known[id] = ref }
+        let hostID = namespaceIdentity(.host)
+        // Identities of every observed named namespace: built only when an adopted
+        // namespace is not observed under the ref the spec gives (one stat each).
+        var known: [String: NamespaceRef]?
+        func knownIdentities() -> [String: NamespaceRef] {
+            if let known { return known }
+            var out: [String: NamespaceRef] = [:]
+            let named = observed.namespaces.keys.filter { if case .named = $0 { true } else { false } }.sorted()
+            for ref in named { if let id = namespaceIdentity(ref), out[id] == nil { out[id] = ref } }
+            known = out
+            return out
         }
         var aliases: [NamespaceRef: NamespaceRef] = [:]
         for ref in adopted.sorted() {
-            if let id = namespaceIdentity(ref), let same = known[id], same != ref { aliases[ref] = same }
+            guard let id = namespaceIdentity(ref) else { continue }
+            if id == hostID {
+                aliases[ref] = .host
+            } else if observed[ref] == nil, let same = knownIdentities()[id], same != ref {
+                aliases[ref] = same
+            }
         }
         return aliases
     }
@@ -107,7 +119,8 @@ public struct Reconciler {
         guard !adopted.isEmpty, let initID = namespaceIdentity(Self.initNamespace), initID != namespaceIdentity(.host) else { return [:] }
         var refused: [NamespaceRef: String] = [:]
         for ref in adopted where namespaceIdentity(ref) == initID {
-            refused[ref] = "the network namespace of PID 1 (init), the machine's own network stack (\(ref) is another name for it); netform never adopts it"
+            let alias = ref == Self.initNamespace ? "" : " (\(ref) is another name for it)"
+            refused[ref] = "the network namespace of PID 1 (init), the machine's own network stack\(alias); netform never adopts it"
         }
         return refused
     }
