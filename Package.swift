@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "Execute", dependencies: ["Model", "Plan", "Netlink", "Firewall"], swiftSettings: strict),
         // Reachability questions answered from the spec and the firewall tables (pure).
         .target(name: "Explain", dependencies: ["Model", "Compile", "Spec", "Addressing"], swiftSettings: strict),
+        // Real traffic between namespaces, to check explain against the kernel (I/O).
+        .target(name: "Probe", dependencies: ["Netlink", "Addressing", "Model", "Compile", "Explain"], swiftSettings: strict),
         .target(name: "Reconcile", dependencies: ["Spec", "Model", "Compile", "Plan", "Execute"], swiftSettings: strict),
         // Reads the live kernel state into Model values (read-only; CNetlink for setns;
         // Spec for the fields of `network inspect` the kernel does not hold).
@@ -43,7 +45,7 @@ let package = Package(
         .executableTarget(
             name: "netform",
             dependencies: [
-                "Spec", "Model", "Compile", "Plan", "Observe", "Execute", "Reconcile", "Netlink",
+                "Spec", "Model", "Compile", "Plan", "Observe", "Execute", "Reconcile", "Netlink", "Explain", "Probe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),

@@ -63,6 +63,17 @@ public struct ReachabilityAnswer: Sendable, Equatable {
     /// Addresses a probe needs: the source's namespace sends to `target`.
     public var target: IPAddress?
     public var uncertain: Bool { decision?.uncertain ?? false }
+
+    /// The answer as JSON (`explain --json`): from, to, service, reachable, path,
+    /// reason, decided_by (table, chain, rule, uncertain) or null.
+    public var json: JSONValue {
+        [
+            "from": .string(question.from.description), "to": .string(question.to.description),
+            "service": .string(question.service), "reachable": .bool(reachable), "path": .string(path), "reason": .string(reason),
+            "decided_by": decision.map { ["table": .string($0.table), "chain": .string($0.chain), "rule": .string($0.rule),
+                                          "uncertain": .bool($0.uncertain)] } ?? .null,
+        ]
+    }
 }
 
 /// Why a question cannot be answered.
@@ -91,11 +102,14 @@ public struct Explainer: Sendable {
     public static let outsideV4 = IPAddress("203.0.113.10")!
     public static let outsideV6 = IPAddress("2001:db8::10")!
 
-    public init(spec: Spec, compiled: CompiledSpec, observed: HostState) {
+    /// - Parameter foreignTables: false answers what the spec says (the project's own
+    ///   table only), as `apply --probe` checks it; true (the default) predicts what
+    ///   the kernel does, every other tool's chains included.
+    public init(spec: Spec, compiled: CompiledSpec, observed: HostState, foreignTables: Bool = true) {
         self.spec = spec
         endpoints = compiled.endpoints
         let host = observed[.host]
-        let live = host?.firewall ?? []
+        let live = (host?.firewall ?? []).filter { foreignTables || $0.belongs(to: spec.project) }
         let mine = live.filter { $0.belongs(to: spec.project) }
         if mine.isEmpty {
             tables = live + (compiled.desired.state[.host]?.firewall ?? [])

@@ -53,6 +53,16 @@ public struct Reconciler {
             profile?.phases.append((name, now - t))
             t = now
         }
+        let (compiled, observed) = try observeAndCompile(spec, lap: lap)
+        let plan = withFileConflicts(Planner.plan(compiled.desired, observed: observed))
+        lap("plan")
+        return PlannedChange(plan: plan, desired: compiled.desired, endpoints: compiled.endpoints, unenforced: compiled.unenforced,
+                             notes: compiled.notes + HostAdvice.warnings(desired: compiled.desired, observed: observed))
+    }
+
+    /// Reads the host (adopted namespaces included) and compiles the spec against it:
+    /// what `plan` diffs, and what `explain` reasons about.
+    public func observeAndCompile(_ spec: Spec, lap: (String) -> Void = { _ in }) throws -> (CompiledSpec, HostState) {
         var observed = try observe([])
         lap("observe")
         var compiled = try Compiler.compile(spec, observed: observed, localHost: localHost)
@@ -70,10 +80,7 @@ public struct Reconciler {
             observed = try observe(Array(extra))
             compiled = try Compiler.compile(spec, observed: observed, localHost: localHost, namespaceAliases: aliases)
         }
-        let plan = withFileConflicts(Planner.plan(compiled.desired, observed: observed))
-        lap("plan")
-        return PlannedChange(plan: plan, desired: compiled.desired, endpoints: compiled.endpoints, unenforced: compiled.unenforced,
-                             notes: compiled.notes + HostAdvice.warnings(desired: compiled.desired, observed: observed))
+        return (compiled, observed)
     }
 
     /// Adopted namespaces that are another name of a namespace observed under a

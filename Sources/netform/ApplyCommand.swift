@@ -1,8 +1,10 @@
 import ArgumentParser
 import Execute
+import Explain
 import Foundation
 import Netlink
 import Plan
+import Probe
 import Reconcile
 import Spec
 
@@ -23,10 +25,13 @@ struct ApplyCommand: ParsableCommand {
     @Flag(name: [.short, .long], help: "Do not ask for confirmation.") var yes = false
     @Flag(help: "Print the kernel operations as iproute2 commands and change nothing.") var dryRun = false
     @Option(help: "Seconds to wait for another apply to finish.") var lockTimeout: Double = 30
+    @Flag(help: "After applying, try every pair of containers with real traffic (ICMP) and fail when the kernel disagrees with the spec.")
+    var probe = false
     @OptionGroup var host: HostOptions
 
     func run() throws {
-        try Apply.run(source: .file(file), yes: yes, dryRun: dryRun, lockTimeout: lockTimeout, hostName: host.hostName, verb: "Apply")
+        try Apply.run(source: .file(file), yes: yes, dryRun: dryRun, lockTimeout: lockTimeout, hostName: host.hostName, verb: "Apply",
+                      probe: probe)
     }
 }
 
@@ -61,7 +66,8 @@ enum Apply {
         case destroyProject(String)
     }
 
-    static func run(source: Source, yes: Bool, dryRun: Bool, lockTimeout: Double, hostName: String?, verb: String) throws {
+    static func run(source: Source, yes: Bool, dryRun: Bool, lockTimeout: Double, hostName: String?, verb: String,
+                    probe: Bool = false) throws {
         try requireRoot(verb.lowercased())
         var reconciler = LiveHost.reconciler(hostName: hostName)
         reconciler.namespaceFiles = LiveHost.namespaceFiles
@@ -132,7 +138,10 @@ enum Apply {
         let renderer = PlanRenderer(color: useColor())
         print(renderer.render(planned.plan), terminator: "")
         if !planned.plan.conflicts.isEmpty { throw ExitCode(1) }
-        if planned.plan.steps.isEmpty { return }
+        if planned.plan.steps.isEmpty {
+            if probe && !dryRun { try checkReachability(spec, reconciler) }
+            return
+        }
 
         if dryRun {
             print("\nDry run: these kernel operations would run (nothing was changed):")
@@ -188,6 +197,7 @@ enum Apply {
         }
         let s = planned.plan.summary
         print("\(verb) complete: \(s.add) added, \(s.change) changed, \(s.destroy) destroyed in \(formatDuration(outcome.report.duration)).")
+        if probe { try checkReachability(spec, reconciler) }
     }
 }
 
@@ -209,4 +219,25 @@ extension LiveHost {
         },
         placeholders: { project in try NetworkNamespace.placeholders(prefix: "\(project).") },
         removePlaceholder: { name in try NetworkNamespace.removePlaceholder(name: name) })
+}
+
+extension Apply {
+    /// `apply --probe`: every ordered pair of containers tried with real traffic.
+    static func checkReachability(_ spec: Spec?, _ reconciler: Reconciler) throws {
+        guard let spec else {
+            printErr("error: --probe needs the spec (a saved plan carries no reachability to check)")
+            throw ExitCode(1)
+        }
+        let (compiled, observed) = try reconciler.observeAndCompile(spec)
+        let results = try ReachabilityProbe(endpoints: compiled.endpoints).verify(Explainer(spec: spec, compiled: compiled, observed: observed, foreignTables: false))
+        let wrong = results.filter { !$0.agrees }
+        print("Probe: \(results.count - wrong.count) of \(results.count) container pairs behave as the spec says.")
+        guard !wrong.isEmpty else { return }
+        for r in wrong {
+            printErr("error: \(r.answer.question.from) → \(r.answer.question.to): the spec says \(r.answer.reachable ? "reachable" : "not reachable"), "
+                     + "the kernel \(r.probed == true ? "delivers it" : "does not") (\(r.answer.reason))")
+        }
+        printErr("The changes stay applied; something outside netform's table decides these pairs (`netform explain` names what).")
+        throw ExitCode(1)
+    }
 }
