@@ -50,6 +50,9 @@ extension OperationDriver {
 public final class KernelDriver: OperationDriver {
     private var handles: [NamespaceRef: NetlinkHandle] = [:]
     private var namespaces: [NamespaceRef: NetworkNamespace] = [:]
+    /// Names under /run/netns by namespace identity, read once, when this run first
+    /// deletes a namespace (see `releaseIfNamedElsewhere`).
+    private var namesByIdentity: [NamespaceID: Set<String>]?
     /// Interface indexes learnt during this run (dropped when a link or its
     /// namespace is deleted), to spare a lookup per address, route and port.
     private var indexes: [NamespaceRef: [String: Int32]] = [:]
@@ -114,6 +117,7 @@ public final class KernelDriver: OperationDriver {
             namespaces[.named(name)] = ns
             handles[.named(name)] = box.handle.withLock { $0 }
         case .deleteNamespace(let name):
+            try releaseIfNamedElsewhere(name)
             forget(.named(name))
             try goneIsDone { () throws(NetlinkError) in try NetworkNamespace.delete(name: name) }
         case .createBridge(let ref, let name, let mtu, let mac, let alias):
@@ -206,6 +210,34 @@ public final class KernelDriver: OperationDriver {
         case .replaceFirewallTable, .deleteFirewallTable, .setSysctl:
             throw NetlinkError(errno: EOPNOTSUPP, request: "nftables", detail: "not a netlink operation (HostDriver routes it to nftables)")
         }
+    }
+
+    /// A namespace netform deletes by its name may have another name someone gave it
+    /// (`ip netns attach dbg <pid in it>`, a second bind mount, a symlink): removing
+    /// netform's name then does not end it, and its veths — whose host ends the plan
+    /// waits to see go — would live on. Then netform takes out what is its own in
+    /// there (links with the project's mark or group, and the mark on `lo`) and leaves
+    /// the namespace, unmarked and otherwise untouched, to whoever holds that name.
+    private func releaseIfNamedElsewhere(_ name: String) throws(NetlinkError) {
+        guard let id = try? NamespaceID(path: "\(NetworkNamespace.namedDirectory)/\(name)") else { return }
+        if namesByIdentity == nil {
+            var byID: [NamespaceID: Set<String>] = [:]
+            for n in (try? NetworkNamespace.listNamed()) ?? [] {
+                if let i = try? NamespaceID(path: "\(NetworkNamespace.namedDirectory)/\(n)") { byID[i, default: []].insert(n) }
+            }
+            namesByIdentity = byID
+        }
+        namesByIdentity?[id]?.remove(name)
+        guard let others = namesByIdentity?[id], !others.isEmpty else { return }
+        let h = try handle(.named(name))
+        let links = try h.links()
+        guard let lo = links.first(where: { $0.linkType == 772 }), let owner = OwnerMark(alias: lo.alias) else { return }
+        let group = OwnerMark.linkGroup(project: owner.project)
+        for link in links where link.index != lo.index && (link.group == group || OwnerMark(alias: link.alias)?.project == owner.project) {
+            try goneIsDone { () throws(NetlinkError) in try h.deleteLink(.index(link.index)) }
+        }
+        try h.setLink(.index(lo.index), LinkChange(alias: ""))
+        indexes.removeAll()
     }
 
     /// Runs the requests that complete a link the previous request created; when one
