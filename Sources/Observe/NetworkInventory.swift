@@ -424,21 +424,24 @@ private struct Builder {
             "com.docker.network.bridge.name": bridge.name,
             "com.docker.network.driver.mtu": String(bridge.mtu),
         ]
+        // The kernel's table first; the spec, then Docker's defaults, when it has none.
+        let live = LiveFirewall(table: host.firewall.first { $0.belongs(to: key.project) }, device: bridge.name,
+                                subnets: ordered.compactMap(\.subnet))
         var driver = "bridge"
         if let vxlan, case .vxlan(let settings) = vxlan.kind {
             driver = "overlay"
             options["com.docker.network.driver.overlay.vxlanid_list"] = String(settings.vni)
         } else {
             if key.network == "bridge" { options["com.docker.network.bridge.default_bridge"] = "true" }
-            options["com.docker.network.bridge.enable_ip_masquerade"] = String(decl?.masquerade ?? true)
-            options["com.docker.network.bridge.host_binding_ipv4"] = decl?.hostBindingIPv4.description ?? "0.0.0.0"
+            options["com.docker.network.bridge.enable_ip_masquerade"] = String(live.masquerade ?? decl?.masquerade ?? true)
+            options["com.docker.network.bridge.host_binding_ipv4"] = live.hostBinding ?? decl?.hostBindingIPv4.description ?? "0.0.0.0"
         }
         return NetworkRecord(
             project: key.project, network: key.network, name: key.network,
             id: NetworkInventory.networkID(project: key.project, network: key.network),
             scope: driver == "overlay" ? "global" : "local", driver: driver,
             enableIPv6: addresses.contains { $0.address.family == .v6 }, ipam: ipam,
-            isInternal: decl?.isInternal ?? false, containers: containers(key), options: options,
+            isInternal: live.isInternal ?? decl?.isInternal ?? false, containers: containers(key), options: options,
             labels: decl?.labels ?? [:])
     }
 
@@ -536,5 +539,51 @@ private struct Builder {
             }
         }
         return found.values.sorted { $0.id < $1.id }
+    }
+}
+
+/// What the project's live nftables table says about one bridge network: whether it
+/// is internal (the `iifname BR oifname != BR drop` rule), masqueraded (a
+/// `masquerade` rule for traffic leaving BR's subnets), and the host address its
+/// published ports listen on. nil when the kernel has no table to tell (then the
+/// spec, or Docker's defaults, answer).
+struct LiveFirewall {
+    let table: FirewallTable?
+    let device: String
+    let subnets: [IPNetwork]
+
+    func matchOn(_ rule: FirewallTable.Rule, _ key: String, _ op: String, _ value: String) -> Bool {
+        rule.expr.contains { $0["match"].map { m in
+            m["left"]?["meta"]?["key"]?.stringValue == key && (m["op"]?.stringValue ?? "==") == op && m["right"]?.stringValue == value
+        } ?? false }
+    }
+
+    var isInternal: Bool? {
+        guard let project = table?.chain("project") else { return nil }
+        return project.rules.contains { r in
+            matchOn(r, "iifname", "==", device) && matchOn(r, "oifname", "!=", device) && r.expr.contains(["drop": nil])
+        }
+    }
+
+    var masquerade: Bool? {
+        guard let post = table?.chain("postrouting") else { return nil }
+        return post.rules.contains { r in matchOn(r, "oifname", "!=", device) && r.expr.contains(["masquerade": nil]) }
+    }
+
+    /// The IPv4 address published ports to this network's containers listen on:
+    /// `0.0.0.0` for every local address; nil without a published port.
+    var hostBinding: String? {
+        guard let published = table?.chain("published") else { return nil }
+        for r in published.rules {
+            guard let dnat = r.expr.first(where: { $0["dnat"] != nil })?["dnat"], dnat["family"]?.stringValue == "ip",
+                  let target = dnat["addr"]?.stringValue.flatMap(IPAddress.init), subnets.contains(where: { $0.contains(target) })
+            else { continue }
+            let daddr = r.expr.compactMap { e -> String? in
+                guard let m = e["match"], m["left"]?["payload"]?["field"]?.stringValue == "daddr" else { return nil }
+                return m["right"]?.stringValue
+            }.first
+            return daddr ?? "0.0.0.0"
+        }
+        return nil
     }
 }

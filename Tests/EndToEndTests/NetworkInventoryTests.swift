@@ -222,13 +222,28 @@ struct NetworkInventoryEndToEnd {
         #expect(entry?["MacAddress"] as? String == a.mac)
         #expect([entry?["IPv4Address"] as? String, entry?["IPv6Address"] as? String].compactMap { $0 } == a.addresses)
 
-        // Without the spec: the kernel's values, the documented defaults for the rest.
+        // Without the spec: the kernel's values (Internal from the live nft table), the
+        // documented defaults for the rest.
         let plain = try #require((try parse(s["qualified"]) as? [[String: Any]])?.first)
-        #expect(plain["Internal"] as? Bool == false)
+        #expect(plain["Internal"] as? Bool == true)
         #expect((plain["Labels"] as? [String: String])?.isEmpty == true)
         #expect((plain["Options"] as? [String: String])?["com.docker.network.bridge.enable_icc"] == "false")
 
         let seedOnly = (s["project"] ?? "").split(separator: "\n").dropFirst().compactMap { $0.split(separator: " ").dropFirst().first.map(String.init) }
         #expect(seedOnly == ["aislada", "bridge", "host", "none"])
+    }
+
+    @Test("Internal, masquerade and host_binding_ipv4 come from the live nftables table, without --spec")
+    func firewallSettingsFromTheKernel() throws {
+        let r = try sandboxed("""
+        netform apply --yes Examples/multi-network.yaml >/dev/null 2>&1
+        netform network inspect frontend backend db | python3 -c '
+        import json,sys
+        for n in json.load(sys.stdin): print(n["Name"], n["Internal"], n["Options"]["com.docker.network.bridge.enable_ip_masquerade"], n["Options"]["com.docker.network.bridge.host_binding_ipv4"])'
+        """)
+        #expect(r.status == 0, "\(r.stderr)")
+        // frontend's ports listen on 127.0.0.1 (its host_binding_ipv4), db is internal
+        // (and so not masqueraded): read back from the table, not from the spec.
+        #expect(r.stdout == "frontend False true 127.0.0.1\nbackend False true 0.0.0.0\ndb True false 0.0.0.0\n")
     }
 }
