@@ -150,6 +150,10 @@ public enum Compiler {
         let routed = spec.networks.filter { $0.driver != .macvlan && !$0.isInternal }
         if routed.contains(where: { $0.primarySubnet(.v4) != nil }) { host.sysctls[HostSysctl.ipv4Forwarding] = "1" }
         if routed.contains(where: { $0.primarySubnet(.v6) != nil }) { host.sysctls[HostSysctl.ipv6Forwarding] = "1" }
+        // Published ports on a loopback address need the bridge's route_localnet.
+        for net in spec.networks where publishesOnLoopback(net, spec: spec, containers: placed) {
+            host.sysctls[HostSysctl.routeLocalnet(net.device)] = "1"
+        }
         let firewall = FirewallCompiler.compile(spec, endpoints: endpoints)
         if let table = firewall.table { host.firewall = [table] }
         desired[.host] = host
@@ -164,6 +168,22 @@ func unenforced(_ spec: Spec) -> [String] {
     var out: [String] = []
     if spec.networks.contains(where: { $0.driver == .overlay }) { out.append("overlay networks span this host only (no cluster store yet)") }
     return out
+}
+
+/// Whether a container publishes a port through `net` that the host can reach on
+/// 127.0.0.1 (a host IP in 127.0.0.0/8, or 0.0.0.0: every local address): the bridge
+/// then needs `route_localnet`, and the firewall the rules that go with it.
+public func publishesOnLoopback(_ net: NetworkSpec, spec: Spec, containers: [ContainerSpec]) -> Bool {
+    guard net.driver == .bridge, !net.isInternal else { return false }
+    return containers.contains { c in
+        // A port is forwarded to the first non-internal bridge network of its container.
+        c.attachments.first { a in spec.network(named: a.network).map { $0.driver == .bridge && !$0.isInternal } == true }?.network == net.name
+            && c.ports.contains { p in
+                let ip: IPAddress = p.hostIP ?? .v4(net.hostBindingIPv4)
+                if case .v4(let v) = ip { return v.value >> 24 == 127 || v.value == 0 }
+                return false
+            }
+    }
 }
 
 extension Compiler {

@@ -115,7 +115,7 @@ private struct Builder {
             .init(name: "published", base: nil, rules: publishedRules()),
             .init(name: "postrouting", base: .init(type: "nat", hook: "postrouting", priority: 100, policy: "accept"),
                   rules: masqueradeRules()),
-        ]
+        ] + loopbackGuard()
         return CompiledFirewall(table: FirewallTable(family: "inet", name: table, chains: chains), notes: notes)
     }
 
@@ -321,6 +321,27 @@ private struct Builder {
         return rules
     }
 
+    /// Networks whose published ports the host reaches on 127.0.0.1 (their bridges
+    /// get `route_localnet`).
+    var loopbackNetworks: [NetworkSpec] {
+        let placed = spec.containers.filter { c in endpoints.contains { $0.container == c.name } }
+        return spec.networks.filter { publishesOnLoopback($0, spec: spec, containers: placed) }
+    }
+
+    /// `route_localnet` would let a container send to the host's 127.0.0.1 services
+    /// through its bridge (CVE-2020-8558); only replies may come in that way.
+    func loopbackGuard() -> [FirewallTable.Chain] {
+        let devices = loopbackNetworks.map(\.device)
+        guard !devices.isEmpty else { return [] }
+        let toLoopback: [JSONValue] = [Nft.match(Nft.meta("iifname"), Nft.names(devices)),
+                                       Nft.match(Nft.payload("ip", "daddr"), ["prefix": ["addr": "127.0.0.0", "len": 8]])]
+        return [.init(name: "input", base: .init(type: "filter", hook: "input", priority: 0, policy: "accept"), rules: [
+            .init(expr: toLoopback + [Nft.match(["ct": ["key": "state"]], "in", ["established", "related"]), Nft.accept],
+                  comment: "replies to the host's own connections to published ports on 127.0.0.1"),
+            .init(expr: toLoopback + [Nft.drop], comment: "nothing else reaches 127.0.0.0/8 from a container"),
+        ])]
+    }
+
     /// Masquerade what leaves a non-internal bridge network with `masquerade: true`
     /// by another interface, per subnet (IPv4 and IPv6 alike); and hairpin: a
     /// container reaching a published port of a neighbour on its own network is
@@ -343,6 +364,13 @@ private struct Builder {
                                           Nft.match(["ct": ["key": "status"]], "in", "dnat"), ["masquerade": nil]],
                                    comment: Nft.comment("hairpin to published ports on \(net.name) \(s.subnet)")))
             }
+        }
+        // The host's own connections to 127.0.0.1 leave the bridge with a loopback
+        // source: masqueraded to the bridge's address, so the reply can come back.
+        for net in loopbackNetworks {
+            rules.append(.init(expr: [Nft.match(Nft.meta("oifname"), .string(net.device)),
+                                      Nft.match(Nft.payload("ip", "saddr"), ["prefix": ["addr": "127.0.0.0", "len": 8]]), ["masquerade": nil]],
+                               comment: Nft.comment("the host's connections from 127.0.0.1 to published ports on \(net.name)")))
         }
         return rules
     }

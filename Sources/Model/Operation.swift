@@ -85,9 +85,23 @@ public enum HostSysctl {
     public static let ipv6Forwarding = "net.ipv6.conf.all.forwarding"
     public static let managed = [ipv4Forwarding, ipv6Forwarding]
 
-    /// `/proc/sys/` + the key with dots as slashes (no managed key has a dot inside
-    /// a component).
-    public static func path(_ key: String) -> String { "/proc/sys/" + key.split(separator: ".").joined(separator: "/") }
+    /// A bridge's `route_localnet`: lets the host reach a published port on
+    /// 127.0.0.1 (the connection is DNAT'ed out of the bridge with a loopback
+    /// source, which the kernel otherwise drops as a martian). It belongs to the
+    /// bridge and goes with it. Written with slashes: interface names may hold dots.
+    public static func routeLocalnet(_ bridge: String) -> String { "net/ipv4/conf/\(bridge)/route_localnet" }
+
+    /// The bridge a per-bridge key is about, if it is one.
+    public static func bridge(of key: String) -> String? {
+        let parts = key.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 5, parts[0] == "net", parts[2] == "conf" else { return nil }
+        return String(parts[3])
+    }
+
+    /// `/proc/sys/` + the key: dotted keys with dots as slashes, slashed keys as they are.
+    public static func path(_ key: String) -> String {
+        "/proc/sys/" + (key.contains("/") ? key : key.split(separator: ".").joined(separator: "/"))
+    }
 }
 
 /// Link attributes to change in place; nil fields are left alone.

@@ -35,6 +35,8 @@ extension HostState {
             }
         case .createBridge(let ns, let name, let mtu, let mac, let alias):
             try addLink(LinkState(name: name, kind: .bridge, mtu: mtu, isUp: true, mac: mac, alias: alias, bridgeNetfilter: true), in: ns)
+            // A new interface starts with the default configuration.
+            namespaces[ns]!.sysctls[HostSysctl.routeLocalnet(name)] = "0"
         case .createVeth(let ns, let name, let mac, let master, let mtu, let alias, let peer, let peerMac, let peerAlias):
             guard namespaces[peer.namespace] != nil else { throw SimulationError("no namespace \(peer.namespace)") }
             if let master { guard namespaces[ns]?.link(named: master) != nil else { throw SimulationError("no bridge \(master)") } }
@@ -119,6 +121,8 @@ extension HostState {
         state.routes.removeAll { $0.device == name }
         state.neighbours.removeAll { $0.link == name }
         state.fdb.removeAll { $0.link == name }
+        // A link's own sysctls (`net/ipv4/conf/NAME/...`) go with it.
+        state.sysctls = state.sysctls.filter { HostSysctl.bridge(of: $0.key) != name }
         namespaces[ns] = state
     }
 

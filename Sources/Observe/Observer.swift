@@ -59,7 +59,7 @@ public enum Observer {
             var state = observed.state
             if namespace == .host {
                 state.firewall = try firewall()
-                state.sysctls = sysctls()
+                state.sysctls = sysctls(bridges: state.links.filter { $0.kind == .bridge }.map(\.name))
             }
             return state
         case .vanished(let error), .failed(let error):
@@ -116,7 +116,8 @@ public enum Observer {
         var state = HostState()
         for o in observed { state.namespaces[o.state.ref] = o.state }
         state.namespaces[.host]?.firewall = try firewall()
-        state.namespaces[.host]?.sysctls = sysctls()
+        let bridges = state.namespaces[.host]?.links.filter { $0.kind == .bridge }.map(\.name) ?? []
+        state.namespaces[.host]?.sysctls = sysctls(bridges: bridges)
         return state
     }
 
@@ -135,9 +136,9 @@ public enum Observer {
 
     /// The values of the global sysctls netform manages (`HostSysctl.managed`) in the
     /// caller's namespace; keys the kernel does not have (IPv6 disabled) are left out.
-    public static func sysctls() -> [String: String] {
+    public static func sysctls(bridges: [String] = []) -> [String: String] {
         var out: [String: String] = [:]
-        for key in HostSysctl.managed {
+        for key in HostSysctl.managed + bridges.map(HostSysctl.routeLocalnet) {
             let fd = open(HostSysctl.path(key), O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { continue }
             defer { close(fd) }

@@ -219,6 +219,19 @@ struct PlanBuilder {
     mutating func setSysctls() {
         for want in desiredSorted {
             for (key, value) in want.sysctls.sorted(by: { $0.key < $1.key }) {
+                if let bridge = HostSysctl.bridge(of: key) {
+                    // A bridge's own setting: set after the bridge exists; it goes with
+                    // the bridge (a rollback that deletes a new bridge needs no inverse).
+                    let live = currentLink(bridge, in: want.ref) != nil
+                    let have = live ? observed[want.ref]?.sysctls[key] : nil
+                    if have == value { continue }
+                    let res = resource(for: desiredLink(want.ref, bridge)?.owner, fallback: want.ref)
+                    emit(res, live ? .update : .create, .setSysctl(namespace: want.ref, key: key, value: value),
+                         inverse: have.map { [.setSysctl(namespace: want.ref, key: key, value: $0)] } ?? [],
+                         requires: [linkKey(want.ref, bridge)], disruption: .none,
+                         details: [AttributeChange(key.split(separator: "/").last.map(String.init) ?? key, old: have, new: value)])
+                    continue
+                }
                 guard let have = observed[want.ref]?.sysctls[key], have != value else { continue }
                 emit(Resource(.host, "sysctls"), .update, .setSysctl(namespace: want.ref, key: key, value: value),
                      inverse: [.setSysctl(namespace: want.ref, key: key, value: have)], disruption: .inPlace,

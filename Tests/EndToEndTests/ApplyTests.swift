@@ -11,6 +11,17 @@ func sandboxed(_ script: String) throws -> TestSupport.Output {
     export PATH="\(TestSupport.productsDir.path):$PATH"
     cd "\(TestSupport.repoRoot.path)"
     netstate() { python3 Tests/Support/netstate.py "$@"; }
+    # Runs a command until it succeeds, or fails after a deadline (default 30 s).
+    # For pings that must get through: one packet with a fixed -W is no test of
+    # reachability on a loaded machine (a link still coming up, ARP, a late reply).
+    # Never for checks that traffic is dropped: those must not be retried into a pass.
+    eventually() {
+      local deadline=$((SECONDS + ${EVENTUALLY_SECONDS:-30}))
+      until "$@"; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.2
+      done
+    }
     # Foreign sentinels: objects netform does not own, made with iproute2.
     sentinels() {
       ip link add br-sentinel type bridge
@@ -56,9 +67,9 @@ struct ApplySeed {
         before=$(sentinel_state)
         netform apply --yes Examples/seed.yaml
         echo "== addr2"; ip -n seed.container2 -j addr show eth0
-        echo "== ping12"; ip netns exec seed.container1 ping -c1 -W2 172.17.0.3 >/dev/null && echo ok12
-        echo "== ping21"; ip netns exec seed.container2 ping -c1 -W2 172.17.0.2 >/dev/null && echo ok21
-        echo "== gw"; ip netns exec seed.container3 ping -c1 -W2 172.18.0.1 >/dev/null && echo okgw
+        echo "== ping12"; eventually ip netns exec seed.container1 ping -c1 -W1 172.17.0.3 >/dev/null && echo ok12
+        echo "== ping21"; eventually ip netns exec seed.container2 ping -c1 -W1 172.17.0.2 >/dev/null && echo ok21
+        echo "== gw"; eventually ip netns exec seed.container3 ping -c1 -W1 172.18.0.1 >/dev/null && echo okgw
         echo "== route1"; ip -n seed.container1 -j route show default
         echo "== plan2"; netform plan --detailed-exitcode Examples/seed.yaml && echo "exit0"
         echo "== apply2"; netform apply --yes Examples/seed.yaml
@@ -110,7 +121,7 @@ struct ApplyLifecycle {
         ip link delete "$veth"
         set +e; netform plan --detailed-exitcode Examples/seed.yaml; echo "plan-exit=$?"; set -e
         netform apply --yes Examples/seed.yaml | tail -1
-        ip netns exec seed.container1 ping -c1 -W2 172.17.0.3 >/dev/null && echo "repaired-veth"
+        eventually ip netns exec seed.container1 ping -c1 -W1 172.17.0.3 >/dev/null && echo "repaired-veth"
         echo "== address"
         ip -n seed.container2 addr del 172.17.0.3/16 dev eth0
         set +e; netform plan --detailed-exitcode Examples/seed.yaml; echo "plan-exit=$?"; set -e
@@ -120,7 +131,7 @@ struct ApplyLifecycle {
         ip netns delete seed.container3
         set +e; netform plan --detailed-exitcode Examples/seed.yaml; echo "plan-exit=$?"; set -e
         netform apply --yes Examples/seed.yaml | tail -1
-        ip netns exec seed.container3 ping -c1 -W2 172.18.0.1 >/dev/null && echo "repaired-ns"
+        eventually ip netns exec seed.container3 ping -c1 -W1 172.18.0.1 >/dev/null && echo "repaired-ns"
         netform plan --detailed-exitcode Examples/seed.yaml >/dev/null && echo "converged"
         [ "$before" = "$(sentinel_state)" ] && echo "sentinels unchanged"
         """)
@@ -156,8 +167,8 @@ struct ApplyLifecycle {
         ip -n seed.container2 -j link show eth0 | python3 -c 'import json,sys; print("c2 mac", json.load(sys.stdin)[0]["address"])'
         ip netns list | awk '{print $1}' | sort | tr '\\n' ' '; echo
         ip -n seed.container4 -br addr show | sort
-        ip netns exec seed.container4 ping -c1 -W2 172.17.0.2 >/dev/null && echo "c4 reaches c1"
-        ip netns exec seed.container6 ping -c1 -W2 172.19.0.2 >/dev/null && echo "c6 reaches c5"
+        eventually ip netns exec seed.container4 ping -c1 -W1 172.17.0.2 >/dev/null && echo "c4 reaches c1"
+        eventually ip netns exec seed.container6 ping -c1 -W1 172.19.0.2 >/dev/null && echo "c6 reaches c5"
         netform plan --detailed-exitcode /tmp/changed.yaml >/dev/null && echo "converged"
         echo "== destroy"
         netform destroy --yes --project seed | tail -1
@@ -210,7 +221,7 @@ struct ApplyLifecycle {
         for k in 1...max(steps, 1) {
             #expect(r.stdout.contains("step \(k): same\n"), "step \(k):\n\(r.stdout)")
         }
-        #expect(!r.stdout.contains("DIFFERENT") && !r.stdout.contains("no rollback message"))
+        #expect(!r.stdout.contains("DIFFERENT") && !r.stdout.contains("no rollback message"), "\(r.stdout)")
     }
 
     @Test func dryRunAndStalePlansChangeNothing() throws {
@@ -245,12 +256,20 @@ struct ApplyLifecycle {
         let r = try sandboxed("""
         sentinels; sbefore=$(sentinel_state)
         mkdir -p /run/netform
-        ( echo $BASHPID > /run/netform/apply.lock; exec flock /run/netform/apply.lock sleep 3 ) &
+        # The holder keeps the lock until told to let go (no timing: on a loaded
+        # machine a fixed `sleep` may end before, or start after, the checks below).
+        ( echo $BASHPID > /run/netform/apply.lock
+          exec flock /run/netform/apply.lock sh -c 'touch /run/held; until [ -e /run/release ]; do sleep 0.05; done' ) &
         holder=$!
-        sleep 0.5
+        until [ -e /run/held ]; do sleep 0.05; done
         set +e; netform apply --yes --lock-timeout 0.5 Examples/seed.yaml >/dev/null; echo "busy-exit=$?"; set -e
         echo "holder=$holder"
-        netform apply --yes --lock-timeout 10 Examples/seed.yaml | tail -1
+        # An apply that waits for the lock, then gets it when the holder lets go.
+        netform apply --yes --lock-timeout 120 Examples/seed.yaml > /run/waiting.out &
+        waiting=$!
+        sleep 0.5
+        touch /run/release
+        wait $waiting; tail -1 /run/waiting.out
         wait $holder
         [ "$sbefore" = "$(sentinel_state)" ] && echo "sentinels unchanged"
         """)
@@ -285,7 +304,7 @@ struct ApplyLifecycle {
           netform apply --yes /tmp/big.yaml | tail -1
           netform plan --detailed-exitcode /tmp/big.yaml >/dev/null && echo "converged"
           echo "namespaces: $(ip netns list | grep -c '^big\\.')"
-          ip netns exec big.c5 ping -c1 -W2 10.61.0.1 >/dev/null && echo "c5 up"
+          eventually ip netns exec big.c5 ping -c1 -W1 10.61.0.1 >/dev/null && echo "c5 up"
           netform destroy --yes --project big >/dev/null
           while ip -o link show | grep -q nfv; do sleep 0.1; done
         done
@@ -338,7 +357,7 @@ struct ApplyMoves {
         echo "== diff"; diff /tmp/before-idx /tmp/after-idx || true
         echo "== c3"; ip -n seed.container3 -br addr show eth0
         ip -j link show | python3 -c 'import json,sys; print("c3 master", [l.get("master") for l in json.load(sys.stdin) if l.get("ifalias")=="netform:seed/ep/container3/bridge"])'
-        ip netns exec seed.container3 ping -c1 -W2 172.17.0.2 >/dev/null && echo "c3 reaches c1"
+        eventually ip netns exec seed.container3 ping -c1 -W1 172.17.0.2 >/dev/null && echo "c3 reaches c1"
         netform plan --detailed-exitcode /tmp/moved.yaml >/dev/null && echo "converged"
         echo "== exec"; netform exec container1 -- ip -br addr show eth0
         set +e; netform exec nosuch -- true; echo "exec-unknown=$?"; set -e

@@ -88,10 +88,12 @@ struct HardeningEndToEnd {
         echo "dir $(stat -c %a /run/netform) file $(stat -c %a /run/netform/apply.lock)"
         # A killed apply's PID stays in the file; another process holds the lock now.
         echo 99999999 > /run/netform/apply.lock
+        # The holder says when it holds the lock (a file), instead of a guessed sleep.
         python3 -c 'import fcntl, sys, time
-        f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); time.sleep(30)' /run/netform/apply.lock >/dev/null 2>&1 &
+        f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); open(sys.argv[2], "w").close(); time.sleep(300)' \\
+          /run/netform/apply.lock $T/held >/dev/null 2>&1 &
         holder=$!
-        sleep 0.5
+        for i in $(seq 600); do [ -e $T/held ] && break; sleep 0.05; done
         set +e; netform apply --yes --lock-timeout 0.3 Examples/seed.yaml >$T/out 2>&1; echo "exit=$?"; set -e
         cat $T/out
         echo "holder=$holder"

@@ -124,7 +124,11 @@ func exprText(_ rule: FirewallTable.Rule) -> String { JSONValue.array(rule.expr)
 
     @Test func masqueradeSkipsTheInternalNetwork() {
         #expect(rules(r, "postrouting").map(\.comment) == ["masquerade frontend 10.1.0.0/24", "masquerade backend 10.1.1.0/24",
-                                                          "hairpin to published ports on frontend 10.1.0.0/24"])
+                                                          "hairpin to published ports on frontend 10.1.0.0/24",
+                                                          "the host's connections from 127.0.0.1 to published ports on frontend"])
+        // route_localnet's guard: only replies reach 127.0.0.0/8 from the bridge.
+        #expect(rules(r, "input").map(\.comment) == ["replies to the host's own connections to published ports on 127.0.0.1",
+                                                     "nothing else reaches 127.0.0.0/8 from a container"])
         #expect(exprText(rules(r, "postrouting")[0]).contains(#"{"match":{"left":{"meta":{"key":"oifname"}},"op":"!=","right":"\#(device("frontend"))"}},{"masquerade":null}"#))
     }
 

@@ -4,7 +4,8 @@ import Testing
 @testable import Netlink
 
 /// Named namespaces shared with iproute2, handles per namespace, namespace threads.
-@Suite("Kernel: namespaces", .enabled(if: KernelSandbox.isActive, "kernel test: run under Scripts/sandbox as root"))
+@Suite("Kernel: namespaces", .enabled(if: KernelSandbox.isActive, "kernel test: run under Scripts/sandbox as root"),
+       .ownNetworkNamespace)
 struct KernelNamespaceTests {
     @Test("a namespace created by the library works with ip netns list/exec")
     func libraryToIproute() throws {
@@ -45,15 +46,19 @@ struct KernelNamespaceTests {
         let h = try NetlinkHandle(namespace: byName)
         #expect(Set(try h.links().map(\.name)) == ["lo", "br-in"])
         // The test's own namespace is unchanged, and has no br-in.
-        #expect(try NetlinkHandle().link(named: "br-in") == nil)
+        #expect(try testHandle().link(named: "br-in") == nil)
 
         // Open by PID: a process started inside the namespace.
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        p.arguments = ["netns", "exec", name, "sleep", "5"]
+        // Lives until the defer below ends it: a short `sleep` could end before the test
+        // is done with it on a loaded machine.
+        p.arguments = ["netns", "exec", name, "sleep", "300"]
         try p.run()
-        defer { p.terminate(); p.waitUntilExit() }
-        let sameNamespace = eventually(3) {
+        // SIGKILL, not terminate(): the child inherits the spawning thread's signal mask,
+        // in which SIGTERM is blocked.
+        defer { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        let sameNamespace = eventually(30) {
             guard let ns = try? NetworkNamespace.open(pid: p.processIdentifier) else { return false }
             return ns.id == byName.id
         }
@@ -62,7 +67,7 @@ struct KernelNamespaceTests {
         // Move a link into that process's namespace by PID.
         let moving = uniqueName("nsp")
         defer { cleanupLinks(moving, moving + "p") }
-        let here = try NetlinkHandle()
+        let here = try testHandle()
         // (A bridge could not move: its netns is immutable. A veth end can.)
         let link = try #require(try here.createLink(NewLink(name: moving, kind: .veth(peer: VethPeer(name: moving + "p")))))
         try here.moveLink(.index(link.index), toProcess: p.processIdentifier)
@@ -115,5 +120,30 @@ struct KernelNamespaceTests {
         }
         group.wait()
         #expect(errors.isEmpty, "\(errors)")
+    }
+}
+
+/// The test support itself: a test with `.ownNetworkNamespace` runs its handles and
+/// its iproute2 commands in one namespace of its own, not the sandbox's shared one.
+@Suite("Kernel: each test's own namespace", .enabled(if: KernelSandbox.isActive, "kernel test: run under Scripts/sandbox as root"),
+       .ownNetworkNamespace)
+struct OwnNamespaceTests {
+    @Test("handles and commands run in the test's namespace, which is neither the process's nor named")
+    func handlesAndCommandsShareTheTestsNamespace() throws {
+        let netns = try #require(TestNetns.current)
+        let process = try NamespaceID(path: "/proc/self/ns/net")
+        #expect(netns.namespace.id != process)
+        #expect(try testHandle().namespaceID == netns.namespace.id)
+        #expect(try testNamespace().id == netns.namespace.id)
+        let inode = try sh("stat", "-L", "-c", "%i", "/proc/self/ns/net").trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(inode == "\(netns.namespace.id.inode)")
+        // Not under /run/netns: netform's observer must not see test namespaces.
+        #expect(!netns.path.hasPrefix(NetworkNamespace.namedDirectory + "/"))
+        #expect(flagsOf(try ipLink("lo")).contains("UP"))
+        // A link made through the handle is seen by ip, and not in the process's namespace.
+        let br = uniqueName("own")
+        try testHandle().createLink(NewLink(name: br, kind: .bridge))
+        #expect(try ipLink(br) != nil)
+        #expect(try NetlinkHandle().link(named: br) == nil)
     }
 }

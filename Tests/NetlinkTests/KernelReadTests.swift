@@ -5,7 +5,8 @@ import Testing
 
 /// The netlink layer's dumps compared with what iproute2 reports for a scene built
 /// with iproute2.
-@Suite("Kernel: reading", .enabled(if: KernelSandbox.isActive, "kernel test: run under Scripts/sandbox as root"))
+@Suite("Kernel: reading", .enabled(if: KernelSandbox.isActive, "kernel test: run under Scripts/sandbox as root"),
+       .ownNetworkNamespace)
 struct KernelReadTests {
     @Test("links match ip -j link")
     func links() throws {
@@ -17,7 +18,7 @@ struct KernelReadTests {
         try sh("ip", "link", "set", br, "up")
         try sh("ip", "link", "set", va, "alias", "netform:lab/net/x y", "group", "77")
 
-        let h = try NetlinkHandle()
+        let h = try testHandle()
         let links = try h.links()
         let byName = Dictionary(links.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         for name in [br, va, vb, "lo"] {
@@ -53,7 +54,7 @@ struct KernelReadTests {
         try sh("ip", "link", "add", br, "type", "bridge")
         try sh("ip", "addr", "add", "10.\(a).\(b).1/24", "dev", br)
         try sh("ip", "addr", "add", "fd00:\(a):\(b)::1/64", "dev", br, "nodad")
-        let h = try NetlinkHandle()
+        let h = try testHandle()
         let index = try #require(try h.link(named: br)).index
         let ours = try h.addresses(index: index)
         let ip = try json("ip", "-j", "addr", "show", "dev", br).first?["addr_info"] as? [[String: Any]] ?? []
@@ -80,7 +81,7 @@ struct KernelReadTests {
         try sh("ip", "route", "add", "10.\(a).\(b + 1).0/24", "via", "10.\(a).\(b).2", "proto", "77", "table", "\(table)")
         try sh("ip", "route", "add", "10.\(a).\(b + 2).0/24", "dev", br, "table", "\(table)")
         try sh("ip", "route", "add", "default", "via", "10.\(a).\(b).254", "table", "\(table)", "metric", "5")
-        let h = try NetlinkHandle()
+        let h = try testHandle()
         let index = try #require(try h.link(named: br)).index
         let ours = try h.routes(family: .v4, table: UInt32(table))
         let ip = try json("ip", "-j", "route", "show", "table", "\(table)")
@@ -115,7 +116,7 @@ struct KernelReadTests {
         try sh("bridge", "fdb", "add", "02:42:0a:00:00:07", "dev", vx, "dst", "127.0.0.7", "self", "permanent")
         try sh("bridge", "fdb", "append", "00:00:00:00:00:00", "dev", vx, "dst", "127.0.0.8", "self", "permanent")
 
-        let h = try NetlinkHandle()
+        let h = try testHandle()
         let brIndex = try #require(try h.link(named: br)).index
         let vxIndex = try #require(try h.link(named: vx)).index
         // ip neigh hides NOARP entries (multicast ones the kernel adds by itself).

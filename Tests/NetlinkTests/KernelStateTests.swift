@@ -5,14 +5,15 @@ import Testing
 
 /// Address, route, neighbour and FDB mutations, checked back with `ip -j` and
 /// `bridge -j`.
-@Suite("Kernel: addresses, routes, neighbours", .enabled(if: KernelSandbox.isActive, "kernel test: run under Scripts/sandbox as root"))
+@Suite("Kernel: addresses, routes, neighbours", .enabled(if: KernelSandbox.isActive, "kernel test: run under Scripts/sandbox as root"),
+       .ownNetworkNamespace)
 struct KernelStateTests {
     @Test("add and delete IPv4 and IPv6 addresses (nodad)")
     func addresses() throws {
         let br = uniqueName("sad")
         let (a, b) = uniqueSubnet()
         defer { cleanupLinks(br) }
-        let h = try NetlinkHandle()
+        let h = try testHandle()
         let link = try #require(try h.createLink(NewLink(name: br, kind: .bridge, up: true)))
         let v4 = NewAddress(index: link.index, address: IPAddress("10.\(a).\(b).1")!, prefixLength: 24)
         let v6 = NewAddress(index: link.index, address: IPAddress("fd00:\(a):\(b)::1")!, prefixLength: 64, noDAD: true)
@@ -48,7 +49,7 @@ struct KernelStateTests {
         let (a, b) = uniqueSubnet()
         let table = UInt32(2000 + uniqueNumber())
         defer { cleanupLinks(br) }
-        let h = try NetlinkHandle()
+        let h = try testHandle()
         let link = try #require(try h.createLink(NewLink(name: br, kind: .bridge, up: true)))
         try h.addAddress(NewAddress(index: link.index, address: IPAddress("10.\(a).\(b).1")!, prefixLength: 24))
         try h.addAddress(NewAddress(index: link.index, address: IPAddress("fd00:\(a):\(b)::1")!, prefixLength: 64, noDAD: true))
@@ -102,7 +103,7 @@ struct KernelStateTests {
         let br = uniqueName("snb")
         let (a, b) = uniqueSubnet()
         defer { cleanupLinks(br) }
-        let h = try NetlinkHandle()
+        let h = try testHandle()
         let link = try #require(try h.createLink(NewLink(name: br, kind: .bridge, up: true)))
         let n4 = NeighbourSpec(index: link.index, address: IPAddress("10.\(a).\(b).9")!, mac: MACAddress("02:42:0a:00:00:09")!)
         let n6 = NeighbourSpec(index: link.index, address: IPAddress("fd00:\(a):\(b)::9")!, mac: MACAddress("02:42:0a:00:00:0a")!)
@@ -134,7 +135,7 @@ struct KernelStateTests {
     func fdb() throws {
         let vx = uniqueName("sfx"), br = uniqueName("sfb"), port = uniqueName("sfp")
         defer { cleanupLinks(vx, port, br) }
-        let h = try NetlinkHandle()
+        let h = try testHandle()
         let vxlan = try #require(try h.createLink(NewLink(
             name: vx, kind: .vxlan(VXLANConfig(vni: UInt32(20_000 + uniqueNumber()), local: IPAddress("127.0.0.1"))))))
         let mac = MACAddress("02:42:0a:0a:00:02")!

@@ -20,7 +20,9 @@ func slaveData(_ j: [String: Any]?) -> [String: Any] { linkInfo(j)["info_slave_d
 func flagsOf(_ j: [String: Any]?) -> [String] { j?["flags"] as? [String] ?? [] }
 
 /// Polls until `condition` holds or `seconds` pass (namespace teardown is async).
-func eventually(_ seconds: Double = 5, _ condition: () throws -> Bool) rethrows -> Bool {
+/// The deadline is generous (it only matters when the condition never holds):
+/// teardown waits for the RTNL lock, shared by the whole machine.
+func eventually(_ seconds: Double = 60, _ condition: () throws -> Bool) rethrows -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if try condition() { return true }
@@ -46,3 +48,7 @@ func uniqueSubnet() -> (Int, Int) {
     let n = UniqueCounter.next() + 100
     return (100 + n / 250, n % 250)
 }
+
+/// How long tests wait for the kernel to finish something asynchronous (a namespace's
+/// links going away): a deadline, not a delay; on a loaded machine it can take seconds.
+let kernelDeadline: Duration = .seconds(60)

@@ -158,7 +158,8 @@ func ipRoutes(_ netns: String?, devices: Set<String>? = nil) throws -> Set<Strin
     return out
 }
 
-@Suite("Observe: kernel (sandbox)", .enabled(if: KernelSandbox.isActive, "\(KernelSandbox.skipReason)"))
+@Suite("Observe: kernel (sandbox)", .enabled(if: KernelSandbox.isActive, "\(KernelSandbox.skipReason)"),
+       .serialized)
 struct KernelObserveTests {
     @Test("links, addresses, routes, neighbours and FDB match ip -j / bridge -j")
     func matchesIproute2() throws {

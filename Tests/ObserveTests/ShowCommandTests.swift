@@ -27,7 +27,8 @@ func link(_ ns: [String: Any]?, _ name: String) -> [String: Any]? {
     (ns?["links"] as? [[String: Any]] ?? []).first { $0["name"] as? String == name }
 }
 
-@Suite("netform show (end to end, sandbox)", .enabled(if: KernelSandbox.isActive, "\(KernelSandbox.skipReason)"))
+@Suite("netform show (end to end, sandbox)", .enabled(if: KernelSandbox.isActive, "\(KernelSandbox.skipReason)"),
+       .serialized)
 struct ShowCommandTests {
     /// A project's container and network, another project's bridge, and foreign objects.
     struct ShowScene {

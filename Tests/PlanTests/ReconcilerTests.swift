@@ -60,7 +60,9 @@ func simulatedReconciler(_ start: HostState) -> (Reconciler, SimulatedDriver) {
         // What is left is the pristine host plus the other project, untouched.
         var expected = withOther
         for ref in expected.namespaces.keys where ref.description.hasPrefix("seed.") { expected.namespaces[ref] = nil }
+        let seedLinks = Set(expected[.host]!.links.filter { $0.owner?.project == "seed" }.map(\.name))
         expected[.host]!.links.removeAll { $0.owner?.project == "seed" }
+        expected[.host]!.sysctls = expected[.host]!.sysctls.filter { HostSysctl.bridge(of: $0.key).map { !seedLinks.contains($0) } ?? true }
         expected[.host]!.addresses.removeAll { a in withOther[.host]!.link(named: a.link)?.owner?.project == "seed" }
         #expect(expected[.host]!.firewall.contains { $0.belongs(to: "seed") })
         expected[.host]!.firewall.removeAll { $0.belongs(to: "seed") }

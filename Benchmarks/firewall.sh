@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Benchmark: the firewall at scale — N containers on M networks with P published
+# ports and R rules. Reports the table's rule count (read back with nft -j), the
+# firewall step's share of apply time (NETFORM_PROFILE), that step next to loading
+# the same batch with `nft -j -f` (the floor), and the no-op plan with the rules
+# next to the no-op plan of the same topology without rules and ports. Runs inside
+# Scripts/sandbox (never in the machine's namespace).
+#
+#   Benchmarks/firewall.sh [CONTAINERS] [NETWORKS] [PORTS] [RULES]   (default 1000 100 50 50)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n="${1:-1000}"; m="${2:-100}"; p="${3:-50}"; r="${4:-50}"
+if [ "${NETFORM_SANDBOX:-}" != "1" ]; then
+  swift build -c release --product netform >/dev/null
+  exec Scripts/sandbox "$0" "$@"
+fi
+bin="$(swift build -c release --show-bin-path)/netform"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+per=$(( (n + m - 1) / m ))
+sysctl -qw net.ipv4.ip_forward=1
+
+spec() { # $1: with rules and ports (1) or without (0)
+  echo "version: 1"; echo "project: fw"; echo "networks:"
+  for i in $(seq 0 $((m - 1))); do echo "  n$i: {subnets: [{subnet: 10.$((i / 200 + 100)).$((i % 200)).0/24}]}"; done
+  echo "containers:"
+  for c in $(seq 0 $((n - 1))); do
+    ports=""
+    if [ "$1" = 1 ] && [ "$c" -lt "$p" ]; then ports=", ports: [\"$((20000 + c)):80/tcp\"]"; fi
+    echo "  c$c: {networks: [n$((c / per))], labels: {tier: t$((c % 10))}$ports}"
+  done
+  if [ "$1" = 1 ]; then
+    echo "rules:"
+    for k in $(seq 0 $((r - 1))); do
+      case $((k % 3)) in
+        0) echo "  - allow: {from: c$k, to: c$((k + per)), ports: [$((8000 + k))/tcp]}" ;;
+        1) echo "  - deny: {from: \"label:tier=t$((k % 10))\", to: \"network:n$((k % m))\", ports: [22]}" ;;
+        2) echo "  - allow: {from: \"network:n$((k % m))\", to: \"label:tier=t$(((k + 1) % 10))\", protocols: [icmp]}" ;;
+      esac
+    done
+  fi
+}
+spec 1 > "$work/rules.yaml"
+spec 0 > "$work/plain.yaml"
+
+now() { date +%s.%N; }
+elapsed() { echo "$2 - $1" | bc -l; }
+ms() { echo "$1 * 1000" | bc -l; }
+
+noop() { # median of 5 no-op plans, seconds
+  for _ in 1 2 3 4 5; do
+    t0=$(now); "$bin" plan --detailed-exitcode "$1" >/dev/null 2>&1; t1=$(now); elapsed "$t0" "$t1"
+  done | sort -n | sed -n 3p
+}
+
+# Without rules and ports first (the same topology, a table with the defaults only).
+"$bin" apply --yes "$work/plain.yaml" >/dev/null 2>&1
+sleep 2
+plainnoop=$(noop "$work/plain.yaml")
+"$bin" destroy --yes --project fw >/dev/null 2>&1
+
+t0=$(now)
+NETFORM_PROFILE=1 "$bin" apply --yes "$work/rules.yaml" >/dev/null 2>"$work/profile"
+t1=$(now); apply=$(elapsed "$t0" "$t1")
+fwstep=$(grep "profile: replaceFirewallTable:" "$work/profile" | sed 's/.*= //')
+execute=$(grep "profile: phase execute:" "$work/profile" | sed 's/.*execute: //')
+sleep 2
+rulesnoop=$(noop "$work/rules.yaml")
+rules=$(nft -j list table inet netform_fw | python3 -c 'import json,sys; print(sum(1 for x in json.load(sys.stdin)["nftables"] if "rule" in x))')
+
+# The floor for the firewall step: the same table loaded by nft itself, from its own
+# listing (add table; flush; the listed chains and rules), median of 5.
+nft -j list table inet netform_fw > "$work/listing.json"
+python3 - "$work/listing.json" > "$work/batch.json" <<'PY'
+import json, sys
+items = json.load(open(sys.argv[1]))["nftables"]
+t = {"family": "inet", "name": "nftfloor"}
+out = [{"add": {"table": t}}, {"delete": {"table": t}}, {"add": {"table": t}}]
+for x in items:
+    if "chain" in x:
+        c = {k: v for k, v in x["chain"].items() if k != "handle"}; c["table"] = "nftfloor"
+        out.append({"add": {"chain": c}})
+for x in items:
+    if "rule" in x:
+        r = {k: v for k, v in x["rule"].items() if k != "handle"}; r["table"] = "nftfloor"
+        out.append({"add": {"rule": r}})
+print(json.dumps({"nftables": out}))
+PY
+floor=$(for _ in 1 2 3 4 5; do t0=$(now); nft -j -f "$work/batch.json"; t1=$(now); elapsed "$t0" "$t1"; done | sort -n | sed -n 3p)
+nft delete table inet nftfloor
+
+"$bin" destroy --yes --project fw >/dev/null 2>&1
+
+printf '\n%d containers on %d networks, %d published ports, %d rules\n' "$n" "$m" "$p" "$r"
+printf 'rules in inet netform_fw (nft -j):        %d\n' "$rules"
+printf 'apply (from empty):                       %.3f s (execute phase %s)\n' "$apply" "$execute"
+printf 'firewall step (replaceFirewallTable):     %s\n' "$fwstep"
+printf 'nft -j -f of the same table (floor):      %.1f ms\n' "$(ms "$floor")"
+printf 'no-op plan, without rules and ports:      %.1f ms\n' "$(ms "$plainnoop")"
+printf 'no-op plan, with them:                    %.1f ms (%+.1f ms)\n' "$(ms "$rulesnoop")" "$(ms "$(echo "$rulesnoop - $plainnoop" | bc -l)")"
