@@ -49,8 +49,11 @@ public enum Compiler {
     ///     same namespace as a named one (`/run/netns/NAME`, `ip netns exec NAME ...`)
     ///     or the host's, mapped to that ref. Without this the planner would see one
     ///     namespace under two refs and move netform's interfaces between them.
+    ///   - refusedNamespaces: namespaces that may not be adopted (init's), keyed by
+    ///     the ref the spec gives, with why; a container adopting one is an error.
     public static func compile(_ spec: Spec, observed: HostState, localHost: String? = nil,
-                               namespaceAliases: [NamespaceRef: NamespaceRef] = [:]) throws(CompileError) -> CompiledSpec {
+                               namespaceAliases: [NamespaceRef: NamespaceRef] = [:],
+                               refusedNamespaces: [NamespaceRef: String] = [:]) throws(CompileError) -> CompiledSpec {
         let project = spec.project
         var desired = HostState()
         var host = NamespaceState(ref: .host)
@@ -93,6 +96,9 @@ public enum Compiler {
                                     links: [LinkState(name: "lo", kind: .loopback, mtu: 65536, isUp: true, alias: owner.alias)])
                 created.insert(ref)
             } else {
+                if let why = refusedNamespaces[namespaceRef(c, project: project, aliases: [:])] {
+                    throw CompileError("container '\(c.name)': its netns is \(why)")
+                }
                 if ref == .host {
                     throw CompileError("container '\(c.name)': its netns is this host's own namespace; use `networks: [host]` to share the host's stack")
                 }

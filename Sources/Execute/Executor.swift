@@ -29,14 +29,23 @@ public struct ExecutionReport: Sendable {
         public var rolledBack: Bool
         /// Inverse operations that failed (the host may need a look).
         public var rollbackErrors: [ExecuteError]
+        /// Completed steps that rollback could not undo (a deleted half of a veth
+        /// pair has nothing to be recreated from); each is also in `rollbackErrors`.
+        public var notUndone: [Step] = []
     }
 
     public var succeeded: Bool { failure == nil }
 }
 
 /// Runs a plan's steps in order; on the first failure, runs the inverses of the
-/// steps already done (and best-effort the failed step's own, in case it half
-/// happened), newest first, so the host ends as it was.
+/// steps already done, newest first, so the host ends as it was.
+///
+/// A step that failed created nothing: the kernel driver removes what a create
+/// that failed half-way made before it throws, so the failed step's own inverse is
+/// not run — it would delete an object someone else made meanwhile (a create that
+/// failed with EEXIST). The one exception is an in-place change of one of the
+/// project's links (`setLink`), which may have half happened and whose inverse only
+/// sets that same link's attributes back.
 public enum Executor {
     /// Time spent per kind of operation, when profiling is asked for.
     public final class Profile {
@@ -60,20 +69,14 @@ public enum Executor {
         // for only when a later step reuses one of their names, and at the end.
         var pendingGone = Set<String>()
         func rollback(after step: Step, _ error: ExecuteError, undoFailed: Bool) -> ExecutionReport {
-            var rollbackErrors: [ExecuteError] = []
-            // The failed step may have half happened (a link made, its alias not
-            // set): undo what of it exists, ignoring "not there".
-            if undoFailed {
+            if undoFailed, case .setLink = step.operation {
                 for op in step.inverse { try? driver.perform(op) }
             }
             if !pendingGone.isEmpty { try? driver.awaitGone(pendingGone.sorted()) }
-            for s in done.reversed() {
-                for op in s.inverse {
-                    do { try driver.perform(op) } catch { rollbackErrors.append(error) }
-                }
-            }
+            let (rollbackErrors, notUndone) = undo(done, driver: driver)
             return ExecutionReport(completedSteps: done.count,
-                                   failure: .init(step: step, error: error, rolledBack: rollbackErrors.isEmpty, rollbackErrors: rollbackErrors),
+                                   failure: .init(step: step, error: error, rolledBack: rollbackErrors.isEmpty, rollbackErrors: rollbackErrors,
+                                                  notUndone: notUndone),
                                    duration: clock.now - start)
         }
         var i = 0
@@ -128,6 +131,35 @@ public enum Executor {
         return ExecutionReport(completedSteps: done.count, failure: nil, duration: clock.now - start)
     }
 
+
+    /// Undoes completed steps, newest first: runs each one's inverse. A step without
+    /// an inverse is undone only when it changed a link that another of these steps
+    /// created (the isolation of a new veth goes with the veth); otherwise (a deleted
+    /// half of a veth pair, which cannot be recreated) it is reported, in
+    /// `notUndone` and as an error, never counted as rolled back.
+    public static func undo(_ completed: [Step], driver: some OperationDriver) -> (errors: [ExecuteError], notUndone: [Step]) {
+        var errors: [ExecuteError] = []
+        var notUndone: [Step] = []
+        var created = Set<String>()
+        for s in completed {
+            for case .deleteLink(let ns, let name) in s.inverse { created.insert("\(ns)/\(name)") }
+        }
+        for s in completed.reversed() {
+            guard s.inverse.isEmpty else {
+                for op in s.inverse {
+                    do { try driver.perform(op) } catch { errors.append(error) }
+                }
+                continue
+            }
+            if case .setLink(let ns, let name, _) = s.operation, created.contains("\(ns)/\(name)") { continue }
+            notUndone.append(s)
+            let why = s.change == .delete || s.change == .replace
+                ? "what it deleted cannot be recreated (it has no inverse); the host keeps that change"
+                : "it has no inverse; the host keeps that change"
+            errors.append(ExecuteError(operation: "step \(s.id) (\(DryRun.describe(s.operation)))", message: "cannot be undone: \(why)"))
+        }
+        return (errors, notUndone)
+    }
 
     /// The host-namespace link name an operation creates, if any.
     static func hostLinkCreated(by op: Operation) -> String? {

@@ -50,6 +50,9 @@ extension OperationDriver {
 public final class KernelDriver: OperationDriver {
     private var handles: [NamespaceRef: NetlinkHandle] = [:]
     private var namespaces: [NamespaceRef: NetworkNamespace] = [:]
+    /// Names under /run/netns by namespace identity, read once, when this run first
+    /// deletes a namespace (see `releaseIfNamedElsewhere`).
+    private var namesByIdentity: [NamespaceID: Set<String>]?
     /// Interface indexes learnt during this run (dropped when a link or its
     /// namespace is deleted), to spare a lookup per address, route and port.
     private var indexes: [NamespaceRef: [String: Int32]] = [:]
@@ -114,13 +117,14 @@ public final class KernelDriver: OperationDriver {
             namespaces[.named(name)] = ns
             handles[.named(name)] = box.handle.withLock { $0 }
         case .deleteNamespace(let name):
+            try releaseIfNamedElsewhere(name)
             forget(.named(name))
             try goneIsDone { () throws(NetlinkError) in try NetworkNamespace.delete(name: name) }
         case .createBridge(let ref, let name, let mtu, let mac, let alias):
             let h = try handle(ref)
             try h.execute(.newLink(NewLink(name: name, kind: .filteredBridge, mtu: UInt32(mtu), mac: mac,
                                            group: OwnerMark.linkGroup(alias: alias), up: true)))
-            try h.setLink(.name(name), LinkChange(alias: alias))
+            try finishing(name, in: ref) { () throws(NetlinkError) in try h.setLink(.name(name), LinkChange(alias: alias)) }
         case .createVeth(let ref, let name, let mac, let master, let mtu, let alias, let peer, let peerMac, let peerAlias):
             let h = try handle(ref)
             let peerNS = try namespace(peer.namespace)
@@ -128,21 +132,26 @@ public final class KernelDriver: OperationDriver {
             // Mark first, enslave after: changing a bridge port notifies the bridge,
             // which costs more the more ports it has (measured: alias on a port
             // 0.72 ms, on a free link 0.29 ms, at 100 ports a bridge).
-            try h.execute(.newLink(NewLink(
-                name: name, kind: .veth(peer: VethPeer(name: peer.name, namespace: peerNS, mac: peerMac, mtu: UInt32(mtu))),
-                mtu: UInt32(mtu), mac: mac, group: OwnerMark.linkGroup(alias: alias))))
-            try h.setLink(.name(name), LinkChange(alias: alias))
-            try h.setLink(.name(name), LinkChange(up: true, master: masterIndex))
-            // The peer cannot be brought up in the create request ("Transport endpoint
-            // is not connected"): do it from inside its namespace.
-            try handle(peer.namespace).setLink(.name(peer.name), LinkChange(up: true, alias: peerAlias, group: OwnerMark.linkGroup(alias: peerAlias)))
+            // Both ends carry the project's group from the creating request on (the
+            // peer's inside VETH_INFO_PEER): a run killed before the aliases are set
+            // leaves two links the next plan recognises as the project's, also in an
+            // adopted namespace, where nothing else marks them.
+            try h.execute(.newLink(Self.vethRequest(name: name, mac: mac, mtu: mtu, alias: alias,
+                                                    peer: peer.name, in: peerNS, peerMac: peerMac, peerAlias: peerAlias)))
+            try finishing(name, in: ref) { () throws(NetlinkError) in
+                try h.setLink(.name(name), LinkChange(alias: alias))
+                try h.setLink(.name(name), LinkChange(up: true, master: masterIndex))
+                // The peer cannot be brought up in the create request ("Transport endpoint
+                // is not connected"): do it from inside its namespace.
+                try handle(peer.namespace).setLink(.name(peer.name), LinkChange(up: true, alias: peerAlias))
+            }
         case .createVXLAN(let ref, let name, let s, let master, let mtu, let alias):
             let h = try handle(ref)
             let underlay: Int32? = if let d = s.device { try index(d, in: ref) } else { nil }
             let masterIndex: Int32? = if let master { try index(master, in: ref) } else { nil }
             try h.execute(.newLink(NewLink(name: name, kind: .vxlan(VXLANConfig(vni: s.vni, local: s.local, port: s.port, learning: false, underlay: underlay)),
                                            mtu: UInt32(mtu), master: masterIndex, group: OwnerMark.linkGroup(alias: alias), up: true)))
-            try h.setLink(.name(name), LinkChange(alias: alias))
+            try finishing(name, in: ref) { () throws(NetlinkError) in try h.setLink(.name(name), LinkChange(alias: alias)) }
         case .createMacvlan(let ref, let name, let parent, let mode, let mtu, let mac, let alias):
             let parentIndex = try index(parent, in: .host)
             let m: MacvlanMode = switch mode {
@@ -154,7 +163,7 @@ public final class KernelDriver: OperationDriver {
             try handle(.host).execute(.newLink(NewLink(name: name, kind: .macvlan(parent: parentIndex, mode: m), mtu: UInt32(mtu), mac: mac,
                                                        group: OwnerMark.linkGroup(alias: alias),
                                                        namespace: ref == .host ? nil : try namespace(ref))))
-            try handle(ref).setLink(.name(name), LinkChange(up: true, alias: alias))
+            try finishing(name, in: ref) { () throws(NetlinkError) in try handle(ref).setLink(.name(name), LinkChange(up: true, alias: alias)) }
         case .setLink(let ref, let name, let change):
             let h = try handle(ref)
             var lc = LinkChange(mtu: change.mtu.map { UInt32($0) }, up: change.isUp, alias: change.alias)
@@ -201,6 +210,57 @@ public final class KernelDriver: OperationDriver {
         case .replaceFirewallTable, .deleteFirewallTable, .setSysctl:
             throw NetlinkError(errno: EOPNOTSUPP, request: "nftables", detail: "not a netlink operation (HostDriver routes it to nftables)")
         }
+    }
+
+    /// A namespace netform deletes by its name may have another name someone gave it
+    /// (`ip netns attach dbg <pid in it>`, a second bind mount, a symlink): removing
+    /// netform's name then does not end it, and its veths — whose host ends the plan
+    /// waits to see go — would live on. Then netform takes out what is its own in
+    /// there (links with the project's mark or group, and the mark on `lo`) and leaves
+    /// the namespace, unmarked and otherwise untouched, to whoever holds that name.
+    private func releaseIfNamedElsewhere(_ name: String) throws(NetlinkError) {
+        guard let id = try? NamespaceID(path: "\(NetworkNamespace.namedDirectory)/\(name)") else { return }
+        if namesByIdentity == nil {
+            var byID: [NamespaceID: Set<String>] = [:]
+            for n in (try? NetworkNamespace.listNamed()) ?? [] {
+                if let i = try? NamespaceID(path: "\(NetworkNamespace.namedDirectory)/\(n)") { byID[i, default: []].insert(n) }
+            }
+            namesByIdentity = byID
+        }
+        namesByIdentity?[id]?.remove(name)
+        guard let others = namesByIdentity?[id], !others.isEmpty else { return }
+        let h = try handle(.named(name))
+        let links = try h.links()
+        guard let lo = links.first(where: { $0.linkType == 772 }), let owner = OwnerMark(alias: lo.alias) else { return }
+        let group = OwnerMark.linkGroup(project: owner.project)
+        for link in links where link.index != lo.index && (link.group == group || OwnerMark(alias: link.alias)?.project == owner.project) {
+            try goneIsDone { () throws(NetlinkError) in try h.deleteLink(.index(link.index)) }
+        }
+        try h.setLink(.index(lo.index), LinkChange(alias: ""))
+        indexes.removeAll()
+    }
+
+    /// Runs the requests that complete a link the previous request created; when one
+    /// fails, deletes that link (a veth's peer goes with it) and rethrows. A create
+    /// that failed created nothing, so the executor never runs a failed step's
+    /// inverse — which, after an EEXIST, would delete the object someone else made.
+    private func finishing(_ name: String, in ref: NamespaceRef, _ rest: () throws(NetlinkError) -> Void) throws(NetlinkError) {
+        do {
+            try rest()
+        } catch {
+            indexes.removeAll()
+            try? handle(ref).deleteLink(.name(name))
+            throw error
+        }
+    }
+
+    /// The RTM_NEWLINK request that creates a container's veth: both ends get the
+    /// interface group of the project their alias names, in this one request.
+    static func vethRequest(name: String, mac: MACAddress?, mtu: Int, alias: String,
+                            peer: String, in peerNS: NetworkNamespace?, peerMac: MACAddress?, peerAlias: String) -> NewLink {
+        NewLink(name: name, kind: .veth(peer: VethPeer(name: peer, namespace: peerNS, mac: peerMac, mtu: UInt32(mtu),
+                                                       group: OwnerMark.linkGroup(alias: peerAlias))),
+                mtu: UInt32(mtu), mac: mac, group: OwnerMark.linkGroup(alias: alias))
     }
 
     /// Errnos that mean "the object (or the link or namespace it lived on) is not

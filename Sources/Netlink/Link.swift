@@ -135,12 +135,16 @@ public struct VethPeer: Sendable {
     public var namespace: NetworkNamespace?
     public var mac: MACAddress?
     public var mtu: UInt32?
+    /// `IFLA_GROUP` of the peer, set in the creating request (netform's ownership
+    /// group, so a peer left by an interrupted run is still recognisably its own).
+    public var group: UInt32?
 
-    public init(name: String, namespace: NetworkNamespace? = nil, mac: MACAddress? = nil, mtu: UInt32? = nil) {
+    public init(name: String, namespace: NetworkNamespace? = nil, mac: MACAddress? = nil, mtu: UInt32? = nil, group: UInt32? = nil) {
         self.name = name
         self.namespace = namespace
         self.mac = mac
         self.mtu = mtu
+        self.group = group
     }
 }
 
@@ -306,6 +310,7 @@ extension NetlinkRequest {
                         p.string(IFLA.ifname, peer.name)
                         if let mtu = peer.mtu { p.u32(IFLA.mtu, mtu) }
                         if let mac = peer.mac { p.mac(IFLA.address, mac) }
+                        if let group = peer.group { p.u32(IFLA.group, group) }
                         if let ns = peer.namespace { p.u32(IFLA.netNsFd, UInt32(bitPattern: ns.fd)) }
                     }
                 }

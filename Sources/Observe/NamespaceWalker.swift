@@ -8,7 +8,13 @@ import Synchronization
 
 /// What reading one namespace gave.
 enum WalkOutcome {
-    case read(ObservedNamespace)
+    /// What the namespace holds, and its identity (two refs with one identity are
+    /// two names of one namespace).
+    case read(ObservedNamespace, NamespaceID)
+    /// The ref is another name of the walk's home namespace (the host's): a file
+    /// under /run/netns that `ip netns attach X <host pid>`, a symlink to
+    /// `/proc/PID/ns/net` or `ip netns exec X netform …` made. Not read.
+    case home
     /// The namespace disappeared (or the path is not a namespace any more).
     case vanished(ObserveError)
     case failed(ObserveError)
@@ -105,6 +111,7 @@ enum NamespaceWalker {
             let e = ObserveError(namespace: ref, error)
             return skipVanished && error.errno == ENOENT ? .vanished(e) : .failed(e)
         }
+        if ref != .host && ns.id == home.id { return .home }
         let rc = cnl_setns_net(ns.fd)
         if rc < 0 {
             let e = ObserveError(namespace: ref, NetlinkError(errno: -rc, request: "setns(\(ns))"))
@@ -116,7 +123,7 @@ enum NamespaceWalker {
             let handle = try NetlinkHandle()
             let asksHome = ref != .host && handle.namespaceID != home.id
             let dump = try NamespaceReader.read(handle, homeFD: asksHome ? home.fd : nil)
-            return .read(ObservedMapping.namespace(ref, dump))
+            return .read(ObservedMapping.namespace(ref, dump), ns.id)
         } catch {
             return .failed(ObserveError(namespace: ref, error))
         }

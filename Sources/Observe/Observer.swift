@@ -28,6 +28,11 @@ public enum Observer {
     /// or `setns` with EINVAL because the bind mount is gone — is left out, not an
     /// error: the planner then treats it as absent. Any other failure throws, naming
     /// the namespace.
+    ///
+    /// Namespaces are identified by inode, never by name: each one under /run/netns
+    /// is reported once, whatever names point at it (see `canonical(_:over:)`), and a
+    /// name there (or an `extra` path) that is the host's own namespace is not
+    /// reported at all: the host is `.host`. An `extra` ref is reported as asked.
     public static func observe(extra: [NamespaceRef] = []) throws(ObserveError) -> HostState {
         try observe(extra: extra, parallelism: nil)
     }
@@ -39,7 +44,7 @@ public enum Observer {
         do { home = try NetworkNamespace.current() } catch { throw ObserveError(namespace: .host, error) }
         let outcome = NamespaceWalker.run([namespace], home: home, parallelism: 1, skipVanished: false)[0]
         switch outcome {
-        case .read(var observed):
+        case .read(var observed, _):
             // Cheap cross-namespace names: a veth whose peer, or a macvlan whose parent,
             // lives in the caller's namespace gets that link's name.
             if namespace != .host, observed.crossLinks.contains(where: { $0.nsid == observed.homeNsid }) {
@@ -59,6 +64,9 @@ public enum Observer {
             return state
         case .vanished(let error), .failed(let error):
             throw error
+        case .home:
+            throw ObserveError(namespace: namespace, NetlinkError(errno: EINVAL, request: "observe \(namespace)",
+                                                                  detail: "it is this host's own namespace under another name"))
         }
     }
 
@@ -84,10 +92,23 @@ public enum Observer {
 
         var observed: [ObservedNamespace] = []
         observed.reserveCapacity(outcomes.count)
-        for outcome in outcomes {
+        var byIdentity: [NamespaceID: Int] = [:]
+        let listed = 1 + named.count
+        for (position, outcome) in outcomes.enumerated() {
             switch outcome {
-            case .read(let o): observed.append(o)
-            case .vanished: continue
+            case .read(let o, _) where position >= listed:
+                // An `extra` ref is reported as asked (the reconciler maps adopted
+                // paths to the names they are observed under before it asks).
+                observed.append(o)
+            case .read(let o, let id):
+                if let i = byIdentity[id] {
+                    // Another name of a namespace already read: one namespace, one ref.
+                    if canonical(o.state, over: observed[i].state) { observed[i] = o }
+                    continue
+                }
+                byIdentity[id] = observed.count
+                observed.append(o)
+            case .home, .vanished: continue
             case .failed(let error): throw error
             }
         }
@@ -98,6 +119,19 @@ public enum Observer {
         let bridges = state.namespaces[.host]?.links.filter { $0.kind == .bridge }.map(\.name) ?? []
         state.namespaces[.host]?.sysctls = sysctls(bridges: bridges)
         return state
+    }
+
+    /// Whether `candidate` is the better of two names of one namespace: the name
+    /// netform gave a namespace it created (`PROJECT.CONTAINER`, read back from the
+    /// mark on its `lo`, `netform:PROJECT/ctr/CONTAINER`) wins over any other name
+    /// (`ip netns attach dbg …`); otherwise the first in walk order stays (named
+    /// namespaces sorted, then paths), so the choice is stable from run to run.
+    static func canonical(_ candidate: NamespaceState, over current: NamespaceState) -> Bool {
+        func isOwnName(_ ns: NamespaceState) -> Bool {
+            guard case .named(let name) = ns.ref, let owner = ns.owner, owner.path.hasPrefix("ctr/") else { return false }
+            return name == "\(owner.project).\(owner.path.dropFirst(4))"
+        }
+        return isOwnName(candidate) && !isOwnName(current)
     }
 
     /// The values of the global sysctls netform manages (`HostSysctl.managed`) in the

@@ -74,12 +74,18 @@ struct PlanBuilder {
     /// Who owns a link: its alias mark; failing that, links in a namespace this
     /// project created are the project's, and so are links in the project's
     /// interface group whose creation was interrupted before the alias was set.
+    /// Such a link belongs to the resource the spec puts there under its name (a
+    /// bridge left without its alias is its network's, a veth end its container's),
+    /// or to the container at its other end; only when neither is known is it an
+    /// `orphan/NAME` of the project (still ours to delete, never an add).
     func ownerOf(_ link: LinkState, in ns: NamespaceState?) -> OwnerMark? {
         if let o = link.owner { return o }
         guard link.kind != .loopback else { return nil }
         if let nsOwner = ns?.owner, nsOwner.project == project { return nsOwner }
-        if link.group == OwnerMark.linkGroup(project: project) { return OwnerMark(project: project, path: "orphan/\(link.name)") }
-        return nil
+        guard link.group == OwnerMark.linkGroup(project: project) else { return nil }
+        if let ref = ns?.ref, let wanted = desiredLink(ref, link.name)?.owner, isOurs(wanted) { return wanted }
+        if case .veth(let peer?) = link.kind, let other = observed[peer.namespace]?.owner, isOurs(other) { return other }
+        return OwnerMark(project: project, path: "orphan/\(link.name)")
     }
 
     func resource(for mark: OwnerMark?, fallback: NamespaceRef) -> Resource {
@@ -102,7 +108,7 @@ struct PlanBuilder {
             if isOurs(ns.owner) { out.insert(resource(for: ns.owner, fallback: ns.ref)) }
             for t in ns.firewall where t.belongs(to: project) { out.insert(firewallResource(t)) }
             if !ns.sysctls.isEmpty, ns.ref == .host { out.insert(Resource(.host, "sysctls")) }
-            for l in ns.links where isOurs(l.owner) { out.insert(resource(for: l.owner, fallback: ns.ref)) }
+            for l in ns.links { if let o = ownerOf(l, in: ns), isOurs(o) { out.insert(resource(for: o, fallback: ns.ref)) } }
         }
         return out.sorted()
     }
@@ -158,7 +164,9 @@ struct PlanBuilder {
                     conflicts.append(Conflict(res, "foreign address \(other.address)/\(other.prefixLength) on \(other.link) overlaps subnet \(subnet)"))
                 }
             }
-            for r in hostHave.routes where !r.isOwned && !(r.device.map(ourLinks.contains) ?? false) && r.device != a.link {
+            // Protocol 78 alone does not make a route ours (another tool or project may
+            // use the number): only one over this project's links is.
+            for r in hostHave.routes where !isOurs(r, in: hostHave) && !(r.device.map(ourLinks.contains) ?? false) && r.device != a.link {
                 if let d = r.destination, d.overlaps(subnet), d.prefixLength > 0 {
                     conflicts.append(Conflict(res, "foreign route \(r) overlaps subnet \(subnet)"))
                 }

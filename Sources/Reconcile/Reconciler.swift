@@ -67,9 +67,12 @@ public struct Reconciler {
         lap("observe")
         var compiled = try Compiler.compile(spec, observed: observed, localHost: localHost)
         lap("compile")
-        let aliases = namespaceAliases(compiled.desired.adoptedNamespaces, observed: observed)
-        if !aliases.isEmpty {
-            compiled = try Compiler.compile(spec, observed: observed, localHost: localHost, namespaceAliases: aliases)
+        let adopted = compiled.desired.adoptedNamespaces
+        let aliases = namespaceAliases(adopted, observed: observed)
+        let refused = refusedNamespaces(adopted)
+        if !aliases.isEmpty || !refused.isEmpty {
+            compiled = try Compiler.compile(spec, observed: observed, localHost: localHost, namespaceAliases: aliases,
+                                            refusedNamespaces: refused)
         }
         let extra = compiled.desired.adoptedNamespaces.filter { observed[$0] == nil }
         if !extra.isEmpty {
@@ -80,20 +83,53 @@ public struct Reconciler {
         return (compiled, observed)
     }
 
-    /// Adopted namespaces given by path that are the host's or a named one.
+    /// Adopted namespaces that are another name of a namespace observed under a
+    /// different ref — the host's own (`ip netns attach X <host pid>`, a symlink to
+    /// `/proc/PID/ns/net`, netform run under `ip netns exec X`), or a named one the
+    /// observer reports under its other name — mapped to that ref, by identity
+    /// (inode): one namespace has one ref whatever names point at it. A
+    /// namespace mapped to `.host` is then refused by the compiler.
     func namespaceAliases(_ adopted: Set<NamespaceRef>, observed: HostState) -> [NamespaceRef: NamespaceRef] {
-        let paths = adopted.filter { if case .path = $0 { true } else { false } }
-        guard !paths.isEmpty else { return [:] }
-        var known: [String: NamespaceRef] = [:]
-        let named = observed.namespaces.keys.filter { if case .named = $0 { true } else { false } }.sorted()
-        for ref in [NamespaceRef.host] + named {
-            if let id = namespaceIdentity(ref), known[id] == nil { known[id] = ref }
+        guard !adopted.isEmpty else { return [:] }
+        let hostID = namespaceIdentity(.host)
+        // Identities of every observed named namespace: built only when an adopted
+        // namespace is not observed under the ref the spec gives (one stat each).
+        var known: [String: NamespaceRef]?
+        func knownIdentities() -> [String: NamespaceRef] {
+            if let known { return known }
+            var out: [String: NamespaceRef] = [:]
+            let named = observed.namespaces.keys.filter { if case .named = $0 { true } else { false } }.sorted()
+            for ref in named { if let id = namespaceIdentity(ref), out[id] == nil { out[id] = ref } }
+            known = out
+            return out
         }
         var aliases: [NamespaceRef: NamespaceRef] = [:]
-        for p in paths {
-            if let id = namespaceIdentity(p), let same = known[id] { aliases[p] = same }
+        for ref in adopted.sorted() {
+            guard let id = namespaceIdentity(ref) else { continue }
+            if id == hostID {
+                aliases[ref] = .host
+            } else if observed[ref] == nil, let same = knownIdentities()[id], same != ref {
+                aliases[ref] = same
+            }
         }
         return aliases
+    }
+
+    /// Where the namespace of PID 1 lives: init's, the machine's own network stack.
+    public static let initNamespace = NamespaceRef.path("/proc/1/ns/net")
+
+    /// Adopted namespaces that must never be adopted, with why: init's (PID 1), by
+    /// whatever name or path it is given. When netform runs in the machine's own
+    /// namespace that is the host's, refused as such; in a sandbox or a container
+    /// it is another namespace, and still not one netform may wire.
+    func refusedNamespaces(_ adopted: Set<NamespaceRef>) -> [NamespaceRef: String] {
+        guard !adopted.isEmpty, let initID = namespaceIdentity(Self.initNamespace), initID != namespaceIdentity(.host) else { return [:] }
+        var refused: [NamespaceRef: String] = [:]
+        for ref in adopted where namespaceIdentity(ref) == initID {
+            let alias = ref == Self.initNamespace ? "" : " (\(ref) is another name for it)"
+            refused[ref] = "the network namespace of PID 1 (init), the machine's own network stack\(alias); netform never adopts it"
+        }
+        return refused
     }
 
     /// The plan that removes everything a project owns on this host. An adopted
@@ -170,13 +206,9 @@ public struct Reconciler {
             remaining = again
             if attempt + 1 < verifyAttempts { sleepFor(verifyDelay) }
         }
-        // Verification failed: undo every step, newest first.
-        var clean = true
-        for step in planned.plan.steps.reversed() {
-            for op in step.inverse {
-                do { try driver.perform(op) } catch { clean = false }
-            }
-        }
+        // Verification failed: undo every step, newest first (a step that cannot be
+        // undone makes the rollback incomplete, as in the executor).
+        let clean = Executor.undo(planned.plan.steps, driver: driver).errors.isEmpty
         return Outcome(report: report, remaining: remaining, verificationRolledBack: clean)
     }
 }
