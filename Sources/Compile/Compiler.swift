@@ -151,7 +151,8 @@ public enum Compiler {
         if routed.contains(where: { $0.primarySubnet(.v4) != nil }) { host.sysctls[HostSysctl.ipv4Forwarding] = "1" }
         if routed.contains(where: { $0.primarySubnet(.v6) != nil }) { host.sysctls[HostSysctl.ipv6Forwarding] = "1" }
         // Published ports on a loopback address need the bridge's route_localnet.
-        for net in spec.networks where publishesOnLoopback(net, spec: spec, containers: placed) {
+        let loopback = loopbackPublishingNetworks(spec, containers: placed)
+        for net in spec.networks where loopback.contains(net.name) {
             host.sysctls[HostSysctl.routeLocalnet(net.device)] = "1"
         }
         let firewall = FirewallCompiler.compile(spec, endpoints: endpoints)
@@ -170,20 +171,24 @@ func unenforced(_ spec: Spec) -> [String] {
     return out
 }
 
-/// Whether a container publishes a port through `net` that the host can reach on
-/// 127.0.0.1 (a host IP in 127.0.0.0/8, or 0.0.0.0: every local address): the bridge
-/// then needs `route_localnet`, and the firewall the rules that go with it.
-public func publishesOnLoopback(_ net: NetworkSpec, spec: Spec, containers: [ContainerSpec]) -> Bool {
-    guard net.driver == .bridge, !net.isInternal else { return false }
-    return containers.contains { c in
+/// The networks through which a container publishes a port the host can reach on
+/// 127.0.0.1 (a host IP in 127.0.0.0/8, or 0.0.0.0: every local address): their
+/// bridges need `route_localnet`, and the firewall the rules that go with it. Linear
+/// in the containers that publish ports.
+public func loopbackPublishingNetworks(_ spec: Spec, containers: [ContainerSpec]) -> Set<String> {
+    var out = Set<String>()
+    for c in containers where !c.ports.isEmpty {
         // A port is forwarded to the first non-internal bridge network of its container.
-        c.attachments.first { a in spec.network(named: a.network).map { $0.driver == .bridge && !$0.isInternal } == true }?.network == net.name
-            && c.ports.contains { p in
-                let ip: IPAddress = p.hostIP ?? .v4(net.hostBindingIPv4)
-                if case .v4(let v) = ip { return v.value >> 24 == 127 || v.value == 0 }
-                return false
-            }
+        guard let net = c.attachments.lazy.compactMap({ spec.network(named: $0.network) })
+            .first(where: { $0.driver == .bridge && !$0.isInternal }) else { continue }
+        let onLoopback = c.ports.contains { p in
+            let ip: IPAddress = p.hostIP ?? .v4(net.hostBindingIPv4)
+            if case .v4(let v) = ip { return v.value >> 24 == 127 || v.value == 0 }
+            return false
+        }
+        if onLoopback { out.insert(net.name) }
     }
+    return out
 }
 
 extension Compiler {

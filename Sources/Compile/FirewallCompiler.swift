@@ -324,8 +324,9 @@ private struct Builder {
     /// Networks whose published ports the host reaches on 127.0.0.1 (their bridges
     /// get `route_localnet`).
     var loopbackNetworks: [NetworkSpec] {
-        let placed = spec.containers.filter { c in endpoints.contains { $0.container == c.name } }
-        return spec.networks.filter { publishesOnLoopback($0, spec: spec, containers: placed) }
+        let placedNames = Set(endpoints.map(\.container))
+        let names = loopbackPublishingNetworks(spec, containers: spec.containers.filter { placedNames.contains($0.name) })
+        return spec.networks.filter { names.contains($0.name) }
     }
 
     /// `route_localnet` would let a container send to the host's 127.0.0.1 services

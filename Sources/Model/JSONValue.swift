@@ -36,7 +36,7 @@ public indirect enum JSONValue: Sendable, Hashable, CustomStringConvertible {
             out += "]"
         case .object(let members):
             out += "{"
-            for (i, key) in members.keys.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }).enumerated() {
+            for (i, key) in members.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }).enumerated() {
                 if i > 0 { out += "," }
                 JSONValue.writeString(key, to: &out)
                 out += ":"
@@ -142,6 +142,14 @@ public indirect enum JSONValue: Sendable, Hashable, CustomStringConvertible {
 
         mutating func string() throws(Failure) -> String {
             try expect("\"")
+            // Fast path: no escape before the closing quote (nft's names, keywords).
+            var end = index
+            while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\") { end += 1 }
+            if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+                let s = String(decoding: bytes[index..<end], as: UTF8.self)
+                index = end + 1
+                return s
+            }
             var out = String.UnicodeScalarView()
             var raw: [UInt8] = []
             func flush() {
