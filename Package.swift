@@ -28,6 +28,9 @@ let package = Package(
         .target(name: "Compile", dependencies: ["Spec", "Model"], swiftSettings: strict),
         .target(name: "Plan", dependencies: ["Model"], swiftSettings: strict),
         .target(name: "Execute", dependencies: ["Model", "Plan", "Netlink", "Firewall"], swiftSettings: strict),
+        // The cluster store: protocol, key layout and records (pure), the in-memory
+        // store; the etcd client lives here too (I/O).
+        .target(name: "Cluster", dependencies: ["Model", "Addressing"], swiftSettings: strict),
         // Reachability questions answered from the spec and the firewall tables (pure).
         .target(name: "Explain", dependencies: ["Model", "Compile", "Spec", "Addressing"], swiftSettings: strict),
         // Real traffic between namespaces, to check explain against the kernel (I/O).
@@ -69,6 +72,7 @@ let package = Package(
                     swiftSettings: strict),
         .testTarget(name: "FirewallTests", dependencies: ["Firewall", "Compile", "Spec", "Model", "Netlink", "TestSupport", "netform"],
                     swiftSettings: strict),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "netform"], swiftSettings: strict),
     ]
 )

@@ -1,0 +1,103 @@
+import Synchronization
+
+/// A `ClusterStore` in memory, with etcd's semantics (revisions, create-if-absent,
+/// leases that expire on a clock the caller drives): the embedded store of a single
+/// host, and the fake the cluster tests run against.
+public final class MemoryStore: ClusterStore {
+    private struct State {
+        var entries: [String: StoreEntry] = [:]
+        var revision: Int64 = 1
+        var leases: [Int64: (ttl: Int, expires: Int64)] = [:]
+        var nextLease: Int64 = 0x4e46_0000_0001
+        /// Seconds, driven by `advance(seconds:)`.
+        var now: Int64 = 0
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    /// Moves the store's clock on; leases that expire take their keys.
+    public func advance(seconds: Int) {
+        state.withLock { s in
+            s.now += Int64(seconds)
+            let expired = s.leases.filter { $0.value.expires <= s.now }.map(\.key)
+            for id in expired {
+                s.leases[id] = nil
+                for (k, e) in s.entries where e.lease?.value == id { s.entries[k] = nil }
+                s.revision += 1
+            }
+        }
+    }
+
+    public func get(_ key: String) throws(StoreError) -> StoreEntry? {
+        state.withLock { $0.entries[key] }
+    }
+
+    public func list(prefix: String) throws(StoreError) -> (entries: [StoreEntry], revision: Int64) {
+        state.withLock { s in
+            (s.entries.values.filter { $0.key.hasPrefix(prefix) }.sorted { $0.key < $1.key }, s.revision)
+        }
+    }
+
+    private static func check(_ lease: LeaseID?, in s: State) throws(StoreError) {
+        if let lease, s.leases[lease.value] == nil { throw StoreError(.notFound, "lease \(lease) not found") }
+    }
+
+    public func put(_ key: String, _ value: [UInt8], lease: LeaseID?) throws(StoreError) {
+        try state.withLock { (s: inout State) throws(StoreError) in
+            try Self.check(lease, in: s)
+            s.revision += 1
+            let created = s.entries[key]?.createRevision ?? s.revision
+            s.entries[key] = StoreEntry(key: key, value: value, modRevision: s.revision, createRevision: created, lease: lease)
+        }
+    }
+
+    public func create(_ key: String, _ value: [UInt8], lease: LeaseID?) throws(StoreError) -> Bool {
+        try createAll([(key, value)], lease: lease).isEmpty
+    }
+
+    public func createAll(_ entries: [(key: String, value: [UInt8])], lease: LeaseID?) throws(StoreError) -> [String] {
+        try state.withLock { (s: inout State) throws(StoreError) -> [String] in
+            try Self.check(lease, in: s)
+            let existing = entries.map(\.key).filter { s.entries[$0] != nil }
+            guard existing.isEmpty else { return existing }
+            s.revision += 1
+            for (k, v) in entries {
+                s.entries[k] = StoreEntry(key: k, value: v, modRevision: s.revision, createRevision: s.revision, lease: lease)
+            }
+            return []
+        }
+    }
+
+    public func delete(_ key: String) throws(StoreError) {
+        state.withLock { s in
+            if s.entries.removeValue(forKey: key) != nil { s.revision += 1 }
+        }
+    }
+
+    public func grantLease(ttl: Int) throws(StoreError) -> LeaseID {
+        state.withLock { s in
+            let id = s.nextLease
+            s.nextLease += 1
+            s.leases[id] = (ttl, s.now + Int64(ttl))
+            return LeaseID(id)
+        }
+    }
+
+    public func keepAlive(_ lease: LeaseID) throws(StoreError) -> Int {
+        try state.withLock { (s: inout State) throws(StoreError) -> Int in
+            guard let l = s.leases[lease.value] else { throw StoreError(.notFound, "lease \(lease) not found") }
+            s.leases[lease.value] = (l.ttl, s.now + Int64(l.ttl))
+            return l.ttl
+        }
+    }
+
+    public func revoke(_ lease: LeaseID) throws(StoreError) {
+        state.withLock { s in
+            guard s.leases.removeValue(forKey: lease.value) != nil else { return }
+            for (k, e) in s.entries where e.lease == lease { s.entries[k] = nil }
+            s.revision += 1
+        }
+    }
+}
