@@ -58,6 +58,9 @@ let package = Package(
 
         // Fuzz target for the spec loader (Scripts/fuzz links libFuzzer into it)
         .executableTarget(name: "netform-fuzz", dependencies: ["Spec", "CFuzzing"], swiftSettings: strict),
+        // Fuzz targets for the netlink decoders and the saved-plan reader (Scripts/fuzz)
+        .executableTarget(name: "netform-fuzz-netlink", dependencies: ["Netlink", "Observe", "CFuzzing"], swiftSettings: strict),
+        .executableTarget(name: "netform-fuzz-planfile", dependencies: ["Reconcile", "CFuzzing"], swiftSettings: strict),
 
         // Test support (used only by test targets)
         .target(name: "TestSupport", swiftSettings: strict),

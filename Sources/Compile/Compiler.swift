@@ -238,7 +238,10 @@ struct AddressAllocator {
                 for family in IPFamily.allCases {
                     let key = "\(net.name)/\(c.name)/\(family.rawValue)"
                     guard assigned[key] == nil, let sub = net.primarySubnet(family) else { continue }
-                    let current = ns.addresses.first { $0.link == a.interface && sub.subnet.contains($0.address) }
+                    // netform's own (marked) address first; an unmarked one only when no
+                    // marked one is there (a host where netform predates address marks).
+                    let candidates = ns.addresses.filter { $0.link == a.interface && sub.subnet.contains($0.address) }
+                    let current = candidates.first(where: \.isMarked) ?? candidates.first { $0.proto == 0 }
                     guard let current, isAssignable(current.address, sub), !(used[net.name]?.contains(current.address) ?? false) else { continue }
                     reserve(current.address, network: net.name, container: c.name)
                 }

@@ -186,7 +186,10 @@ public final class KernelDriver: OperationDriver {
             try goneIsDone { () throws(NetlinkError) in try handle(ref).deleteLink(.name(name)) }
         case .addAddress(let ref, let a):
             let h = try handle(ref)
-            try h.addAddress(NewAddress(index: try index(a.link, in: ref), address: a.address, prefixLength: a.prefixLength, noDAD: a.address.family == .v6))
+            // Marked in the creating request (IFA_PROTO), like a route's protocol: an
+            // address is never there without its mark, even after a kill -9.
+            try h.addAddress(NewAddress(index: try index(a.link, in: ref), address: a.address, prefixLength: a.prefixLength,
+                                        noDAD: a.address.family == .v6, proto: a.proto))
         case .deleteAddress(let ref, let a):
             try goneIsDone { () throws(NetlinkError) in
                 try handle(ref).deleteAddress(NewAddress(index: try index(a.link, in: ref), address: a.address, prefixLength: a.prefixLength))

@@ -254,15 +254,40 @@ public struct AddressState: Sendable, Hashable, Codable, CustomStringConvertible
     public var link: String
     public var address: IPAddress
     public var prefixLength: Int
+    /// The address's protocol (`IFA_PROTO`, kernel 5.18+), its ownership mark:
+    /// netform's addresses carry `netformAddressProtocol` from the creating request
+    /// on; 0 when unset (`ip addr add`, or netform before it marked addresses).
+    public var proto: UInt8
 
-    public init(link: String, address: IPAddress, prefixLength: Int) {
+    public init(link: String, address: IPAddress, prefixLength: Int, proto: UInt8 = netformAddressProtocol) {
         self.link = link
         self.address = address
         self.prefixLength = prefixLength
+        self.proto = proto
+    }
+
+    enum CodingKeys: String, CodingKey { case link, address, prefixLength, proto }
+
+    /// `proto` may be missing (a plan file written before addresses were marked):
+    /// such an address is netform's, as every address in a desired state is.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(link: try c.decode(String.self, forKey: .link), address: try c.decode(IPAddress.self, forKey: .address),
+                  prefixLength: try c.decode(Int.self, forKey: .prefixLength),
+                  proto: try c.decodeIfPresent(UInt8.self, forKey: .proto) ?? netformAddressProtocol)
     }
 
     public var description: String { "\(address)/\(prefixLength) dev \(link)" }
     public var subnet: IPNetwork? { IPNetwork(containing: address, prefixLength: prefixLength) }
+    /// Whether the address carries netform's protocol number (it still must sit on
+    /// one of the project's links to be the project's).
+    public var isMarked: Bool { proto == netformAddressProtocol }
+
+    /// The same address on the same link, whatever its protocol: how the kernel
+    /// identifies an address (adding it again is EEXIST, deleting it needs no proto).
+    public func sameAddress(as other: AddressState) -> Bool {
+        link == other.link && address == other.address && prefixLength == other.prefixLength
+    }
 }
 
 /// A route in the main table.

@@ -62,3 +62,8 @@ public struct OwnerMark: Hashable, Sendable, Codable, CustomStringConvertible {
 /// 78`), so it can tell its routes from everyone else's. 78 is unassigned in
 /// iproute2's rt_protos.
 public let netformRouteProtocol: UInt8 = 78
+
+/// The address protocol (`IFA_PROTO`) netform puts on the addresses it adds, in the
+/// creating request, so an address on a netform link that someone else added
+/// (`ip addr add` sets none) is told apart and left alone. Same number as routes'.
+public let netformAddressProtocol: UInt8 = 78

@@ -66,10 +66,10 @@ extension HostState {
             if case .veth(let peer?) = link.kind { removeLink(peer.name, in: peer.namespace) }
         case .addAddress(let ns, let a):
             guard namespaces[ns]?.link(named: a.link) != nil else { throw SimulationError("no link \(a.link) in \(ns)") }
-            guard !(namespaces[ns]!.addresses.contains(a)) else { throw SimulationError("address \(a) exists") }
+            guard !(namespaces[ns]!.addresses.contains { $0.sameAddress(as: a) }) else { throw SimulationError("address \(a) exists") }
             namespaces[ns]!.addresses.append(a)
         case .deleteAddress(let ns, let a):
-            guard let i = namespaces[ns]?.addresses.firstIndex(of: a) else { return }
+            guard let i = namespaces[ns]?.addresses.firstIndex(where: { $0.sameAddress(as: a) }) else { return }
             namespaces[ns]!.addresses.remove(at: i)
         case .addRoute(let ns, let r):
             guard namespaces[ns] != nil else { throw SimulationError("no namespace \(ns)") }

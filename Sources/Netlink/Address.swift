@@ -14,6 +14,8 @@ public struct InterfaceAddress: Sendable, Hashable {
     /// `IFA_FLAGS` when present, else the 8-bit `ifa_flags` (`IFA_F_*`).
     public var flags: UInt32
     public var scope: UInt8
+    /// `IFA_PROTO` (who added the address), nil when the kernel sent none.
+    public var proto: UInt8?
     public var unknownAttributes: [RawAttribute]
 
     /// The subnet containing the address.
@@ -40,6 +42,7 @@ public struct InterfaceAddress: Sendable, Hashable {
             case IFA.broadcast: broadcast = try a.ipAddress()
             case IFA.label: label = a.string()
             case IFA.flags: flags = try a.u32()
+            case IFA.proto: proto = try a.u8()
             default: unknownAttributes.append(a)
             }
         }
@@ -60,9 +63,13 @@ public struct NewAddress: Sendable, Hashable {
     public var label: String?
     /// `RT_SCOPE_*` (0 = universe, 253 = link, 254 = host).
     public var scope: UInt8
+    /// `IFA_PROTO`, the address's owner mark (kernel 5.18+); nil sends none. Only
+    /// meaningful when adding: the kernel does not match it when deleting.
+    public var proto: UInt8?
 
     public init(index: Int32, address: IPAddress, prefixLength: Int, noDAD: Bool = false,
-                broadcast: IPAddress? = nil, label: String? = nil, scope: UInt8 = 0) {
+                broadcast: IPAddress? = nil, label: String? = nil, scope: UInt8 = 0, proto: UInt8? = nil) {
+        self.proto = proto
         self.index = index
         self.address = address
         self.prefixLength = prefixLength
@@ -86,6 +93,7 @@ public struct NewAddress: Sendable, Hashable {
         if let b = broadcast { e.address(IFA.broadcast, b) }
         if let l = label { e.string(IFA.label, l) }
         if noDAD { e.u32(IFA.flags, IFA.noDAD) }
+        if let p = proto { e.u8(IFA.proto, p) }
         return e.bytes
     }
 }

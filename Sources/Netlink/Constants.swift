@@ -155,6 +155,7 @@ enum IFA {
     static let label = u16(IFA_LABEL)
     static let broadcast = u16(IFA_BROADCAST)
     static let flags = u16(IFA_FLAGS)
+    static let proto = u16(IFA_PROTO)
     static let noDAD = u32(IFA_F_NODAD)
 }
 

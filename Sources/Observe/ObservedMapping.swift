@@ -82,7 +82,7 @@ enum ObservedMapping {
 
         let loopbacks = Set(d.links.filter(isLoopback).map(\.index))
         for a in d.addresses where keep(a, onLoopback: loopbacks.contains(a.index)) {
-            state.addresses.append(AddressState(link: name(a.index), address: a.address, prefixLength: a.prefixLength))
+            state.addresses.append(AddressState(link: name(a.index), address: a.address, prefixLength: a.prefixLength, proto: a.proto))
         }
         for r in d.routes where keep(r) {
             state.routes.append(RouteState(destination: r.destination.prefixLength == 0 ? nil : r.destination,

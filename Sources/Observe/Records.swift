@@ -25,7 +25,7 @@ enum Attr {
     static let macvlanMode = a16(IFLA_MACVLAN_MODE)
     static let brportIsolated = a16(IFLA_BRPORT_ISOLATED)
     static let brNfCallIptables = a16(IFLA_BR_NF_CALL_IPTABLES), brNfCallIp6tables = a16(IFLA_BR_NF_CALL_IP6TABLES)
-    static let ifaAddress = a16(IFA_ADDRESS), ifaLocal = a16(IFA_LOCAL)
+    static let ifaAddress = a16(IFA_ADDRESS), ifaLocal = a16(IFA_LOCAL), ifaProto = a16(IFA_PROTO)
     static let rtaDst = a16(RTA_DST), rtaOif = a16(RTA_OIF), rtaGateway = a16(RTA_GATEWAY), rtaTable = a16(RTA_TABLE)
     static let ndaDst = a16(NDA_DST), ndaLladdr = a16(NDA_LLADDR)
 }
@@ -182,25 +182,29 @@ struct AddressRecord: Sendable, Hashable {
     var scope: UInt8
     /// `IFA_LOCAL` when present (IPv4), else `IFA_ADDRESS` (IPv6).
     var address: IPAddress
+    /// `IFA_PROTO`, 0 when absent (nobody set one).
+    var proto: UInt8 = 0
 
     init?(payload: [UInt8]) {
-        var fields: (Int32, Int, UInt8, IPAddress)?
+        var fields: (Int32, Int, UInt8, IPAddress, UInt8)?
         payload.withUnsafeBytes { p in
             guard p.count >= 8 else { return }
             var local: IPAddress?
             var addr: IPAddress?
+            var proto: UInt8 = 0
             forEachAttribute(UnsafeRawBufferPointer(rebasing: p[8...])) { t, v in
                 switch t {
                 case Attr.ifaLocal: local = v.ipValue
                 case Attr.ifaAddress: addr = v.ipValue
+                case Attr.ifaProto: if v.count == 1 { proto = v[0] }
                 default: break
                 }
             }
             guard let a = local ?? addr else { return }
-            fields = (Int32(bitPattern: p.u32(4)), Int(p.u8(1)), p.u8(3), a)
+            fields = (Int32(bitPattern: p.u32(4)), Int(p.u8(1)), p.u8(3), a, proto)
         }
         guard let fields else { return nil }
-        (index, prefixLength, scope, address) = fields
+        (index, prefixLength, scope, address, proto) = fields
     }
 }
 
@@ -291,5 +295,35 @@ struct NeighbourRecord: Sendable, Hashable {
         self.state = state
         self.destination = destination
         self.mac = mac
+    }
+}
+
+/// Observe's lean decoders and mapping run over untrusted bytes, for the fuzzer
+/// (`netform-fuzz-netlink`) and its corpus replay.
+///
+/// Why it exists: the records are internal (they are Observe's private fast path),
+/// but the bytes they read come from the kernel; a fuzz target must reach exactly
+/// the code `Observer` runs, decoding and mapping to `NamespaceState` included.
+public enum RecordDecoding {
+    /// Decodes each `(type, payload)` message as the namespace reader would
+    /// (`RTM_NEWLINK`, `RTM_NEWADDR`, `RTM_NEWROUTE`, `RTM_NEWNEIGH`; other types are
+    /// skipped), maps what decoded to a namespace state, and returns how many
+    /// messages decoded.
+    @discardableResult
+    public static func decode(_ messages: [(type: UInt16, payload: [UInt8])]) -> Int {
+        var d = NamespaceDump()
+        var decoded = 0
+        for m in messages {
+            switch m.type {
+            case 16: if let r = LinkRecord(payload: m.payload) { d.links.append(r); decoded += 1 }
+            case 20: if let r = AddressRecord(payload: m.payload) { d.addresses.append(r); decoded += 1 }
+            case 24: if let r = RouteRecord(payload: m.payload) { d.routes.append(r); decoded += 1 }
+            case 28:
+                if let r = NeighbourRecord(payload: m.payload) { d.neighbours.append(r); d.fdb.append(r); decoded += 1 }
+            default: continue
+            }
+        }
+        _ = ObservedMapping.namespace(.named("fuzz"), d)
+        return decoded
     }
 }

@@ -21,9 +21,15 @@ public struct Plan: Sendable, Equatable, Codable {
     public var scope: [NamespaceRef]
     /// Resources that exist on the host already (so their creations are repairs).
     public var existing: [Resource]
+    /// Objects netform does not own that sit inside or on the project's objects (a
+    /// link someone moved into a container's namespace, an address added by hand on
+    /// a container's eth0 or on a bridge, a foreign port or route on a bridge): left
+    /// alone, listed so nobody mistakes them for the project's. Not changes. Those a
+    /// step takes with it are that step's `collateral` instead.
+    public var unmanaged: [ForeignObject]
 
     public init(project: String, steps: [Step], conflicts: [Conflict], fingerprint: String, scope: [NamespaceRef],
-                existing: [Resource] = []) {
+                existing: [Resource] = [], unmanaged: [ForeignObject] = []) {
         formatVersion = Self.currentFormatVersion
         self.project = project
         self.steps = steps
@@ -31,6 +37,27 @@ public struct Plan: Sendable, Equatable, Codable {
         self.fingerprint = fingerprint
         self.scope = scope
         self.existing = existing
+        self.unmanaged = unmanaged
+    }
+
+    enum CodingKeys: String, CodingKey { case formatVersion, project, steps, conflicts, fingerprint, scope, existing, unmanaged }
+
+    /// `unmanaged` may be missing (a plan file written before it existed).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        formatVersion = try c.decode(Int.self, forKey: .formatVersion)
+        project = try c.decode(String.self, forKey: .project)
+        steps = try c.decode([Step].self, forKey: .steps)
+        conflicts = try c.decode([Conflict].self, forKey: .conflicts)
+        fingerprint = try c.decode(String.self, forKey: .fingerprint)
+        scope = try c.decode([NamespaceRef].self, forKey: .scope)
+        existing = try c.decode([Resource].self, forKey: .existing)
+        unmanaged = try c.decodeIfPresent([ForeignObject].self, forKey: .unmanaged) ?? []
+    }
+
+    /// Every foreign object the plan's steps take with them, with the step.
+    public var collateral: [(step: Step, object: ForeignObject)] {
+        steps.flatMap { s in s.collateral.map { (s, $0) } }
     }
 
     public var isEmpty: Bool { steps.isEmpty && conflicts.isEmpty }
@@ -102,9 +129,16 @@ public struct Step: Sendable, Equatable, Codable {
     /// takes its veths' host ends with it); later steps may reuse their names only
     /// after they are gone.
     public var awaitGone: [String]
+    /// Foreign objects this step necessarily takes with it (deleting a namespace
+    /// deletes every link and address in it; deleting a bridge detaches its foreign
+    /// ports and drops the addresses and routes others put on it), each named so a
+    /// person sees them before confirming. netform never deletes them by themselves.
+    public var collateral: [ForeignObject]
 
     public init(id: Int, resource: Resource, change: ChangeKind, operation: Operation, inverse: [Operation],
-                dependsOn: [Int] = [], disruption: Disruption, details: [AttributeChange] = [], awaitGone: [String] = []) {
+                dependsOn: [Int] = [], disruption: Disruption, details: [AttributeChange] = [], awaitGone: [String] = [],
+                collateral: [ForeignObject] = []) {
+        self.collateral = collateral
         self.id = id
         self.resource = resource
         self.change = change
@@ -118,6 +152,22 @@ public struct Step: Sendable, Equatable, Codable {
 }
 
 extension Step {
+    enum CodingKeys: String, CodingKey {
+        case id, resource, change, operation, inverse, dependsOn, disruption, details, awaitGone, collateral
+    }
+
+    /// `collateral` may be missing (a plan file written before it existed).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(id: try c.decode(Int.self, forKey: .id), resource: try c.decode(Resource.self, forKey: .resource),
+                  change: try c.decode(ChangeKind.self, forKey: .change), operation: try c.decode(Operation.self, forKey: .operation),
+                  inverse: try c.decode([Operation].self, forKey: .inverse), dependsOn: try c.decode([Int].self, forKey: .dependsOn),
+                  disruption: try c.decode(Disruption.self, forKey: .disruption),
+                  details: try c.decode([AttributeChange].self, forKey: .details),
+                  awaitGone: try c.decode([String].self, forKey: .awaitGone),
+                  collateral: try c.decodeIfPresent([ForeignObject].self, forKey: .collateral) ?? [])
+    }
+
     /// Whether this step removes a resource's root object (a container's namespace,
     /// a network's bridge), which takes the whole resource away.
     var isRootDeletion: Bool {
@@ -209,4 +259,46 @@ public struct Conflict: Sendable, Equatable, Codable, CustomStringConvertible {
     }
 
     public var description: String { "\(resource): \(message)" }
+}
+
+/// An object netform does not own, inside or on one of the project's objects: an
+/// unmanaged object of a plan, or the collateral of a step.
+public struct ForeignObject: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// What kind of kernel object it is.
+    public enum Kind: String, Sendable, Codable, Hashable {
+        case link, address, route
+        /// A foreign link enslaved to one of the project's bridges.
+        case port
+    }
+
+    /// What happens to a collateral object when its step runs.
+    public enum Fate: String, Sendable, Codable, Hashable {
+        /// Deleted by the kernel with the namespace it lives in.
+        case deletedWithNamespace = "deleted with the namespace"
+        /// Deleted by the kernel with the link it sits on (or that it is the peer of).
+        case deletedWithLink = "deleted with the link"
+        /// A bridge port detached (it stays, unbridged) when its bridge goes.
+        case detached = "detached from the bridge"
+    }
+
+    /// The project's resource it sits in or on.
+    public var resource: Resource
+    public var kind: Kind
+    public var namespace: NamespaceRef
+    /// The object as `ip` shows it (`dbg0 (veth, peer dbg1 in host)`, `10.9.9.9/24 dev eth0`).
+    public var object: String
+    /// nil for an unmanaged object; what the step does to it for collateral.
+    public var fate: Fate?
+
+    public init(_ resource: Resource, _ kind: Kind, in namespace: NamespaceRef, _ object: String, fate: Fate? = nil) {
+        self.resource = resource
+        self.kind = kind
+        self.namespace = namespace
+        self.object = object
+        self.fate = fate
+    }
+
+    public var description: String {
+        "foreign \(kind.rawValue) \(object) in \(namespace)" + (fate.map { ": \($0.rawValue)" } ?? "")
+    }
 }

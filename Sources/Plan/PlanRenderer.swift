@@ -35,7 +35,7 @@ public struct PlanRenderer: Sendable {
             return out
         }
         if plan.steps.isEmpty {
-            return "No changes. The host matches the spec (project '\(plan.project)').\n"
+            return "No changes. The host matches the spec (project '\(plan.project)').\n" + unmanaged(plan)
         }
         for (r, overall, steps) in plan.byResource().sorted(by: { $0.resource < $1.resource }) {
             let worst = steps.map(\.disruption).max() ?? .none
@@ -52,9 +52,27 @@ public struct PlanRenderer: Sendable {
                 if s.details.isEmpty {
                     out += "      " + paint(s.change.rawValue.padding(3), style(s.change)) + " \(s.operation)\n"
                 }
+                for f in s.collateral {
+                    out += "      " + paint("!".padding(3), .red) + " takes \(f)\n"
+                }
             }
         }
+        let collateral = plan.steps.reduce(0) { $0 + $1.collateral.count }
+        if collateral > 0 {
+            out += "\n" + paint("Warning:", .red) + " these steps also take \(collateral) object\(collateral == 1 ? "" : "s") that netform does not own"
+                + " with them (marked `!` above: the kernel removes them with the project's namespace or link). Move them first to keep them.\n"
+        }
+        out += unmanaged(plan)
         out += "\n" + paint("Plan:", .bold) + " \(plan.summary).\n"
+        return out
+    }
+
+    /// Foreign objects on or in the project's objects that the plan leaves alone.
+    func unmanaged(_ plan: Plan) -> String {
+        guard !plan.unmanaged.isEmpty else { return "" }
+        var out = "\n" + paint("Unmanaged:", .bold) + " \(plan.unmanaged.count) object\(plan.unmanaged.count == 1 ? "" : "s")"
+            + " on or in the project's objects without its mark; netform leaves them alone:\n"
+        for f in plan.unmanaged { out += "      " + paint("?".padding(3), .dim) + " \(f.resource): \(f)\n" }
         return out
     }
 

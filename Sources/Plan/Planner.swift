@@ -16,7 +16,8 @@ public enum Planner {
         b.build()
         let scope = Fingerprint.scope(desired, observed: observed)
         return Plan(project: desired.project, steps: b.steps, conflicts: b.conflicts,
-                    fingerprint: Fingerprint.of(observed, scope: scope), scope: scope, existing: b.existingResources())
+                    fingerprint: Fingerprint.of(observed, scope: scope), scope: scope, existing: b.existingResources(),
+                    unmanaged: b.conflicts.isEmpty ? b.unmanagedObjects() : [])
     }
 }
 
@@ -31,9 +32,9 @@ struct PlanBuilder {
     private var provides: [String: Int] = [:]
     private var removes: [String: Int] = [:]
     /// Links that disappear because of earlier steps (namespace or link deletions).
-    private var vanishing: Set<String> = []
+    var vanishing: Set<String> = []
     /// Namespaces deleted by this plan.
-    private var deletedNamespaces: Set<NamespaceRef> = []
+    var deletedNamespaces: Set<NamespaceRef> = []
     /// Routes removed (and to be re-added) because an address they rely on changes.
     private var reinstalledRoutes: Set<String> = []
 
@@ -42,7 +43,7 @@ struct PlanBuilder {
     private let observedLinks: [NamespaceRef: [String: LinkState]]
     private let desiredLinks: [NamespaceRef: [String: LinkState]]
     /// Namespaces in a stable order, sorted once.
-    private let observedSorted: [NamespaceState]
+    let observedSorted: [NamespaceState]
     private let desiredSorted: [NamespaceState]
     /// Marked links in every observed namespace, by mark (both veth ends share one).
     private let observedByMark: [OwnerMark: [(ref: NamespaceRef, link: LinkState)]]
@@ -71,9 +72,11 @@ struct PlanBuilder {
 
     func isOurs(_ mark: OwnerMark?) -> Bool { mark?.project == project }
 
-    /// Who owns a link: its alias mark; failing that, links in a namespace this
-    /// project created are the project's, and so are links in the project's
-    /// interface group whose creation was interrupted before the alias was set.
+    /// Who owns a link: its alias mark; failing that, links in the project's
+    /// interface group (set in the creating request) whose creation was interrupted
+    /// before the alias was set. A link without either is foreign, also inside a
+    /// namespace this project created (someone moved it there): never changed or
+    /// deleted, listed as unmanaged, and named as collateral when the namespace goes.
     /// Such a link belongs to the resource the spec puts there under its name (a
     /// bridge left without its alias is its network's, a veth end its container's),
     /// or to the container at its other end; only when neither is known is it an
@@ -81,7 +84,6 @@ struct PlanBuilder {
     func ownerOf(_ link: LinkState, in ns: NamespaceState?) -> OwnerMark? {
         if let o = link.owner { return o }
         guard link.kind != .loopback else { return nil }
-        if let nsOwner = ns?.owner, nsOwner.project == project { return nsOwner }
         guard link.group == OwnerMark.linkGroup(project: project) else { return nil }
         if let ref = ns?.ref, let wanted = desiredLink(ref, link.name)?.owner, isOurs(wanted) { return wanted }
         if case .veth(let peer?) = link.kind, let other = observed[peer.namespace]?.owner, isOurs(other) { return other }
@@ -184,7 +186,8 @@ struct PlanBuilder {
     @discardableResult
     mutating func emit(_ resource: Resource, _ change: ChangeKind, _ op: Operation, inverse: [Operation],
                        requires: [String] = [], provides: [String] = [], removes removed: [String] = [],
-                       disruption: Disruption, details: [AttributeChange] = [], awaitGone: [String] = []) -> Int {
+                       disruption: Disruption, collateral: [ForeignObject] = [], details: [AttributeChange] = [],
+                       awaitGone: [String] = []) -> Int {
         let id = steps.count + 1
         var deps = Set<Int>()
         for r in requires {
@@ -192,7 +195,8 @@ struct PlanBuilder {
             if let p = self.removes[r] { deps.insert(p) }
         }
         steps.append(Step(id: id, resource: resource, change: change, operation: op, inverse: inverse,
-                          dependsOn: deps.sorted(), disruption: disruption, details: details, awaitGone: awaitGone))
+                          dependsOn: deps.sorted(), disruption: disruption, details: details, awaitGone: awaitGone,
+                          collateral: collateral))
         for p in provides { self.provides[p] = id }
         for r in removed { self.removes[r] = id }
         return id
@@ -311,7 +315,8 @@ struct PlanBuilder {
             let goneSorted = gone.sorted()
             emit(resource(for: owner, fallback: ns.ref), .delete, .deleteNamespace(name: name),
                  inverse: rebuildNamespace(ns), removes: [nsKey(ns.ref)] + goneSorted.map { linkKey(.host, $0) },
-                 disruption: .destroy, details: [AttributeChange("namespace", old: name, new: nil)], awaitGone: goneSorted)
+                 disruption: .destroy, collateral: collateral(ofNamespace: ns, hostEnds: goneSorted),
+                 details: [AttributeChange("namespace", old: name, new: nil)], awaitGone: goneSorted)
         }
     }
 
@@ -324,8 +329,7 @@ struct PlanBuilder {
             // reinstalled after (the kernel may drop them with the address; an IPv6
             // change never touches IPv4 routes, nor the other way round).
             let changingLinks = Set(ns.addresses.filter { a in
-                guard let link = observedLink(ns.ref, a.link), isOurs(ownerOf(link, in: ns)) else { return false }
-                return !(want?.addresses.contains(a) ?? false)
+                isOurs(a, in: ns) && !(want?.addresses.contains { $0.sameAddress(as: a) } ?? false)
             }.map { "\($0.link)/\($0.address.family.rawValue)" })
             // Routes first, then addresses, then links.
             for r in ns.routes where isOurs(r, in: ns) {
@@ -352,13 +356,16 @@ struct PlanBuilder {
                     emit(resource(for: ownerOf(link, in: ns), fallback: ns.ref), replace ? .replace : .delete,
                          .deleteLink(namespace: ns.ref, name: link.name), inverse: rebuildLink(link, in: ns.ref),
                          removes: removed, disruption: replace ? .recreate : .destroy,
+                         collateral: collateral(ofLink: link.name, in: ns.ref),
                          details: [AttributeChange("link", old: "\(link.name) (\(replace ? settings(link.kind) : link.kind.name))",
                                                    new: replace ? "\(link.name) (\(settings(wanted!.kind)))" : nil)])
                 }
             }
             for a in ns.addresses {
-                guard let link = observedLink(ns.ref, a.link), isOurs(ownerOf(link, in: ns)), !vanishing.contains(linkKey(ns.ref, a.link)) else { continue }
-                if want?.addresses.contains(a) ?? false { continue }
+                // Only the project's addresses: an address someone else put on one of
+                // its links (no IFA_PROTO mark) is left alone, and listed as unmanaged.
+                guard isOurs(a, in: ns), let link = observedLink(ns.ref, a.link), !vanishing.contains(linkKey(ns.ref, a.link)) else { continue }
+                if want?.addresses.contains(where: { $0.sameAddress(as: a) }) ?? false { continue }
                 emit(resource(for: ownerOf(link, in: ns), fallback: ns.ref), .update, .deleteAddress(namespace: ns.ref, address: a),
                      inverse: [.addAddress(namespace: ns.ref, address: a)], removes: ["addr:\(ns.ref)/\(a.address)"],
                      disruption: .inPlace, details: [AttributeChange("address", old: a.description, new: nil)])
@@ -397,6 +404,7 @@ struct PlanBuilder {
                     vanishing.insert(linkKey(want.ref, link.name))
                     emit(resource(for: link.owner, fallback: want.ref), .replace, .deleteLink(namespace: want.ref, name: link.name),
                          inverse: [], removes: [linkKey(want.ref, link.name)], disruption: .recreate,
+                         collateral: collateral(ofLink: link.name, in: want.ref),
                          details: [AttributeChange("link", old: "\(link.name) (its peer \(peer.name) in \(peer.namespace) is gone)", new: nil)])
                     have = nil
                 }
@@ -447,6 +455,7 @@ struct PlanBuilder {
                 vanishing.insert(linkKey(peer.namespace, peer.name))
                 emit(res, .replace, .deleteLink(namespace: peer.namespace, name: peer.name), inverse: rebuildLink(stray, in: peer.namespace),
                      removes: [linkKey(peer.namespace, peer.name)], disruption: .recreate,
+                     collateral: collateral(ofLink: peer.name, in: peer.namespace),
                      details: [AttributeChange("link", old: "\(peer.name) (half of a veth pair)", new: nil)])
             }
             emit(res, .create,
@@ -518,7 +527,7 @@ struct PlanBuilder {
             let alive = !deletedNamespaces.contains(want.ref)
             let have = alive ? observed[want.ref] : nil
             for a in want.addresses.sorted(by: { ($0.link, $0.address) < ($1.link, $1.address) }) {
-                let present = have?.addresses.contains(a) == true && currentLink(a.link, in: want.ref) != nil
+                let present = have?.addresses.contains { $0.sameAddress(as: a) } == true && currentLink(a.link, in: want.ref) != nil
                 if present { continue }
                 let link = desiredLink(want.ref, a.link)
                 // On a link that stays, an address is a change; on a new link, part of its creation.
@@ -554,6 +563,18 @@ struct PlanBuilder {
 
     func routeKey(_ ns: NamespaceRef, _ r: RouteState) -> String {
         "route:\(ns)/\(r.family.rawValue)/\(r.destination?.description ?? "default")"
+    }
+
+    /// Whether an observed address is the project's: it sits on one of the project's
+    /// links and carries netform's `IFA_PROTO` mark — or it carries no protocol at
+    /// all and is exactly an address the spec wants on that link (an address netform
+    /// added before it marked addresses: adopted as it is, kept, never re-added).
+    /// Anything else on netform's links (`ip addr add` by hand, another tool's) is
+    /// foreign: never changed or deleted.
+    func isOurs(_ a: AddressState, in ns: NamespaceState) -> Bool {
+        guard let link = observedLink(ns.ref, a.link), isOurs(ownerOf(link, in: ns)) else { return false }
+        if a.isMarked { return true }
+        return a.proto == 0 && (desired.state[ns.ref]?.addresses.contains { $0.sameAddress(as: a) } ?? false)
     }
 
     /// netform's routes carry its protocol number; they are this project's when they
@@ -632,7 +653,12 @@ struct PlanBuilder {
             return []
         }
         for (r, name) in rebuilt {
-            for a in observed[r]?.addresses ?? [] where a.link == name { ops.append(.addAddress(namespace: r, address: a)) }
+            guard let ns = observed[r] else { continue }
+            for a in ns.addresses where a.link == name && isOurs(a, in: ns) {
+                var marked = a
+                marked.proto = netformAddressProtocol
+                ops.append(.addAddress(namespace: r, address: marked))
+            }
         }
         for (r, name) in rebuilt {
             for route in observed[r]?.routes ?? [] where route.isOwned && route.device == name {
@@ -681,7 +707,7 @@ public enum Fingerprint {
                 if case .vxlan(let v) = l.kind { feed("\(v.vni) \(v.port) \(v.local?.description ?? "-") \(v.device ?? "-")") }
                 if case .macvlan(let p, let m) = l.kind { feed(p); feed(m) }
             }
-            for a in ns.addresses { feed("a"); feed(a.link); feed(a.address.description); feed(String(a.prefixLength)) }
+            for a in ns.addresses { feed("a"); feed(a.link); feed(a.address.description); feed(String(a.prefixLength)); feed(String(a.proto)) }
             for r in ns.routes { feed("r"); feed(r.description); feed(String(r.table)) }
             for x in ns.neighbours { feed("n"); feed(x.link); feed(x.address.description); feed(x.mac.description) }
             for f in ns.fdb { feed("f"); feed(f.link); feed(f.mac.description); feed(f.destination?.description ?? "-") }
