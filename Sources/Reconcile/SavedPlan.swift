@@ -220,7 +220,8 @@ extension Reconciler {
             guard let link = ns.link(named: name) else { return nil }
             if ours(link.owner) { return true }
             if link.kind == .loopback { return false }
-            return ours(ns.owner) || link.group == OwnerMark.linkGroup(project: project)
+            // A link without alias or group is foreign, also inside the project's namespace.
+            return link.group == OwnerMark.linkGroup(project: project)
         }
         for step in plan.steps {
             switch step.operation {
@@ -229,7 +230,10 @@ extension Reconciler {
             case .deleteLink(let ref, let name):
                 if linkIsOurs(name, in: ref) == false { return "link \(name) in \(ref)" }
             case .deleteAddress(let ref, let a):
-                if observed[ref]?.addresses.contains(a) == true, linkIsOurs(a.link, in: ref) == false { return "address \(a) in \(ref)" }
+                // Only a marked address (IFA_PROTO 78) on one of the project's links:
+                // the planner never deletes another one.
+                if let have = observed[ref]?.addresses.first(where: { $0.sameAddress(as: a) }),
+                   !have.isMarked || linkIsOurs(a.link, in: ref) != true { return "address \(a) in \(ref)" }
             case .deleteRoute(let ref, let r):
                 guard let ns = observed[ref], ns.routes.contains(r) else { continue }
                 let onOurs = r.device.map { linkIsOurs($0, in: ref) == true } ?? ours(ns.owner)

@@ -1,7 +1,7 @@
 import Addressing
 import Model
 import Plan
-import Reconcile
+@testable import Reconcile
 import Testing
 
 /// Issue 8, item 3, on a simulated host: objects without the project's mark that sit
@@ -105,6 +105,26 @@ import Testing
         let planned = try r.plan(try spec(seedSpec))
         #expect(planned.plan.conflicts.map(\.message) == ["link eth0 in namespace seed.container1 exists and is not netform's"])
         #expect(driver.log.isEmpty)
+    }
+}
+
+/// The delete audit under a saved plan holds the same rule: an unmarked address on
+/// a netform link, or a link without alias or group in the project's namespace, is
+/// never a target, whatever the plan file says.
+@Suite struct DeleteAuditOfForeignObjects {
+    @Test func unmarkedAddressesAndUnmarkedLinksInOurNamespacesAreRefused() throws {
+        let start = try ForeignObjectsOnNetformObjects().hostWithForeignObjects()
+        let c1 = NamespaceRef.named("seed.container1")
+        func step(_ op: Model.Operation) -> Plan {
+            Plan(project: "seed", steps: [Step(id: 1, resource: Resource(.container, "container1"), change: .update, operation: op,
+                                               inverse: [], disruption: .inPlace)], conflicts: [], fingerprint: "", scope: [])
+        }
+        let foreign = AddressState(link: "eth0", address: IPAddress("172.17.99.9")!, prefixLength: 16)
+        #expect(Reconciler.unownedDelete(in: step(.deleteAddress(namespace: c1, address: foreign)), observed: start)
+                == "address 172.17.99.9/16 dev eth0 in seed.container1")
+        #expect(Reconciler.unownedDelete(in: step(.deleteLink(namespace: c1, name: "tap9")), observed: start) == "link tap9 in seed.container1")
+        let ours = try #require(start[c1]!.addresses.first { $0.link == "eth0" && $0.isMarked })
+        #expect(Reconciler.unownedDelete(in: step(.deleteAddress(namespace: c1, address: ours)), observed: start) == nil)
     }
 }
 
