@@ -387,7 +387,7 @@ private struct Builder {
                 macAddress: "", ipv4Address: "", ipv6Address: "")
             if let end = inner[EndpointKey(project: key.project, container: c, network: key.network)] {
                 entry.macAddress = end.link.mac?.description ?? ""
-                let addresses = end.ns.addresses.filter { $0.link == end.link.name }
+                let addresses = NetworkInventory.netforms(end.ns.addresses.filter { $0.link == end.link.name })
                 func text(_ f: IPFamily) -> String {
                     addresses.first { $0.address.family == f }.map { "\($0.address)/\($0.prefixLength)" } ?? ""
                 }
@@ -401,7 +401,7 @@ private struct Builder {
     func bridgeRecord(_ key: NetworkKey, bridge: LinkState) -> NetworkRecord {
         let decl = declared(key)
         let vxlan = vxlans[key]
-        let addresses = host.addresses.filter { $0.link == bridge.name }
+        let addresses = NetworkInventory.netforms(host.addresses.filter { $0.link == bridge.name })
         let ordered = addresses.filter { $0.address.family == .v4 } + addresses.filter { $0.address.family == .v6 }
         let ipam: [NetworkRecord.IPAMConfig] = ordered.map { a in
             let subnet = a.subnet
@@ -585,5 +585,16 @@ struct LiveFirewall {
             return daddr ?? "0.0.0.0"
         }
         return nil
+    }
+}
+
+extension NetworkInventory {
+    /// The addresses of one netform link that are netform's: those with its
+    /// `IFA_PROTO` mark, or, when none is marked (a host where netform predates
+    /// address marks), all of them. Addresses someone else added by hand on a
+    /// container's eth0 or on a bridge are not the network's IPAM nor the container's.
+    static func netforms(_ addresses: [AddressState]) -> [AddressState] {
+        let marked = addresses.filter(\.isMarked)
+        return marked.isEmpty ? addresses : marked
     }
 }
