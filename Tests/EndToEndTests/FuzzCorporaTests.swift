@@ -28,7 +28,14 @@ import TestSupport
     }
 
     @Test func planFileCorpusReplays() throws {
-        let files = inputs(["Tests/Fixtures/fuzz-planfile"])
+        // Committed packed (Scripts/fuzz): unpacked into a private temp dir.
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("netform-planfile-corpus-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let archive = TestSupport.repoRoot.appendingPathComponent("Tests/Fixtures/fuzz-planfile.tar.xz").path
+        let untar = try TestSupport.run(URL(fileURLWithPath: "/bin/tar"), ["-xJf", archive, "-C", dir.path])
+        #expect(untar.status == 0, "\(untar.stderr)")
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).sorted().map { dir.appendingPathComponent($0).path }
         #expect(files.count > 20, "the committed plan-file corpus is missing")
         let r = try TestSupport.run(TestSupport.productsDir.appendingPathComponent("netform-fuzz-planfile"), files)
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
