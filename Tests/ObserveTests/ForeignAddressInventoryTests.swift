@@ -1,7 +1,26 @@
 import Addressing
 import Model
-import Observe
+@testable import Netlink
+@testable import Observe
 import Testing
+
+/// IFA_PROTO goes out in the request that adds an address, and both decoders (the
+/// typed one and Observe's lean record) read it back; absent, it is 0 (`ip addr add`).
+@Suite struct AddressProtocolOnTheWire {
+    @Test func theMarkRoundTripsThroughBothDecoders() throws {
+        let marked = try NetlinkRequest.newAddress(NewAddress(index: 7, address: IPAddress("172.17.0.2")!, prefixLength: 16,
+                                                              proto: netformAddressProtocol)).payload
+        let plain = try NetlinkRequest.newAddress(NewAddress(index: 7, address: IPAddress("fd00::2")!, prefixLength: 64, noDAD: true)).payload
+        #expect(try InterfaceAddress(payload: marked).proto == 78)
+        #expect(try InterfaceAddress(payload: plain).proto == nil)
+        #expect(AddressRecord(payload: marked)?.proto == 78)
+        #expect(AddressRecord(payload: plain)?.proto == 0)
+        var d = NamespaceDump()
+        d.links = []
+        d.addresses = [AddressRecord(payload: marked)!, AddressRecord(payload: plain)!]
+        #expect(ObservedMapping.namespace(.host, d).state.addresses.map(\.proto) == [78, 0])
+    }
+}
 
 /// `network inspect` shows a network's and a container's addresses from the kernel:
 /// addresses someone added by hand on a container's eth0 or on a netform bridge
