@@ -1,3 +1,4 @@
+import Addressing
 import Model
 
 /// Static neighbour (ARP/NDP) and FDB entries: what an overlay needs to reach the
@@ -12,6 +13,30 @@ extension PlanBuilder {
         return isOurs(ownerOf(l, in: observed[ref]))
     }
 
+    /// The subnets of the project's overlay networks (bridges with a VXLAN port):
+    /// netform programs neighbours only for addresses there. A static neighbour for
+    /// any other address, even on one of netform's interfaces, is someone else's.
+    var overlaySubnets: [IPNetwork] {
+        let host = desired.state[.host]
+        let overlayBridges = Set((host?.links ?? []).compactMap { l -> String? in
+            if case .vxlan = l.kind { return l.master } else { return nil }
+        })
+        return (host?.addresses ?? []).filter { overlayBridges.contains($0.link) }.compactMap(\.subnet)
+    }
+
+    /// A neighbour entry netform may change: on one of its links, for an overlay address.
+    func ownsNeighbour(_ n: NeighbourState, in ref: NamespaceRef, subnets: [IPNetwork]) -> Bool {
+        ownsEntries(on: n.link, in: ref) && subnets.contains { $0.contains(n.address) }
+    }
+
+    /// An FDB entry netform may change: on one of its VXLAN devices (netform programs
+    /// every remote MAC there; a bridge's or a veth's entries are the kernel's or
+    /// someone else's).
+    func ownsFDB(_ e: FDBEntryState, in ref: NamespaceRef) -> Bool {
+        guard ownsEntries(on: e.link, in: ref), let l = currentLink(e.link, in: ref), case .vxlan = l.kind else { return false }
+        return true
+    }
+
     func entryResource(_ link: String, in ref: NamespaceRef) -> Resource {
         resource(for: desiredLink(ref, link)?.owner ?? observedLink(ref, link)?.owner ?? desired.state[ref]?.owner, fallback: ref)
     }
@@ -22,16 +47,17 @@ extension PlanBuilder {
     mutating func reconcileNeighboursAndFDB() {
         var refs = Set(desired.state.namespaces.keys)
         for ns in observed.namespaces.values where !ns.neighbours.isEmpty || !ns.fdb.isEmpty { refs.insert(ns.ref) }
+        let subnets = overlaySubnets
         for ref in refs.sorted() where conflictsFree(ref) {
             let want = desired.state[ref]
             let have = observed[ref]
             // Entries of ours the spec (or the cluster) no longer has.
-            for n in have?.neighbours ?? [] where ownsEntries(on: n.link, in: ref) && !(want?.neighbours.contains(n) ?? false) {
+            for n in have?.neighbours ?? [] where ownsNeighbour(n, in: ref, subnets: subnets) && !(want?.neighbours.contains(n) ?? false) {
                 emit(entryResource(n.link, in: ref), .update, .deleteNeighbour(namespace: ref, neighbour: n),
                      inverse: [.addNeighbour(namespace: ref, neighbour: n)], requires: [linkKey(ref, n.link)], disruption: .inPlace,
                      details: [AttributeChange("neighbour", old: Self.describe(n), new: nil)])
             }
-            for e in have?.fdb ?? [] where ownsEntries(on: e.link, in: ref) && !(want?.fdb.contains(e) ?? false) {
+            for e in have?.fdb ?? [] where ownsFDB(e, in: ref) && !(want?.fdb.contains(e) ?? false) {
                 emit(entryResource(e.link, in: ref), .update, .deleteFDBEntry(namespace: ref, entry: e),
                      inverse: [.addFDBEntry(namespace: ref, entry: e)], requires: [linkKey(ref, e.link)], disruption: .inPlace,
                      details: [AttributeChange("fdb", old: Self.describe(e), new: nil)])

@@ -138,4 +138,23 @@ containers:
         #expect(try store.list(prefix: "/netform/swarm/hosts/").entries.isEmpty, "the registration was rolled back")
         #expect(h1.kernel.state[.named("swarm.web1")] == nil)
     }
+
+    @Test func foreignNeighboursAndFDBEntriesAreLeftAlone() throws {
+        let store = MemoryStore()
+        let h1 = ClusterHost(store), h2 = ClusterHost(store)
+        let r1 = h1.reconciler("node1", advertise: "192.168.50.1"), r2 = h2.reconciler("node2", advertise: "192.168.50.2")
+        for r in [r1, r2, r1] { #expect(try r.apply(try r.plan(try spec(overlaySpec))).succeeded) }
+        // A user's static neighbour outside the overlay's subnet on web1's eth0, and a
+        // static FDB entry on the overlay's bridge: not netform's to remove.
+        let user = NeighbourState(link: "eth0", address: IPAddress("192.0.2.9")!, mac: MACAddress("02:00:00:00:99:09")!)
+        try h1.kernel.perform(.addNeighbour(namespace: .named("swarm.web1"), neighbour: user))
+        let bridge = try #require(h1.kernel.state[.host]!.links.first { $0.alias == "netform:swarm/net/front" && $0.kind == .bridge }?.name)
+        let fdb = FDBEntryState(link: bridge, mac: MACAddress("02:00:00:00:99:0a")!)
+        try h1.kernel.perform(.addFDBEntry(namespace: .host, entry: fdb))
+        // A stale overlay neighbour (an endpoint that no longer exists): netform's.
+        let stale = NeighbourState(link: "eth0", address: IPAddress("10.3.0.99")!, mac: MACAddress("02:00:00:00:99:0b")!)
+        try h1.kernel.perform(.addNeighbour(namespace: .named("swarm.web1"), neighbour: stale))
+        let plan = try r1.plan(try spec(overlaySpec)).plan
+        #expect(plan.steps.map(\.operation) == [.deleteNeighbour(namespace: .named("swarm.web1"), neighbour: stale)])
+    }
 }
