@@ -1,0 +1,160 @@
+import Cluster
+import Foundation
+import Testing
+
+/// What every `ClusterStore` must do, whatever is behind it: etcd's semantics as
+/// netform relies on them. Run against `MemoryStore` (pure tier) and against a real
+/// etcd through `EtcdStore` (kernel tier), so the fake cannot drift from etcd.
+///
+/// Every check works under its own `prefix`, so one store can serve several runs.
+struct StoreContract {
+    let store: any ClusterStore
+    let prefix: String
+    /// Lets `seconds` pass for the store's leases: the memory store's clock is
+    /// advanced, etcd's is waited for.
+    let pass: @Sendable (_ seconds: Int) -> Void
+
+    func k(_ name: String) -> String { prefix + name }
+
+    /// Writes, reads, overwrites (creation revision kept), binary values, deletes
+    /// (twice: a key already gone is done), and prefixes that do not leak into their
+    /// neighbours.
+    func basics() throws {
+        #expect(try store.get(k("missing")) == nil)
+        let binary = (0...255).map { UInt8($0) }
+        try store.put(k("bin"), binary, lease: nil)
+        let first = try #require(try store.get(k("bin")))
+        #expect(first.key == k("bin") && first.value == binary && first.lease == nil)
+        #expect(first.modRevision > 0 && first.createRevision == first.modRevision)
+        try store.put(k("bin"), [], lease: nil)
+        let second = try #require(try store.get(k("bin")), "an empty value is still a key")
+        #expect(second.value.isEmpty && second.createRevision == first.createRevision && second.modRevision > first.modRevision)
+
+        for name in ["list/b", "list/a", "list/c/d", "listx", "lis"] { try store.put(k(name), Array(name.utf8), lease: nil) }
+        let (entries, revision) = try store.list(prefix: k("list/"))
+        #expect(entries.map(\.key) == [k("list/a"), k("list/b"), k("list/c/d")], "key order, nothing outside the prefix")
+        #expect(entries.map(\.text) == ["list/a", "list/b", "list/c/d"])
+        #expect(revision >= entries.map(\.modRevision).max() ?? 0)
+        try store.put(k("list/e"), [1], lease: nil)
+        #expect(try store.list(prefix: k("list/")).revision > revision, "a write moves the revision on")
+        #expect(try store.list(prefix: k("nothing/")).entries.isEmpty)
+
+        let unicode = k("ключ/名前 with space")
+        try store.put(unicode, Array("ü".utf8), lease: nil)
+        #expect(try store.get(unicode)?.text == "ü")
+
+        try store.delete(k("list/a"))
+        try store.delete(k("list/a"))
+        try store.delete(k("never-existed"))
+        #expect(try store.get(k("list/a")) == nil)
+        #expect(try store.list(prefix: k("list/")).entries.count == 3)
+    }
+
+    /// create-if-absent and all-or-nothing createAll.
+    func createIfAbsent() throws {
+        #expect(try store.create(k("claim/10.0.0.2"), Array("n1".utf8), lease: nil))
+        #expect(try !store.create(k("claim/10.0.0.2"), Array("n2".utf8), lease: nil), "the second claim loses")
+        #expect(try store.get(k("claim/10.0.0.2"))?.text == "n1", "and writes nothing")
+
+        let existing = try store.createAll([(k("claim/10.0.0.3"), [3]), (k("claim/10.0.0.2"), [2]), (k("claim/10.0.0.4"), [4])], lease: nil)
+        #expect(existing == [k("claim/10.0.0.2")], "names the keys that existed")
+        #expect(try store.get(k("claim/10.0.0.3")) == nil && store.get(k("claim/10.0.0.4")) == nil, "all or nothing")
+
+        #expect(try store.createAll([(k("claim/10.0.0.3"), [3]), (k("claim/10.0.0.4"), [4])], lease: nil).isEmpty)
+        let three = try #require(try store.get(k("claim/10.0.0.3")))
+        let four = try #require(try store.get(k("claim/10.0.0.4")))
+        #expect(three.value == [3] && four.value == [4])
+        #expect(three.createRevision == four.createRevision, "one transaction, one revision")
+        #expect(try store.createAll([], lease: nil).isEmpty)
+
+        try store.delete(k("claim/10.0.0.2"))
+        #expect(try store.create(k("claim/10.0.0.2"), Array("n2".utf8), lease: nil), "free again once deleted")
+    }
+
+    /// `contenders` threads create one key at the same moment: exactly one wins, and
+    /// the stored value is the winner's.
+    func concurrentCreates(contenders: Int = 20) throws {
+        let key = k("race")
+        let wins = Mutexed<[Int]>([])
+        let errors = Mutexed<[String]>([])
+        let start = DispatchSemaphore(value: 0)
+        let group = DispatchGroup()
+        let store = self.store
+        for i in 0..<contenders {
+            group.enter()
+            let t = Thread {
+                start.wait()
+                do {
+                    if try store.create(key, Array("host\(i)".utf8), lease: nil) { wins.mutate { $0.append(i) } }
+                } catch {
+                    errors.mutate { $0.append("\(error)") }
+                }
+                group.leave()
+            }
+            t.start()
+        }
+        for _ in 0..<contenders { start.signal() }
+        group.wait()
+        #expect(errors.value.isEmpty, "\(errors.value)")
+        #expect(wins.value.count == 1, "exactly one of \(contenders) wins: \(wins.value)")
+        if let winner = wins.value.first { #expect(try store.get(key)?.text == "host\(winner)") }
+    }
+
+    /// Leases: renewed they live past their TTL; left alone they expire and take
+    /// their keys; an expired lease cannot be renewed nor written with; a revoked
+    /// one takes its keys at once, and revoking it again is done.
+    func leases() throws {
+        let ttl = 2
+        let lease = try store.grantLease(ttl: ttl)
+        try store.put(k("host/n1"), Array("10.1.0.1".utf8), lease: lease)
+        #expect(try store.create(k("host/n1/claim"), [1], lease: lease))
+        #expect(try store.get(k("host/n1"))?.lease == lease)
+        for _ in 0..<4 {
+            pass(1)
+            let left = try store.keepAlive(lease)
+            #expect(left >= ttl, "renewed to its TTL")
+        }
+        #expect(try store.get(k("host/n1")) != nil, "kept alive for twice its TTL")
+        // Left alone now: gone within a few seconds (etcd checks expiry twice a second).
+        var gone = false
+        for _ in 0..<8 where !gone {
+            pass(1)
+            gone = try store.get(k("host/n1")) == nil
+        }
+        #expect(gone, "expired with its lease")
+        #expect(try store.get(k("host/n1/claim")) == nil)
+        #expect(throws: StoreError.self) { try store.keepAlive(lease) }
+        do { _ = try store.keepAlive(lease) } catch { #expect(error.kind == .notFound) }
+        do { try store.put(k("late"), [], lease: lease); Issue.record("a put with an expired lease") } catch {
+            #expect(error.kind == .notFound)
+        }
+
+        let second = try store.grantLease(ttl: 60)
+        #expect(second != lease)
+        try store.put(k("host/n2"), [2], lease: second)
+        #expect(try store.createAll([(k("host/n2/a"), [1]), (k("host/n2/b"), [1])], lease: second).isEmpty)
+        try store.revoke(second)
+        #expect(try store.list(prefix: k("host/n2")).entries.isEmpty, "revoked: its keys are gone")
+        try store.revoke(second)
+    }
+}
+
+/// A value behind a lock, for the contract's threads.
+final class Mutexed<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T
+    init(_ value: T) { stored = value }
+    var value: T { lock.lock(); defer { lock.unlock() }; return stored }
+    func mutate(_ f: (inout T) -> Void) { lock.lock(); f(&stored); lock.unlock() }
+}
+
+@Suite struct MemoryStoreContract {
+    private func contract() -> StoreContract {
+        let s = MemoryStore()
+        return StoreContract(store: s, prefix: "/netform/test/", pass: { s.advance(seconds: $0) })
+    }
+    @Test func basics() throws { try contract().basics() }
+    @Test func createIfAbsent() throws { try contract().createIfAbsent() }
+    @Test func concurrentCreates() throws { try contract().concurrentCreates() }
+    @Test func leases() throws { try contract().leases() }
+}
