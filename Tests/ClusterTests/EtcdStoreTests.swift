@@ -21,6 +21,7 @@ struct EtcdStoreTests {
         let (store, c) = try contract(etcd)
         defer { store.close() }
         try c.basics()
+        try c.binaryValues()
         try c.createIfAbsent()
         try c.concurrentCreates(contenders: 20)
         // What the contract wrote is what etcd's own client reads.
