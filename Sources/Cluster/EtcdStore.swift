@@ -141,7 +141,14 @@ public final class EtcdStore: ClusterStore {
     /// One request, authenticated when a user is configured; logs in again once when
     /// etcd says the token is no longer valid (simple tokens expire after 5 minutes).
     private func call(_ path: String, _ body: JSONValue) throws(StoreError) -> JSONValue {
-        guard let user = configuration.username else { return try send(path, body, token: nil) }
+        guard let user = configuration.username else {
+            do {
+                return try send(path, body, token: nil)
+            } catch where error.kind == .unauthorized
+                && (error.message.contains("user name is empty") || error.message.contains("invalid auth token")) {
+                throw StoreError(.unauthorized, "etcd requires authentication: set kv.username and kv.password (\(error.message))")
+            }
+        }
         let token: String
         if let cached = state.withLock({ $0.token }) { token = cached } else { token = try login(user) }
         do {
@@ -250,7 +257,7 @@ public final class EtcdStore: ClusterStore {
             }
         }
         if error is NIOSSLError || error is BoringSSLError || error is NIOSSLExtraError { return describeTLS("\(error)") }
-        if let e = error as? IOError { return e.description }
+        if let e = error as? IOError { return String(cString: strerror(e.errnoCode)).lowercased() }
         if let e = error as? NIOConnectionError {
             let reasons = e.connectionErrors.map { "\($0.error)" } + (e.dnsAAAAError.map { ["\($0)"] } ?? []) + (e.dnsAError.map { ["\($0)"] } ?? [])
             return reasons.isEmpty ? "cannot connect" : "cannot connect: " + reasons.joined(separator: ", ")

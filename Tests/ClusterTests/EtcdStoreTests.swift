@@ -66,7 +66,9 @@ struct EtcdStoreTests {
         etcd.kill(member: 2)
         do { _ = try store.get("/netform/f/before"); Issue.record("answered with every member dead") } catch {
             #expect(error.kind == .unavailable)
-            for m in etcd.members { #expect(error.message.contains("127.0.0.1:\(m.clientPort)"), "\(error.message)") }
+            for m in etcd.members {
+                #expect(error.message.contains("127.0.0.1:\(m.clientPort): connection refused"), "\(error.message)")
+            }
         }
     }
 
@@ -156,15 +158,15 @@ struct EtcdStoreTests {
         #expect(try store.get("/netform/auth/a")?.value == [1], "logged in again")
         try store.revoke(lease)
 
-        for (what, options) in [
-            ("a wrong password", ["kv.username=alice", "kv.password=wrong"]),
-            ("an unknown user", ["kv.username=mallory", "kv.password=alice pw"]),
-            ("no credentials", []),
+        for (what, options, says) in [
+            ("a wrong password", ["kv.username=alice", "kv.password=wrong"], "logging in to etcd as kv.username 'alice'"),
+            ("an unknown user", ["kv.username=mallory", "kv.password=alice pw"], "authentication failed"),
+            ("no credentials", [], "set kv.username and kv.password"),
         ] {
             let refused = try EtcdStore(EtcdConfiguration(clusterStore: etcd.url, options: options))
             defer { refused.close() }
             do { _ = try refused.get("/netform/auth/a"); Issue.record("\(what): answered") } catch {
-                #expect(error.kind == .unauthorized, "\(what): \(error)")
+                #expect(error.kind == .unauthorized && error.message.contains(says), "\(what): \(error)")
             }
         }
     }
