@@ -74,6 +74,9 @@ public final class EtcdStore: ClusterStore {
         // The gateway is HTTP/1.1; over TLS, ALPN could pick h2, which etcd's port
         // hands to its gRPC server.
         http.httpVersion = .http1Only
+        // Failover is ours: a refused connection must fail now, so the next endpoint
+        // is tried, not be retried by the pool until kv.timeout has passed.
+        http.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
     }
 
