@@ -21,6 +21,8 @@ import Synchronization
 /// Calls are synchronous, as `ClusterStore` wants: each blocks its calling thread on
 /// the request's future, with the configured timeout, and must never run on an
 /// event-loop thread (that would deadlock the loop it waits for; it traps instead).
+/// From async code, call it from a thread of its own: each call holds a thread of the
+/// cooperative pool for up to `kv.timeout` per endpoint.
 /// A write that timed out on one endpoint is sent to the next: etcd may have applied
 /// it, so a `create` retried that way can report false for a key it made itself —
 /// callers compare the stored value with their own, as they must after any timeout.
