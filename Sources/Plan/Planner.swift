@@ -108,6 +108,10 @@ struct PlanBuilder {
             if isOurs(ns.owner) { out.insert(resource(for: ns.owner, fallback: ns.ref)) }
             for t in ns.firewall where t.belongs(to: project) { out.insert(firewallResource(t)) }
             if !ns.sysctls.isEmpty, ns.ref == .host { out.insert(Resource(.host, "sysctls")) }
+            // This host's registration in the cluster store.
+            if let mine = desired.storeHost, ns.clusterStore?[StoreLayout.host(project: project, host: mine)] != nil {
+                out.insert(Resource(.host, "cluster"))
+            }
             for l in ns.links { if let o = ownerOf(l, in: ns), isOurs(o) { out.insert(resource(for: o, fallback: ns.ref)) } }
         }
         return out.sorted()
