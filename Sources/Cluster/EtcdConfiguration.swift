@@ -215,3 +215,14 @@ extension String {
         String(drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
     }
 }
+
+extension EtcdConfiguration {
+    /// The etcd configuration of a host's `ClusterSettings` (nil for a `file:` store),
+    /// checked as strictly as `--cluster-store`/`--cluster-store-opt` themselves: what
+    /// `LiveHost` hands to `EtcdStore`.
+    public init?(_ settings: ClusterSettings) throws(EtcdConfigurationError) {
+        guard case .etcd(let endpoints, let tls) = settings.location else { return nil }
+        let url = (tls ? "etcds://" : "etcd://") + endpoints.joined(separator: ",")
+        try self.init(clusterStore: url, options: settings.options.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
+    }
+}

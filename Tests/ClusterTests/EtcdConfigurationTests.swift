@@ -106,3 +106,20 @@ import Testing
         _ = try EtcdStore(EtcdConfiguration(clusterStore: "etcd://127.0.0.1:1"))   // deinit shuts it down
     }
 }
+
+/// The CLI's `ClusterSettings` become the same configuration as the URL and options.
+@Suite struct EtcdConfigurationFromSettings {
+    @Test func etcdSettings() throws {
+        let settings = try ClusterSettings(store: "etcds://10.0.0.1:2379,10.0.0.2:2379", advertise: "10.0.0.9",
+                                           options: ["kv.username=alice", "kv.password=pw", "kv.timeout=3"])
+        let c = try #require(try EtcdConfiguration(settings))
+        #expect(c == (try EtcdConfiguration(clusterStore: "etcds://10.0.0.1:2379,10.0.0.2:2379",
+                                            options: ["kv.username=alice", "kv.password=pw", "kv.timeout=3"])))
+        let file = try ClusterSettings(store: "file:/tmp/s.json", advertise: "10.0.0.9", options: [])
+        #expect(try EtcdConfiguration(file) == nil)
+        let half = try ClusterSettings(store: "etcd://h:1", advertise: "10.0.0.9", options: ["kv.certfile=/c"])
+        #expect(throws: EtcdConfigurationError("kv.certfile", "TLS files need an etcds:// cluster store (the URL says etcd://, plain HTTP)")) {
+            try EtcdConfiguration(half)
+        }
+    }
+}
