@@ -28,9 +28,12 @@ import Synchronization
 /// callers compare the stored value with their own, as they must after any timeout.
 ///
 /// Lifetime: the HTTP client is shut down by `close()` or, at the latest, in deinit.
-public final class EtcdStore: ClusterStore {
+public final class EtcdStore: WatchableStore {
     public let configuration: EtcdConfiguration
     private let client: HTTPClient
+    /// For watches only: the same TLS and connect timeout, no read timeout (a watch
+    /// is quiet while nothing changes).
+    private let watchClient: HTTPClient
     private let baseURLs: [String]
 
     private struct State {
@@ -80,6 +83,8 @@ public final class EtcdStore: ClusterStore {
         // is tried, not be retried by the pool until kv.timeout has passed.
         http.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
+        http.timeout = .init(connect: amount, read: nil)
+        watchClient = HTTPClient(eventLoopGroupProvider: .singleton, configuration: http)
     }
 
     deinit { close() }
@@ -91,8 +96,9 @@ public final class EtcdStore: ClusterStore {
             return !s.closed
         }
         guard wasOpen else { return }
-        // Nothing is in flight: every call waits for its own request.
+        // No call is in flight (each holds the store); a running watch is cancelled.
         try? client.syncShutdown()
+        try? watchClient.syncShutdown()
     }
 
     // MARK: ClusterStore
@@ -139,6 +145,74 @@ public final class EtcdStore: ClusterStore {
         } catch where error.kind == .notFound {
             return
         }
+    }
+
+    // MARK: Watch
+
+    /// A `/v3/watch` stream (one JSON object per line) on the first endpoint that
+    /// accepts it. The sequence ends with an error when that stream breaks: watch
+    /// again from the last revision seen plus one (another endpoint is tried then).
+    public func watch(prefix: String, fromRevision revision: Int64) -> AsyncThrowingStream<WatchEvent, any Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    try await self.runWatch(EtcdWire.watch(prefix: prefix, fromRevision: revision), into: continuation)
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    private func runWatch(_ body: JSONValue, into continuation: AsyncThrowingStream<WatchEvent, any Error>.Continuation) async throws {
+        var token: String?
+        if let user = configuration.username {
+            token = state.withLock({ $0.token })
+            if token == nil { token = try login(user) }
+        }
+        let (first, closed) = state.withLock { ($0.preferred, $0.closed) }
+        guard !closed else { throw StoreError(.unavailable, "the etcd store was closed") }
+        var failures: [String] = []
+        for step in 0..<baseURLs.count {
+            let index = (first + step) % baseURLs.count
+            let endpoint = configuration.endpoints[index].description
+            var request = HTTPClientRequest(url: baseURLs[index] + "/v3/watch")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            if let token { request.headers.add(name: "Authorization", value: token) }
+            request.body = .bytes(ByteBuffer(string: body.rendered))
+            let response: HTTPClientResponse
+            do {
+                response = try await watchClient.execute(request, deadline: .distantFuture)
+            } catch {
+                try Task.checkCancellation()
+                failures.append("\(endpoint): \(Self.describe(error))")
+                continue
+            }
+            guard response.status == .ok else {
+                let text = String(buffer: try await response.body.collect(upTo: 1 << 16))
+                let json = try? EtcdWire.parse(text, from: endpoint)
+                throw json.map { EtcdWire.decodeError($0, status: Int(response.status.code)) }
+                    ?? StoreError(.invalid, "etcd at \(endpoint) answered HTTP \(response.status.code) to /v3/watch: \(text.prefix(200))")
+            }
+            var pending: [UInt8] = []
+            for try await chunk in response.body {
+                pending += chunk.readableBytesView
+                while let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = String(decoding: pending[..<newline], as: UTF8.self)
+                    pending.removeSubrange(...newline)
+                    guard line.contains(where: { !$0.isWhitespace }) else { continue }
+                    guard let event = try EtcdWire.decodeWatchLine(EtcdWire.parse(line, from: endpoint)) else { continue }
+                    continuation.yield(event)
+                    if case .compacted = event { return }
+                }
+            }
+            try Task.checkCancellation()
+            throw StoreError(.unavailable, "the watch stream from \(endpoint) ended")
+        }
+        throw StoreError(.unavailable, "no etcd endpoint accepted a watch: " + failures.joined(separator: "; "))
     }
 
     // MARK: Requests

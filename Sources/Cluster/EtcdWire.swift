@@ -211,3 +211,46 @@ public enum EtcdWire {
 
     static func malformed(_ what: String) -> StoreError { StoreError(.invalid, "etcd answered malformed JSON: \(what)") }
 }
+
+// MARK: Watch
+
+extension EtcdWire {
+    /// `/v3/watch`: a create request for every key under `prefix` from `revision` on.
+    public static func watch(prefix: String, fromRevision revision: Int64) -> JSONValue {
+        var request = list(prefix: prefix)
+        if case .object(var members) = request {
+            members["start_revision"] = .string(String(revision))
+            request = .object(members)
+        }
+        return ["create_request": request]
+    }
+
+    /// One line of a watch stream: nil for messages that carry no change (the
+    /// `created` confirmation, progress notifications). A stream error or a
+    /// cancelled watch throws.
+    public static func decodeWatchLine(_ line: JSONValue) throws(StoreError) -> WatchEvent? {
+        if let error = line["error"], error != .null {
+            // The gateway's stream errors: {"error":{"grpc_code","http_code","message"}}.
+            let message = error["message"]?.stringValue ?? error.rendered
+            let code = error["grpc_code"]?.intValue.flatMap(Code.init(rawValue:))
+            throw StoreError(kind(code: code, message: message, status: error["http_code"]?.intValue ?? 500), "etcd watch: \(message)")
+        }
+        let result = line["result"] ?? line
+        if let compacted = try int64(result["compact_revision"], "compact_revision"), compacted > 0 {
+            return .compacted(compacted)
+        }
+        if result["canceled"] == .bool(true) {
+            let reason = result["cancel_reason"]?.stringValue ?? "no reason given"
+            throw StoreError(.invalid, "etcd cancelled the watch: \(reason)")
+        }
+        var changes: [StoreChange] = []
+        for event in result["events"]?.arrayValue ?? [] {
+            guard let kv = event["kv"], let key = try bytes(kv["key"], "events.kv.key") else { throw malformed("a watch event without kv.key") }
+            let isDelete = event["type"]?.stringValue == "DELETE"
+            changes.append(StoreChange(isDelete ? .delete : .put, key: String(decoding: key, as: UTF8.self),
+                                       value: isDelete ? [] : (try bytes(kv["value"], "events.kv.value") ?? []),
+                                       revision: try int64(kv["mod_revision"], "events.kv.mod_revision") ?? 0))
+        }
+        return changes.isEmpty ? nil : .changes(changes)
+    }
+}

@@ -37,6 +37,24 @@ struct EtcdStoreTests {
         try c.leases()
     }
 
+    /// Watches: the watch contract against etcd (history from a revision, deletes by
+    /// revoke, a compacted history), and a lease that expires shows as deletes.
+    @Test func watches() async throws {
+        let etcd = try EtcdProcess()
+        defer { etcd.stop() }
+        let store = try EtcdStore(EtcdConfiguration(clusterStore: etcd.url))
+        defer { store.close() }
+        let c = WatchContract(store: store, prefix: "/netform/test/", compact: { try etcd.ctl(["compact", String($0)]) })
+        try await c.changesFromARevision()
+        try await c.compactedHistory()
+
+        let lease = try store.grantLease(ttl: 2)
+        try store.put("/netform/h/n1", [1], lease: lease)
+        let from = try store.list(prefix: "/netform/h/").revision + 1
+        let seen = try await WatchContract.collect(store.watch(prefix: "/netform/h/", fromRevision: from), changes: 1, seconds: 15)
+        #expect(seen.map(\.kind) == [.delete] && seen.map(\.key) == ["/netform/h/n1"], "expired")
+    }
+
     /// Three members on loopback; the one the store talks to (the first endpoint, the
     /// last that answered) is killed by PID: reads, writes, claims and leases go on
     /// through the others. With every member gone the store says unavailable and names

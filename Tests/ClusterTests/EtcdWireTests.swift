@@ -107,3 +107,26 @@ import Testing
         #expect(!error.message.contains("{"), "the message, not the JSON: \(error.message)")
     }
 }
+
+/// The watch stream's lines as etcd 3.4 sends them.
+@Suite struct EtcdWatchWireTests {
+    @Test func watchRequestAndLines() throws {
+        #expect(EtcdWire.watch(prefix: "/nf/", fromRevision: 12).rendered
+                == #"{"create_request":{"key":"L25mLw==","range_end":"L25mMA==","start_revision":"12"}}"#)
+        #expect(try EtcdWire.decodeWatchLine(JSONValue.parse(#"{"result":{"header":{"revision":"3"},"created":true}}"#)) == nil)
+        let line = try JSONValue.parse(#"""
+            {"result":{"header":{"revision":"5"},"events":[
+              {"kv":{"key":"YQ==","create_revision":"4","mod_revision":"4","version":"1","value":"eA=="}},
+              {"type":"DELETE","kv":{"key":"Yg==","mod_revision":"5"}}]}}
+            """#)
+        #expect(try EtcdWire.decodeWatchLine(line) == .changes([
+            StoreChange(.put, key: "a", value: Array("x".utf8), revision: 4), StoreChange(.delete, key: "b", revision: 5),
+        ]), "a put has no type: it is the zero value")
+        let compacted = try JSONValue.parse(#"{"result":{"header":{"revision":"9"},"compact_revision":"7","canceled":true}}"#)
+        #expect(try EtcdWire.decodeWatchLine(compacted) == .compacted(7))
+        let denied = try JSONValue.parse(#"{"error":{"grpc_code":7,"http_code":403,"message":"etcdserver: permission denied","http_status":"Forbidden"}}"#)
+        do { _ = try EtcdWire.decodeWatchLine(denied); Issue.record("an error line passed") } catch {
+            #expect(error.kind == .unauthorized && error.message.contains("permission denied"))
+        }
+    }
+}

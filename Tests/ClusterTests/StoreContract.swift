@@ -190,3 +190,88 @@ final class Mutexed<T: Sendable>: @unchecked Sendable {
     @Test func createIfAbsent() throws { try withContract { try $0.createIfAbsent() } }
     @Test func concurrentCreates() throws { try withContract { try $0.concurrentCreates() } }
 }
+
+/// What a `WatchableStore` must report: every change under the prefix from the
+/// revision asked for (history first), deletes by lease included, nothing outside the
+/// prefix; and `.compacted` when that history is gone.
+struct WatchContract {
+    let store: any WatchableStore
+    let prefix: String
+    /// Compacts the store's history before the given revision.
+    let compact: @Sendable (Int64) throws -> Void
+
+    func k(_ name: String) -> String { prefix + name }
+
+    /// The first `count` changes of `stream`, or an error after `seconds`.
+    static func collect(_ stream: AsyncThrowingStream<WatchEvent, any Error>, changes count: Int,
+                        seconds: Double = 20) async throws -> [StoreChange] {
+        try await withThrowingTaskGroup(of: [StoreChange].self) { group in
+            group.addTask {
+                var seen: [StoreChange] = []
+                for try await event in stream {
+                    guard case .changes(let changes) = event else { throw EtcdProcess.Failure("unexpected \(event)") }
+                    seen += changes
+                    if seen.count >= count { break }
+                }
+                return seen
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(seconds))
+                throw EtcdProcess.Failure("no \(count) changes within \(seconds) s")
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? []
+        }
+    }
+
+    func changesFromARevision() async throws {
+        let start = try store.list(prefix: k("w/")).revision
+        try store.put(k("w/before"), [1], lease: nil)
+        let stream = store.watch(prefix: k("w/"), fromRevision: start + 1)
+        try store.put(k("elsewhere"), [9], lease: nil)
+        try store.put(k("w/a"), [2], lease: nil)
+        try store.delete(k("w/a"))
+        let lease = try store.grantLease(ttl: 60)
+        #expect(try store.createAll([(k("w/l1"), [3]), (k("w/l2"), [4])], lease: lease).isEmpty)
+        try store.revoke(lease)
+        let seen = try await Self.collect(stream, changes: 7)
+        #expect(seen.map(\.kind) == [.put, .put, .delete, .put, .put, .delete, .delete])
+        #expect(seen.map(\.key) == ["w/before", "w/a", "w/a", "w/l1", "w/l2", "w/l1", "w/l2"].map(k))
+        #expect(seen.map(\.value) == [[1], [2], [], [3], [4], [], []])
+        #expect(seen.map(\.revision) == seen.map(\.revision).sorted() && seen[0].revision == start + 1)
+        #expect(seen[3].revision == seen[4].revision, "one transaction, one revision")
+    }
+
+    func compactedHistory() async throws {
+        try store.put(k("c/old"), [1], lease: nil)
+        let old = try store.list(prefix: k("c/")).revision
+        try store.put(k("c/new"), [2], lease: nil)
+        let now = try store.list(prefix: k("c/")).revision
+        try compact(now)
+        var first: WatchEvent?
+        for try await event in store.watch(prefix: k("c/"), fromRevision: old) {
+            first = event
+            break
+        }
+        #expect(first == .compacted(now), "list again, then watch from the list's revision")
+    }
+}
+
+@Suite struct MemoryStoreWatch {
+    private func contract() -> WatchContract {
+        let s = MemoryStore()
+        return WatchContract(store: s, prefix: "/netform/test/", compact: { s.compact(before: $0) })
+    }
+    @Test func changesFromARevision() async throws { try await contract().changesFromARevision() }
+    @Test func compactedHistory() async throws { try await contract().compactedHistory() }
+
+    @Test func expiredLeasesAreDeletes() async throws {
+        let s = MemoryStore()
+        let lease = try s.grantLease(ttl: 5)
+        try s.put("/h/n1", [1], lease: lease)
+        let from = try s.list(prefix: "/h/").revision + 1
+        s.advance(seconds: 6)
+        let seen = try await WatchContract.collect(s.watch(prefix: "/h/", fromRevision: from), changes: 1)
+        #expect(seen == [StoreChange(.delete, key: "/h/n1", revision: from)])
+    }
+}
