@@ -9,5 +9,5 @@ struct Netform: ParsableCommand {
         abstract: "Declarative Linux container networking: validate, plan and apply network specs.",
         version: "0.1.0",
         subcommands: [Validate.self, PlanCommand.self, ApplyCommand.self, DestroyCommand.self, Show.self, ExecCommand.self,
-                      NetworkCommand.self, ExplainCommand.self])
+                      NetworkCommand.self, ExplainCommand.self, ClusterCommand.self])
 }

@@ -57,6 +57,9 @@ struct OverlayAcrossHosts {
         echo "== converged"
         nf 1 plan --detailed-exitcode $T/ov.yaml >/dev/null && echo "node1 converged"
         nf 2 plan --detailed-exitcode $T/ov.yaml >/dev/null && echo "node2 converged"
+        echo "== status"
+        netform cluster status --cluster-store file:$T/store.json | grep -E "^project|node[12] |on node|claims"
+        netform cluster status --json --cluster-store file:$T/store.json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sorted(h["name"] for h in d["projects"][0]["hosts"]))'
         echo "== node2 leaves"
         nf 2 destroy --yes $T/ov.yaml | tail -1
         nf 1 plan $T/ov.yaml | grep -c "fdb\\|neighbour" || true
@@ -76,6 +79,11 @@ struct OverlayAcrossHosts {
         #expect(section(r.stdout, "fdb") == "['192.168.77.2', '192.168.77.2']\n",
                 "static entries only: web2's MAC (front) and db2's (back, node1 has the network too) at node2's VTEP")
         #expect(section(r.stdout, "converged") == "node1 converged\nnode2 converged\n")
+        let status = section(r.stdout, "status")
+        #expect(status.hasPrefix("project swarm\n    node1  192.168.77.1\n    node2  192.168.77.2\n"), "\(status)")
+        #expect(status.contains("    web2 on node2 (vtep 192.168.77.2)") && status.contains("    db2 on node2 (vtep 192.168.77.2)")
+                && status.contains("    web1 on node1 (vtep 192.168.77.1)") && status.contains("  claims: 3\n"), "\(status)")
+        #expect(status.hasSuffix("['node1', 'node2']\n"))
         #expect(section(r.stdout, "node2 leaves") == """
             Destroy complete: 0 added, 0 changed, \(text(after: "Destroy complete: 0 added, 0 changed, ", in: r.stdout, until: "\n"))
             3

@@ -116,13 +116,7 @@ containers:
         let r1 = h1.reconciler("node1", advertise: "192.168.50.1")
         let planned = try r1.plan(try spec(overlaySpec))
         // Every prefix of the plan, store steps included, rolls back exactly.
-        let start = try h1.observed()
-        for k in 0...planned.plan.steps.count {
-            var s = start
-            for step in planned.plan.steps.prefix(k) { try s.apply(step.operation) }
-            for step in planned.plan.steps.prefix(k).reversed() { for op in step.inverse { try s.apply(op) } }
-            #expect(s.normalized() == start.normalized(), "rollback after \(k) steps")
-        }
+        try expectEveryPrefixRollsBack(planned.plan, from: try h1.observed())
         #expect(planned.plan.steps.first?.operation.backend == .store,
                 "registration and claims come before any kernel change")
         // Another definition of the network in the store is a conflict naming both.

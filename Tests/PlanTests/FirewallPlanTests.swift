@@ -69,14 +69,7 @@ rules:
             plan = try planFor(seedWithRules, start).1
         }
         #expect(plan.steps.contains { $0.operation.backend == .nftables })
-        for k in 0...plan.steps.count {
-            var s = start
-            for step in plan.steps.prefix(k) { try s.apply(step.operation) }
-            for step in plan.steps.prefix(k).reversed() {
-                for op in step.inverse { try s.apply(op) }
-            }
-            #expect(s.normalized() == start.normalized(), "rollback after \(k) steps differs")
-        }
+        try expectEveryPrefixRollsBack(plan, from: start)
     }
 
     @Test func destroyRemovesTheTableLastAndNoOtherTable() throws {

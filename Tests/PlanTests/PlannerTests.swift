@@ -69,6 +69,19 @@ func asObserved(_ s: HostState) -> HostState {
     return out
 }
 
+/// For every prefix of `plan`: run it on the simulated kernel, then the inverses in
+/// reverse order; the host must be exactly as it started.
+func expectEveryPrefixRollsBack(_ plan: Plan, from start: HostState, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    for k in 0...plan.steps.count {
+        var s = start
+        for step in plan.steps.prefix(k) { try s.apply(step.operation) }
+        for step in plan.steps.prefix(k).reversed() {
+            for op in step.inverse { try s.apply(op) }
+        }
+        #expect(s.normalized() == start.normalized(), "rollback after \(k) steps differs", sourceLocation: sourceLocation)
+    }
+}
+
 func applied(_ plan: Plan, to state: HostState) throws -> HostState {
     var s = state
     for step in plan.steps { try s.apply(step.operation) }
@@ -395,14 +408,7 @@ containers:
         }
         let plan = try planFor(text, start).1
         #expect(plan.steps.count > 5)
-        for k in 0...plan.steps.count {
-            var s = start
-            for step in plan.steps.prefix(k) { try s.apply(step.operation) }
-            for step in plan.steps.prefix(k).reversed() {
-                for op in step.inverse { try s.apply(op) }
-            }
-            #expect(s.normalized() == start.normalized(), "rollback after \(k) steps differs")
-        }
+        try expectEveryPrefixRollsBack(plan, from: start)
     }
 }
 
