@@ -11,6 +11,11 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // The etcd client (Cluster only): HTTP/1.1 to etcd's v3 JSON gateway, TLS with
+        // client certificates through NIOSSL.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // C glue
@@ -30,7 +35,14 @@ let package = Package(
         .target(name: "Execute", dependencies: ["Model", "Plan", "Netlink", "Firewall", "Cluster"], swiftSettings: strict),
         // The cluster store: protocol, key layout and records (pure), the in-memory
         // store; the etcd client lives here too (I/O).
-        .target(name: "Cluster", dependencies: ["Model", "Addressing"], swiftSettings: strict),
+        .target(name: "Cluster", dependencies: [
+            "Model", "Addressing",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ], swiftSettings: strict),
         // Reachability questions answered from the spec and the firewall tables (pure).
         .target(name: "Explain", dependencies: ["Model", "Compile", "Spec", "Addressing"], swiftSettings: strict),
         // Real traffic between namespaces, to check explain against the kernel (I/O).

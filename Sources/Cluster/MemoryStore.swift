@@ -2,8 +2,9 @@ import Synchronization
 
 /// A `ClusterStore` in memory, with etcd's semantics (revisions, create-if-absent,
 /// leases that expire on a clock the caller drives): the embedded store of a single
-/// host, and the fake the cluster tests run against.
-public final class MemoryStore: ClusterStore {
+/// host, and the fake the cluster tests run against. Watches see every change, with
+/// the history since the last `compact(before:)` replayed first.
+public final class MemoryStore: WatchableStore {
     private struct State {
         var entries: [String: StoreEntry] = [:]
         var revision: Int64 = 1
@@ -11,6 +12,26 @@ public final class MemoryStore: ClusterStore {
         var nextLease: Int64 = 0x4e46_0000_0001
         /// Seconds, driven by `advance(seconds:)`.
         var now: Int64 = 0
+        /// Every change since the last compaction, oldest first, for watches.
+        var history: [StoreChange] = []
+        /// Revisions below this one are no longer in `history`.
+        var compactedBefore: Int64 = 0
+        var watchers: [Int: (prefix: String, continuation: AsyncThrowingStream<WatchEvent, any Error>.Continuation)] = [:]
+        var nextWatcher = 0
+
+        /// Keeps `changes` (one revision) and tells the watches whose prefix they match.
+        mutating func record(_ changes: [StoreChange]) {
+            history += changes
+            if history.count > 10_000, let keep = history.dropFirst(history.count - 5_000).first?.revision {
+                // Compacted as etcd would be: a watch from earlier starts with .compacted.
+                history.removeAll { $0.revision < keep }
+                compactedBefore = keep
+            }
+            for (_, w) in watchers {
+                let mine = changes.filter { $0.key.hasPrefix(w.prefix) }
+                if !mine.isEmpty { w.continuation.yield(.changes(mine)) }
+            }
+        }
     }
 
     private let state = Mutex(State())
@@ -24,8 +45,13 @@ public final class MemoryStore: ClusterStore {
             let expired = s.leases.filter { $0.value.expires <= s.now }.map(\.key)
             for id in expired {
                 s.leases[id] = nil
-                for (k, e) in s.entries where e.lease?.value == id { s.entries[k] = nil }
                 s.revision += 1
+                var gone: [StoreChange] = []
+                for (k, e) in s.entries.sorted(by: { $0.key < $1.key }) where e.lease?.value == id {
+                    s.entries[k] = nil
+                    gone.append(StoreChange(.delete, key: k, revision: s.revision))
+                }
+                s.record(gone)
             }
         }
     }
@@ -50,6 +76,7 @@ public final class MemoryStore: ClusterStore {
             s.revision += 1
             let created = s.entries[key]?.createRevision ?? s.revision
             s.entries[key] = StoreEntry(key: key, value: value, modRevision: s.revision, createRevision: created, lease: lease)
+            s.record([StoreChange(.put, key: key, value: value, revision: s.revision)])
         }
     }
 
@@ -66,13 +93,17 @@ public final class MemoryStore: ClusterStore {
             for (k, v) in entries {
                 s.entries[k] = StoreEntry(key: k, value: v, modRevision: s.revision, createRevision: s.revision, lease: lease)
             }
+            s.record(entries.map { StoreChange(.put, key: $0.key, value: $0.value, revision: s.revision) })
             return []
         }
     }
 
     public func delete(_ key: String) throws(StoreError) {
         state.withLock { s in
-            if s.entries.removeValue(forKey: key) != nil { s.revision += 1 }
+            if s.entries.removeValue(forKey: key) != nil {
+                s.revision += 1
+                s.record([StoreChange(.delete, key: key, revision: s.revision)])
+            }
         }
     }
 
@@ -96,8 +127,47 @@ public final class MemoryStore: ClusterStore {
     public func revoke(_ lease: LeaseID) throws(StoreError) {
         state.withLock { s in
             guard s.leases.removeValue(forKey: lease.value) != nil else { return }
-            for (k, e) in s.entries where e.lease == lease { s.entries[k] = nil }
             s.revision += 1
+            var gone: [StoreChange] = []
+            for (k, e) in s.entries.sorted(by: { $0.key < $1.key }) where e.lease == lease {
+                s.entries[k] = nil
+                gone.append(StoreChange(.delete, key: k, revision: s.revision))
+            }
+            s.record(gone)
         }
+    }
+
+    // MARK: Watch
+
+    /// Drops the history before `revision`, as etcd's compaction does: a watch from
+    /// an older revision then starts with `.compacted`.
+    public func compact(before revision: Int64) {
+        state.withLock { s in
+            s.compactedBefore = max(s.compactedBefore, revision)
+            s.history.removeAll { $0.revision < revision }
+        }
+    }
+
+    public func watch(prefix: String, fromRevision revision: Int64) -> AsyncThrowingStream<WatchEvent, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<WatchEvent, any Error>.makeStream()
+        let id: Int? = state.withLock { s in
+            if revision < s.compactedBefore {
+                continuation.yield(.compacted(s.compactedBefore))
+                continuation.finish()
+                return nil
+            }
+            let past = s.history.filter { $0.revision >= revision && $0.key.hasPrefix(prefix) }
+            if !past.isEmpty { continuation.yield(.changes(past)) }
+            let id = s.nextWatcher
+            s.nextWatcher += 1
+            s.watchers[id] = (prefix, continuation)
+            return id
+        }
+        if let id {
+            continuation.onTermination = { [weak self] _ in
+                self?.state.withLock { s in _ = s.watchers.removeValue(forKey: id) }
+            }
+        }
+        return stream
     }
 }
