@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import Model
 
 /// A `ClusterStore` in one JSON file, locked with `flock` for every operation: the
@@ -58,9 +59,10 @@ public final class FileStore: ClusterStore {
         }
         var entries: [String: StoreEntry] = [:]
         for item in doc["entries"]?.arrayValue ?? [] {
-            guard let k = item["key"]?.stringValue, let v = item["value"]?.stringValue else { continue }
-            entries[k] = StoreEntry(key: k, value: Array(v.utf8), modRevision: Int64(item["mod"]?.intValue ?? 0),
-                                    createRevision: Int64(item["create"]?.intValue ?? 0))
+            guard let k = item["key"]?.stringValue, let v = item["value"]?.stringValue, let bytes = Data(base64Encoded: v) else { continue }
+            entries[k] = StoreEntry(key: k, value: Array(bytes), modRevision: Int64(item["mod"]?.intValue ?? 0),
+                                    createRevision: Int64(item["create"]?.intValue ?? 0),
+                                    lease: item["lease"]?.intValue.map { LeaseID(Int64($0)) })
         }
         return Content(revision: Int64(doc["revision"]?.intValue ?? 1), entries: entries, nextLease: Int64(doc["next_lease"]?.intValue ?? 1))
     }
@@ -68,8 +70,12 @@ public final class FileStore: ClusterStore {
     private func write(_ c: Content) throws(StoreError) {
         let doc: JSONValue = [
             "revision": .int(Int(c.revision)), "next_lease": .int(Int(c.nextLease)),
+            // Values as base64: a store value is bytes, not necessarily UTF-8.
             "entries": .array(c.entries.values.sorted { $0.key < $1.key }.map {
-                ["key": .string($0.key), "value": .string($0.text), "mod": .int(Int($0.modRevision)), "create": .int(Int($0.createRevision))]
+                var o: [String: JSONValue] = ["key": .string($0.key), "value": .string(Data($0.value).base64EncodedString()),
+                                              "mod": .int(Int($0.modRevision)), "create": .int(Int($0.createRevision))]
+                if let l = $0.lease { o["lease"] = .int(Int(l.value)) }
+                return .object(o)
             }),
         ]
         let tmp = path + ".tmp"
@@ -97,7 +103,8 @@ public final class FileStore: ClusterStore {
     public func put(_ key: String, _ value: [UInt8], lease: LeaseID?) throws(StoreError) {
         try locked { (c: inout Content) throws(StoreError) in
             c.revision += 1
-            c.entries[key] = StoreEntry(key: key, value: value, modRevision: c.revision, createRevision: c.entries[key]?.createRevision ?? c.revision)
+            c.entries[key] = StoreEntry(key: key, value: value, modRevision: c.revision, createRevision: c.entries[key]?.createRevision ?? c.revision,
+                                        lease: lease)
         }
     }
 
@@ -110,7 +117,7 @@ public final class FileStore: ClusterStore {
             let existing = entries.map(\.key).filter { c.entries[$0] != nil }
             guard existing.isEmpty else { return existing }
             c.revision += 1
-            for (k, v) in entries { c.entries[k] = StoreEntry(key: k, value: v, modRevision: c.revision, createRevision: c.revision) }
+            for (k, v) in entries { c.entries[k] = StoreEntry(key: k, value: v, modRevision: c.revision, createRevision: c.revision, lease: lease) }
             return []
         }
     }

@@ -24,12 +24,20 @@ struct ClusterCommand: ParsableCommand {
                 printErr("error: \(error)")
                 throw ExitCode(1)
             }
-            guard case .file(let path) = settings.location else {
-                printErr("error: --cluster-store \(url): the etcd client is not part of this build yet; use file:/PATH")
-                throw ExitCode(1)
+            let store: any ClusterStore
+            switch settings.location {
+            case .file(let path): store = FileStore(path: path)
+            case .etcd:
+                do {
+                    guard let configuration = try EtcdConfiguration(settings) else { throw ExitCode(1) }
+                    store = try EtcdStore(configuration)
+                } catch let error as EtcdConfigurationError {
+                    printErr("error: \(error)")
+                    throw ExitCode(1)
+                }
             }
             let entries: [StoreEntry]
-            do { entries = try FileStore(path: path).list(prefix: "/netform/").entries } catch {
+            do { entries = try store.list(prefix: "/netform/").entries } catch {
                 printErr("error: cluster store: \(error)")
                 throw ExitCode(1)
             }

@@ -34,8 +34,13 @@ enum LiveHost {
         switch settings.location {
         case .file(let path): store = FileStore(path: path)
         case .etcd:
-            printErr("error: --cluster-store \(storeURL): the etcd client is not part of this build yet; use file:/PATH")
-            throw ExitCode(1)
+            do {
+                guard let configuration = try EtcdConfiguration(settings) else { throw ExitCode(1) }
+                store = try EtcdStore(configuration)
+            } catch let error as EtcdConfigurationError {
+                printErr("error: \(error)")
+                throw ExitCode(1)
+            }
         }
         let advertise = try resolveAdvertise(settings.advertise)
         let observe = r.observe
