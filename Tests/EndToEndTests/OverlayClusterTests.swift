@@ -8,10 +8,24 @@ import TestSupport
 /// from inside the containers and `bridge -j fdb` / `ip -j neigh`.
 @Suite(.enabled(if: KernelSandbox.isActive, "\(KernelSandbox.skipReason)"))
 struct OverlayAcrossHosts {
-    @Test func containersOnTwoHostsReachEachOtherOverVXLAN() throws {
+    /// The same with the embedded file store and with a real etcd (started by the
+    /// test on the underlay, stopped by PID).
+    @Test(arguments: ["file", "etcd"])
+    func containersOnTwoHostsReachEachOtherOverVXLAN(_ store: String) throws {
         let r = try sandboxed("""
         T=$(mktemp -d)
         ip link add underlay type bridge; ip link set underlay up
+        ip addr add 192.168.77.254/24 dev underlay
+        if [ \(store) = etcd ]; then
+          etcd --name nf --data-dir $T/etcd --listen-client-urls http://192.168.77.254:23790 --advertise-client-urls http://192.168.77.254:23790 \\
+               --listen-peer-urls http://127.0.0.1:23800 --initial-advertise-peer-urls http://127.0.0.1:23800 \\
+               --initial-cluster nf=http://127.0.0.1:23800 >$T/etcd.log 2>&1 &
+          echo $! > $T/etcd.pid
+          for i in $(seq 100); do etcdctl --endpoints=http://192.168.77.254:23790 endpoint health >/dev/null 2>&1 && break; sleep 0.1; done
+          STORE=etcd://192.168.77.254:23790
+        else
+          STORE=file:$T/store.json
+        fi
         for h in 1 2; do
           ip netns add host$h
           ip link add u$h type veth peer name eth0 netns host$h
@@ -23,9 +37,9 @@ struct OverlayAcrossHosts {
           echo $! > $T/holder$h
           for i in $(seq 200); do [ -e /proc/$(cat $T/holder$h)/root/run/ready ] && break; sleep 0.05; done
         done
-        trap 'kill $(cat $T/holder1) $(cat $T/holder2) 2>/dev/null || true' EXIT
+        trap 'kill $(cat $T/holder1) $(cat $T/holder2) 2>/dev/null || true; [ -e $T/etcd.pid ] && kill $(cat $T/etcd.pid) 2>/dev/null || true' EXIT
         onhost() { local h=$1; shift; nsenter -t "$(cat $T/holder$h)" --mount --net=/run/netns/host$h "$@"; }
-        nf() { local h=$1; shift; onhost $h netform "$@" --host-name node$h --cluster-store file:$T/store.json --cluster-advertise 192.168.77.$h; }
+        nf() { local h=$1; shift; onhost $h netform "$@" --host-name node$h --cluster-store $STORE --cluster-advertise 192.168.77.$h; }
         cat > $T/ov.yaml <<'EOF'
         version: 1
         project: swarm
@@ -58,15 +72,15 @@ struct OverlayAcrossHosts {
         nf 1 plan --detailed-exitcode $T/ov.yaml >/dev/null && echo "node1 converged"
         nf 2 plan --detailed-exitcode $T/ov.yaml >/dev/null && echo "node2 converged"
         echo "== status"
-        netform cluster status --cluster-store file:$T/store.json | grep -E "^project|node[12] |on node|claims"
-        netform cluster status --json --cluster-store file:$T/store.json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sorted(h["name"] for h in d["projects"][0]["hosts"]))'
+        onhost 1 netform cluster status --cluster-store $STORE | grep -E "^project|node[12] |on node|claims"
+        onhost 1 netform cluster status --json --cluster-store $STORE | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sorted(h["name"] for h in d["projects"][0]["hosts"]))'
         echo "== node2 leaves"
         nf 2 destroy --yes $T/ov.yaml | tail -1
         nf 1 plan $T/ov.yaml | grep -c "fdb\\|neighbour" || true
         nf 1 apply --yes $T/ov.yaml >/dev/null
         onhost 1 bridge -j fdb show | python3 -c 'import json,sys; print(sorted(e["dst"] for e in json.load(sys.stdin) if e.get("dst")))'
         nf 1 destroy --yes $T/ov.yaml >/dev/null
-        python3 -c 'import json,sys; print([e["key"] for e in json.load(open(sys.argv[1]))["entries"]])' $T/store.json
+        onhost 1 netform cluster status --json --cluster-store $STORE | python3 -c 'import json,sys; p=json.load(sys.stdin)["projects"][0]; print(p["hosts"], len(p["claims"]), sorted(n["name"] for n in p["networks"]), [e for n in p["networks"] for e in n["endpoints"]])' 
         echo "== done"
         """)
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
@@ -88,7 +102,7 @@ struct OverlayAcrossHosts {
             Destroy complete: 0 added, 0 changed, \(text(after: "Destroy complete: 0 added, 0 changed, ", in: r.stdout, until: "\n"))
             3
             []
-            ['/netform/swarm/networks/back', '/netform/swarm/networks/front']
+            [] 0 ['back', 'front'] []
 
             """, "node1 forgets node2's endpoint (FDB and neighbour), destroy leaves only the shared network definitions")
     }
