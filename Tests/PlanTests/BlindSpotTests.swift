@@ -149,6 +149,19 @@ containers:
     }
 }
 
+extension LockHolder {
+    /// A PID left in the file by a killed apply is never named (no process has it).
+    @Test func aDeadPIDInTheFileIsNotTheHolder() throws {
+        let dir = try #require(mkdtempPath())
+        defer { _ = try? FileManager.default.removeItem(atPath: dir) }
+        let path = "\(dir)/apply.lock"
+        try Data("99999999\n".utf8).write(to: URL(fileURLWithPath: path))
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        defer { close(fd) }
+        #expect(ApplyLock.holder(fd: fd, device: 0, inode: 0) == nil)
+    }
+}
+
 func mkdtempPath() -> String? {
     var template = Array("/tmp/netform-blindspot-XXXXXX".utf8CString)
     guard let p = mkdtemp(&template) else { return nil }
