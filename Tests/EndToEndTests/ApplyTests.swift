@@ -42,6 +42,8 @@ func sandboxed(_ script: String) throws -> TestSupport.Output {
     h["links"]=[l for l in h["links"] if keep(l.get("ifname"))]
     h["addresses"]=[a for a in h["addresses"] if keep(a["dev"])]
     h["routes"]=[r for r in h["routes"] if r.get("dev") in ("br-sentinel","vsent0")]
+    h["neighbours"]=[n for n in h["neighbours"] if keep(n["dev"])]
+    h["fdb"]=[e for e in h["fdb"] if keep(e.get("ifname")) or e.get("master") == "br-sentinel"]
     print(json.dumps(s, sort_keys=True))'; }
 
     """

@@ -337,3 +337,29 @@ func sameOperations(_ a: [Model.Operation], _ b: [Model.Operation]) -> Bool {
         #expect(found.isEmpty, "\(found.joined(separator: "\n"))")
     }
 }
+
+@Suite struct MoreOwnership {
+    /// A link without a mark in someone else's interface group (another tool that
+    /// uses groups, or another project's half-made link) is not this project's.
+    @Test(arguments: [UInt32(7), OwnerMark.linkGroup(project: "other")])
+    func aForeignGroupDoesNotMakeALinkOurs(_ group: UInt32) throws {
+        var state = pristineHost()
+        state[.host]!.links.append(LinkState(name: "docker0", kind: .bridge, mtu: 1500, group: group))
+        let plan = try planFor(seedSpec, state).1
+        #expect(plan.conflicts.map(\.description) == ["network.bridge: link docker0 in namespace host exists and is not netform's"])
+    }
+
+    /// A namespace the project owns but no longer wants is in the saved plan's
+    /// scope: a change there (while its deletion waits) makes the plan stale.
+    @Test func aNamespaceToBeDeletedIsInTheFingerprint() throws {
+        let seeded = asObserved(try converge(seedSpec, from: pristineHost()).1)
+        let smaller = seedSpec.replacingOccurrences(of: "  container3: {networks: [aislada]}\n", with: "")
+        let plan = try planFor(smaller, seeded).1
+        let ref = NamespaceRef.named("seed.container3")
+        #expect(plan.steps.map(\.operation).contains(.deleteNamespace(name: "seed.container3")))
+        #expect(plan.scope.contains(ref))
+        var changed = seeded
+        changed[ref]!.links.append(LinkState(name: "dbg0", kind: .bridge, mtu: 1500, alias: "a debugging session's"))
+        #expect(Fingerprint.of(changed, scope: plan.scope) != plan.fingerprint)
+    }
+}
