@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "Model", dependencies: ["Addressing"], swiftSettings: strict),
         .target(name: "Compile", dependencies: ["Spec", "Model"], swiftSettings: strict),
         .target(name: "Plan", dependencies: ["Model"], swiftSettings: strict),
-        .target(name: "Execute", dependencies: ["Model", "Plan", "Netlink", "Firewall"], swiftSettings: strict),
+        .target(name: "Execute", dependencies: ["Model", "Plan", "Netlink", "Firewall", "Cluster"], swiftSettings: strict),
         // The cluster store: protocol, key layout and records (pure), the in-memory
         // store; the etcd client lives here too (I/O).
         .target(name: "Cluster", dependencies: ["Model", "Addressing"], swiftSettings: strict),
@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "Explain", dependencies: ["Model", "Compile", "Spec", "Addressing"], swiftSettings: strict),
         // Real traffic between namespaces, to check explain against the kernel (I/O).
         .target(name: "Probe", dependencies: ["Netlink", "Addressing", "Model", "Compile", "Explain"], swiftSettings: strict),
-        .target(name: "Reconcile", dependencies: ["Spec", "Model", "Compile", "Plan", "Execute"], swiftSettings: strict),
+        .target(name: "Reconcile", dependencies: ["Spec", "Model", "Compile", "Plan", "Execute", "Addressing"], swiftSettings: strict),
         // Reads the live kernel state into Model values (read-only; CNetlink for setns;
         // Spec for the fields of `network inspect` the kernel does not hold).
         .target(name: "Observe", dependencies: ["Netlink", "Model", "Addressing", "CNetlink", "Spec", "Firewall"], swiftSettings: strict),
@@ -66,7 +66,8 @@ let package = Package(
         .testTarget(name: "YAMLTests", dependencies: ["YAML"], swiftSettings: strict),
         .testTarget(name: "AddressingTests", dependencies: ["Addressing"], swiftSettings: strict),
         .testTarget(name: "SpecTests", dependencies: ["Spec"], swiftSettings: strict),
-        .testTarget(name: "PlanTests", dependencies: ["Plan", "Compile", "Spec", "Model", "Execute", "Reconcile", "Explain"], swiftSettings: strict),
+        .testTarget(name: "PlanTests", dependencies: ["Plan", "Compile", "Spec", "Model", "Execute", "Reconcile", "Explain", "Cluster"],
+                    swiftSettings: strict),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ObserveTests", dependencies: ["Observe", "Model", "Netlink", "TestSupport", "netform", "YAML", "Spec"],
                     swiftSettings: strict),

@@ -53,7 +53,8 @@ public enum Compiler {
     ///     the ref the spec gives, with why; a container adopting one is an error.
     public static func compile(_ spec: Spec, observed: HostState, localHost: String? = nil,
                                namespaceAliases: [NamespaceRef: NamespaceRef] = [:],
-                               refusedNamespaces: [NamespaceRef: String] = [:]) throws(CompileError) -> CompiledSpec {
+                               refusedNamespaces: [NamespaceRef: String] = [:],
+                               cluster: ClusterView? = nil) throws(CompileError) -> CompiledSpec {
         let project = spec.project
         var desired = HostState()
         var host = NamespaceState(ref: .host)
@@ -84,7 +85,20 @@ public enum Compiler {
             }
         }
 
-        var ipam = AddressAllocator(spec: spec, observed: observed, project: project, containers: placed, aliases: namespaceAliases)
+        // Addresses other hosts hold on overlay networks are never handed out here; a
+        // static address another host holds is an error naming it.
+        let elsewhere = cluster?.claimedElsewhere(project: project) ?? [:]
+        for c in placed {
+            for a in c.attachments {
+                for ip in [a.ipv4.map(IPAddress.v4), a.ipv6.map(IPAddress.v6)].compactMap({ $0 }) where elsewhere[a.network]?.contains(ip) == true {
+                    let who = cluster.flatMap { $0.entries[StoreLayout.claim(project: project, network: a.network, address: ip)] }
+                        .flatMap(StoreLayout.owner(of:)) ?? "another host"
+                    throw CompileError("container '\(c.name)': address \(ip) on network '\(a.network)' is held by host '\(who)' (cluster store)")
+                }
+            }
+        }
+        var ipam = AddressAllocator(spec: spec, observed: observed, project: project, containers: placed, aliases: namespaceAliases,
+                                    taken: elsewhere)
         var adoptedBy: [NamespaceRef: String] = [:]
 
         for c in placed {
@@ -158,8 +172,10 @@ public enum Compiler {
         let firewall = FirewallCompiler.compile(spec, endpoints: endpoints)
         if let table = firewall.table { host.firewall = [table] }
         desired[.host] = host
-        return CompiledSpec(desired: DesiredState(project: project, state: desired, createdNamespaces: created, adoptedNamespaces: adopted),
-                            endpoints: endpoints, unenforced: unenforced(spec), notes: firewall.notes)
+        var compiled = CompiledSpec(desired: DesiredState(project: project, state: desired, createdNamespaces: created, adoptedNamespaces: adopted),
+                                    endpoints: endpoints, unenforced: cluster == nil ? unenforced(spec) : [], notes: firewall.notes)
+        if let cluster { addCluster(cluster, spec: spec, to: &compiled) }
+        return compiled
     }
 }
 
@@ -218,8 +234,11 @@ struct AddressAllocator {
     private var used: [String: Set<IPAddress>] = [:]
     private var assigned: [String: IPAddress] = [:]  // "network/container/family"
 
-    init(spec: Spec, observed: HostState, project: String, containers: [ContainerSpec], aliases: [NamespaceRef: NamespaceRef] = [:]) {
+    init(spec: Spec, observed: HostState, project: String, containers: [ContainerSpec], aliases: [NamespaceRef: NamespaceRef] = [:],
+         taken: [String: Set<IPAddress>] = [:]) {
         let networks = Dictionary(spec.networks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        // 0. Addresses other hosts hold (cluster store claims).
+        for (network, ips) in taken { used[network, default: []].formUnion(ips) }
         // 1. Static addresses are reserved before anything else.
         for c in containers {
             for a in c.attachments {

@@ -63,6 +63,12 @@ public enum DryRun {
             return [prefix(ns, "nft") + "delete table \(family) \(name)"]
         case .setSysctl(let ns, let key, let value):
             return [prefix(ns, "sysctl") + "-w \(key)=\(value)"]
+        case .claimStoreKey(let key, let value):
+            return ["store create-if-absent \(key) \(q(value))"]
+        case .putStoreKey(let key, let value):
+            return ["store put \(key) \(q(value))"]
+        case .deleteStoreKey(let key):
+            return ["store delete \(key)"]
         }
     }
 

@@ -52,10 +52,13 @@ public final class NftablesBackend {
 public final class HostDriver: OperationDriver {
     public let netlink: KernelDriver
     public let nftables: NftablesBackend
+    /// The cluster store, when the host has one (etcd or the embedded store).
+    public var store: StoreBackend?
 
-    public init(netlink: KernelDriver = KernelDriver(), nftables: NftablesBackend = NftablesBackend()) {
+    public init(netlink: KernelDriver = KernelDriver(), nftables: NftablesBackend = NftablesBackend(), store: StoreBackend? = nil) {
         self.netlink = netlink
         self.nftables = nftables
+        self.store = store
     }
 
     public func perform(_ op: Operation) throws(ExecuteError) {
@@ -63,6 +66,9 @@ public final class HostDriver: OperationDriver {
         case .netlink: try netlink.perform(op)
         case .nftables: try nftables.perform(op)
         case .sysctl: try SysctlBackend.perform(op)
+        case .store:
+            guard let store else { throw ExecuteError(operation: DryRun.describe(op), message: "no cluster store is configured") }
+            try store.perform(op)
         }
     }
 

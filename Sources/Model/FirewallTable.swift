@@ -123,6 +123,20 @@ public struct FirewallTable: Sendable, Equatable, Codable {
     /// `batch` as canonical JSON text.
     public var canonicalJSON: String { batch.rendered }
 
+    /// Feeds the table's content (chains, bases, rules) to `feed` in a fixed order,
+    /// without building its JSON text: what a fingerprint digests.
+    public func digest(into feed: (String) -> Void) {
+        feed(family); feed(name)
+        for c in chains {
+            feed("c"); feed(c.name)
+            if let b = c.base { feed(b.type); feed(b.hook); feed(String(b.priority)); feed(b.policy) }
+            for r in c.rules {
+                feed("r"); feed(r.comment)
+                for e in r.expr { e.digest(into: feed) }
+            }
+        }
+    }
+
     /// The same table with every anonymous set's elements in one order. The kernel
     /// keeps set elements in an order of its own (`{"nf-f1…", "nf-77…"}` comes back
     /// from `{"nf-77…", "nf-f1…"}`), and a set means the same in any order.
@@ -142,7 +156,8 @@ public struct FirewallTable: Sendable, Equatable, Codable {
             var out: [String: JSONValue] = [:]
             for (k, x) in m {
                 if k == "set", case .array(let items) = x {
-                    out[k] = .array(items.map(sortingSets).sorted { $0.rendered < $1.rendered })
+                    // Each element rendered once, not once per comparison.
+                    out[k] = .array(items.map(sortingSets).map { ($0.rendered, $0) }.sorted { $0.0 < $1.0 }.map(\.1))
                 } else {
                     out[k] = sortingSets(x)
                 }

@@ -106,6 +106,11 @@ public struct NamespaceState: Sendable, Equatable, Codable {
     /// Observed what the kernel has. netform sets them when they differ and never
     /// resets them (other tools rely on them too); `plan` shows each change.
     public var sysctls: [String: String] = [:]
+    /// Host namespace only: the cluster store's keys of the project, as this host
+    /// reads them (Observed) or must hold them (Desired: its own registration, the
+    /// overlay networks it uses, its address claims and endpoints). nil: no store.
+    /// Store changes are plan steps like kernel changes, and are rolled back alike.
+    public var clusterStore: [String: String]?
 
     public init(ref: NamespaceRef, owner: OwnerMark? = nil, links: [LinkState] = [], addresses: [AddressState] = [],
                 routes: [RouteState] = [], neighbours: [NeighbourState] = [], fdb: [FDBEntryState] = [],
@@ -332,11 +337,16 @@ public struct DesiredState: Sendable, Equatable, Codable {
     public var state: HostState
     public var createdNamespaces: Set<NamespaceRef>
     public var adoptedNamespaces: Set<NamespaceRef>
+    /// This host's name in the cluster store: store keys whose record names it are its
+    /// own (nil: no store).
+    public var storeHost: String?
 
-    public init(project: String, state: HostState, createdNamespaces: Set<NamespaceRef> = [], adoptedNamespaces: Set<NamespaceRef> = []) {
+    public init(project: String, state: HostState, createdNamespaces: Set<NamespaceRef> = [], adoptedNamespaces: Set<NamespaceRef> = [],
+                storeHost: String? = nil) {
         self.project = project
         self.state = state
         self.createdNamespaces = createdNamespaces
         self.adoptedNamespaces = adoptedNamespaces
+        self.storeHost = storeHost
     }
 }

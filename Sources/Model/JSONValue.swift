@@ -21,6 +21,23 @@ public indirect enum JSONValue: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { rendered }
 
+    /// Feeds the value's parts (type tags, keys in sorted order, scalars) to `feed`:
+    /// two equal values feed the same sequence, without rendering text.
+    public func digest(into feed: (String) -> Void) {
+        switch self {
+        case .null: feed("n")
+        case .bool(let b): feed(b ? "t" : "f")
+        case .int(let i): feed("i"); feed(String(i))
+        case .string(let s): feed("s"); feed(s)
+        case .array(let items):
+            feed("["); for item in items { item.digest(into: feed) }; feed("]")
+        case .object(let members):
+            feed("{")
+            for key in members.keys.sorted() { feed(key); members[key]!.digest(into: feed) }
+            feed("}")
+        }
+    }
+
     private func write(to out: inout String) {
         switch self {
         case .null: out += "null"

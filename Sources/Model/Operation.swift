@@ -41,6 +41,14 @@ public enum Operation: Sendable, Equatable, Codable {
     /// Deletes the table if it exists (a table already gone is a delete done).
     case deleteFirewallTable(namespace: NamespaceRef, family: String, name: String)
 
+    // Cluster store (keys of the project; values are JSON text)
+    /// Creates the key only if it is absent (an address claim): fails, writing
+    /// nothing, when another host holds it.
+    case claimStoreKey(key: String, value: String)
+    case putStoreKey(key: String, value: String)
+    /// Deletes the key (a key already gone is a delete done).
+    case deleteStoreKey(key: String)
+
     // Global settings
     /// Writes `/proc/sys/KEY` (dots for slashes) in the namespace.
     case setSysctl(namespace: NamespaceRef, key: String, value: String)
@@ -56,6 +64,8 @@ public enum Operation: Sendable, Equatable, Codable {
              .addNeighbour(let ns, _), .deleteNeighbour(let ns, _), .addFDBEntry(let ns, _), .deleteFDBEntry(let ns, _),
              .replaceFirewallTable(let ns, _), .deleteFirewallTable(let ns, _, _), .setSysctl(let ns, _, _):
             ns
+        case .claimStoreKey, .putStoreKey, .deleteStoreKey:
+            .host
         }
     }
 
@@ -65,6 +75,7 @@ public enum Operation: Sendable, Equatable, Codable {
         switch self {
         case .replaceFirewallTable, .deleteFirewallTable: .nftables
         case .setSysctl: .sysctl
+        case .claimStoreKey, .putStoreKey, .deleteStoreKey: .store
         default: .netlink
         }
     }
@@ -75,6 +86,8 @@ public enum Operation: Sendable, Equatable, Codable {
         case nftables
         /// `/proc/sys` of the namespace.
         case sysctl
+        /// The cluster store (etcd, or the embedded store).
+        case store
     }
 }
 

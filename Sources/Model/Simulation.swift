@@ -97,6 +97,17 @@ extension HostState {
             guard namespaces[ns] != nil else { throw SimulationError("no namespace \(ns)") }
             namespaces[ns]!.firewall.removeAll { $0.family == table.family && $0.name == table.name }
             namespaces[ns]!.firewall.append(table)
+        case .claimStoreKey(let key, let value):
+            guard namespaces[.host] != nil else { throw SimulationError("no host namespace") }
+            var store = namespaces[.host]!.clusterStore ?? [:]
+            guard store[key] == nil else { throw SimulationError("store key \(key) is taken") }
+            store[key] = value
+            namespaces[.host]!.clusterStore = store
+        case .putStoreKey(let key, let value):
+            guard namespaces[.host] != nil else { throw SimulationError("no host namespace") }
+            namespaces[.host]!.clusterStore = (namespaces[.host]!.clusterStore ?? [:]).merging([key: value]) { _, new in new }
+        case .deleteStoreKey(let key):
+            namespaces[.host]?.clusterStore?[key] = nil
         case .setSysctl(let ns, let key, let value):
             guard namespaces[ns] != nil else { throw SimulationError("no namespace \(ns)") }
             namespaces[ns]!.sysctls[key] = value

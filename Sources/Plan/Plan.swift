@@ -124,6 +124,8 @@ extension Step {
         switch (resource.kind, operation) {
         case (.container, .deleteNamespace): true
         case (.firewall, .deleteFirewallTable): true
+        // The host's registration in the cluster store: the host leaves the cluster.
+        case (.host, .deleteStoreKey(let key)): resource.name == "cluster" && key.contains("/hosts/")
         case (.network, .deleteLink): change == .delete && details.contains { $0.attribute == "link" && ($0.old ?? "").hasSuffix("(bridge)") }
         default: false
         }

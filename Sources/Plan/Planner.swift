@@ -108,6 +108,10 @@ struct PlanBuilder {
             if isOurs(ns.owner) { out.insert(resource(for: ns.owner, fallback: ns.ref)) }
             for t in ns.firewall where t.belongs(to: project) { out.insert(firewallResource(t)) }
             if !ns.sysctls.isEmpty, ns.ref == .host { out.insert(Resource(.host, "sysctls")) }
+            // This host's registration in the cluster store.
+            if let mine = desired.storeHost, ns.clusterStore?[StoreLayout.host(project: project, host: mine)] != nil {
+                out.insert(Resource(.host, "cluster"))
+            }
             for l in ns.links { if let o = ownerOf(l, in: ns), isOurs(o) { out.insert(resource(for: o, fallback: ns.ref)) } }
         }
         return out.sorted()
@@ -201,12 +205,15 @@ struct PlanBuilder {
     mutating func build() {
         // The firewall is installed (or changed) first, so isolation holds from the
         // moment the first container can send; it goes last, after the containers.
+        claimInStore()
         installFirewall()
         deleteUnwantedNamespaces()
         deleteUnwantedObjects()
         createNamespaces()
         reconcileLinks()
         addAddressesAndRoutes()
+        reconcileNeighboursAndFDB()
+        publishInStore()
         removeFirewall()
         setSysctls()
     }
@@ -706,8 +713,9 @@ public enum Fingerprint {
             for f in ns.fdb { feed("f"); feed(f.link); feed(f.mac.description); feed(f.destination?.description ?? "-") }
             // netform's tables (any project's: a saved plan must not run over a table
             // another apply changed meanwhile); foreign tables change on their own.
-            for t in ns.firewall where t.isNetforms { feed("t"); feed(t.qualifiedName); feed(t.canonicalJSON) }
+            for t in ns.firewall where t.isNetforms { feed("t"); t.digest(into: feed) }
             for (k, v) in ns.sysctls.sorted(by: { $0.key < $1.key }) { feed("s"); feed(k); feed(v) }
+            for (k, v) in (ns.clusterStore ?? [:]).sorted(by: { $0.key < $1.key }) { feed("k"); feed(k); feed(v) }
         }
         func hex(_ v: UInt64) -> String {
             let s = String(v, radix: 16)

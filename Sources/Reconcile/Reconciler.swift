@@ -1,3 +1,4 @@
+import Addressing
 import Compile
 import Execute
 import Model
@@ -25,6 +26,25 @@ public struct Reconciler {
     public var namespaceIdentity: (NamespaceRef) -> String? = { _ in nil }
     /// Files under /run/netns that are not namespaces (none on a simulated host).
     public var namespaceFiles = NamespaceFiles.none
+    /// This host in the cluster store (`--cluster-store`): its name and the underlay
+    /// address others send VXLAN to. `observe` then also reads the store's keys into
+    /// the host namespace's `clusterStore`, and overlays span the hosts.
+    public var cluster: ClusterIdentity?
+
+    /// Who this host is in the cluster store.
+    public struct ClusterIdentity: Sendable, Equatable {
+        public var host: String
+        public var advertise: IPAddress
+        public init(host: String, advertise: IPAddress) {
+            self.host = host
+            self.advertise = advertise
+        }
+    }
+
+    /// The view of the cluster store compile needs, from what was observed.
+    func clusterView(_ observed: HostState) -> ClusterView? {
+        cluster.map { ClusterView(host: $0.host, advertise: $0.advertise, entries: observed[.host]?.clusterStore ?? [:]) }
+    }
 
     public init(observe: @escaping (_ extra: [NamespaceRef]) throws -> HostState, driver: any OperationDriver, localHost: String?) {
         self.observe = observe
@@ -65,20 +85,21 @@ public struct Reconciler {
     public func observeAndCompile(_ spec: Spec, lap: (String) -> Void = { _ in }) throws -> (CompiledSpec, HostState) {
         var observed = try observe([])
         lap("observe")
-        var compiled = try Compiler.compile(spec, observed: observed, localHost: localHost)
+        var compiled = try Compiler.compile(spec, observed: observed, localHost: localHost, cluster: clusterView(observed))
         lap("compile")
         let adopted = compiled.desired.adoptedNamespaces
         let aliases = namespaceAliases(adopted, observed: observed)
         let refused = refusedNamespaces(adopted)
         if !aliases.isEmpty || !refused.isEmpty {
             compiled = try Compiler.compile(spec, observed: observed, localHost: localHost, namespaceAliases: aliases,
-                                            refusedNamespaces: refused)
+                                            refusedNamespaces: refused, cluster: clusterView(observed))
         }
         let extra = compiled.desired.adoptedNamespaces.filter { observed[$0] == nil }
         if !extra.isEmpty {
             // Adopted namespaces given by path or PID are not under /run/netns.
             observed = try observe(Array(extra))
-            compiled = try Compiler.compile(spec, observed: observed, localHost: localHost, namespaceAliases: aliases)
+            compiled = try Compiler.compile(spec, observed: observed, localHost: localHost, namespaceAliases: aliases,
+                                            refusedNamespaces: refused, cluster: clusterView(observed))
         }
         return (compiled, observed)
     }
@@ -141,7 +162,8 @@ public struct Reconciler {
         var host = HostState()
         host[.host] = NamespaceState(ref: .host)
         for ref in present { host[ref] = NamespaceState(ref: ref) }
-        let desired = DesiredState(project: project, state: host, adoptedNamespaces: present)
+        if cluster != nil { host[.host]!.clusterStore = [:] }
+        let desired = DesiredState(project: project, state: host, adoptedNamespaces: present, storeHost: cluster?.host)
         return PlannedChange(plan: Planner.plan(desired, observed: observed), desired: desired, endpoints: [])
     }
 

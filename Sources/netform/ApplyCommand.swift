@@ -30,7 +30,7 @@ struct ApplyCommand: ParsableCommand {
     @OptionGroup var host: HostOptions
 
     func run() throws {
-        try Apply.run(source: .file(file), yes: yes, dryRun: dryRun, lockTimeout: lockTimeout, hostName: host.hostName, verb: "Apply",
+        try Apply.run(source: .file(file), yes: yes, dryRun: dryRun, lockTimeout: lockTimeout, host: host, verb: "Apply",
                       probe: probe)
     }
 }
@@ -54,7 +54,7 @@ struct DestroyCommand: ParsableCommand {
 
     func run() throws {
         try Apply.run(source: spec.map { .destroySpec($0) } ?? .destroyProject(project!), yes: yes, dryRun: dryRun,
-                      lockTimeout: lockTimeout, hostName: host.hostName, verb: "Destroy")
+                      lockTimeout: lockTimeout, host: host, verb: "Destroy")
     }
 }
 
@@ -66,10 +66,10 @@ enum Apply {
         case destroyProject(String)
     }
 
-    static func run(source: Source, yes: Bool, dryRun: Bool, lockTimeout: Double, hostName: String?, verb: String,
+    static func run(source: Source, yes: Bool, dryRun: Bool, lockTimeout: Double, host: HostOptions, verb: String,
                     probe: Bool = false) throws {
         try requireRoot(verb.lowercased())
-        var reconciler = LiveHost.reconciler(hostName: hostName)
+        var reconciler = try LiveHost.reconciler(host)
         reconciler.namespaceFiles = LiveHost.namespaceFiles
         if ProcessInfo.processInfo.environment["NETFORM_PROFILE"] == "1" { reconciler.profile = Executor.Profile() }
         // Validate before taking the lock: bad input changes nothing.

@@ -39,7 +39,7 @@ struct ExplainCommand: ParsableCommand {
     func run() throws {
         try requireRoot("explain")
         let spec = try LiveHost.loadSpec(self.spec)
-        let reconciler = LiveHost.reconciler(hostName: host.hostName)
+        let reconciler = try LiveHost.reconciler(host)
         let (compiled, observed) = try reconciler.observeAndCompile(spec)
         let explainer = Explainer(spec: spec, compiled: compiled, observed: observed)
         var answers: [ReachabilityAnswer]

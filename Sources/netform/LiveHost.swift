@@ -1,4 +1,6 @@
+import Addressing
 import ArgumentParser
+import Cluster
 import Execute
 import Foundation
 import Model
@@ -14,6 +16,49 @@ enum LiveHost {
                            localHost: hostName ?? ProcessInfo.processInfo.hostName)
         r.namespaceIdentity = namespaceIdentity
         return r
+    }
+
+    /// The reconciler for the host options: with `--cluster-store`, observe also reads
+    /// the store's netform keys and store operations go to it.
+    static func reconciler(_ options: HostOptions) throws -> Reconciler {
+        var r = reconciler(hostName: options.hostName)
+        guard let storeURL = options.clusterStore else { return r }
+        let settings: ClusterSettings
+        do {
+            settings = try ClusterSettings(store: storeURL, advertise: options.clusterAdvertise, options: options.clusterStoreOpt)
+        } catch {
+            printErr("error: \(error)")
+            throw ExitCode(1)
+        }
+        let store: any ClusterStore
+        switch settings.location {
+        case .file(let path): store = FileStore(path: path)
+        case .etcd:
+            printErr("error: --cluster-store \(storeURL): the etcd client is not part of this build yet; use file:/PATH")
+            throw ExitCode(1)
+        }
+        let advertise = try resolveAdvertise(settings.advertise)
+        let observe = r.observe
+        r.observe = { extra in
+            var state = try observe(extra)
+            let entries = try store.list(prefix: "/netform/").entries
+            state[.host]?.clusterStore = Dictionary(entries.map { ($0.key, $0.text) }, uniquingKeysWith: { a, _ in a })
+            return state
+        }
+        r.driver = HostDriver(store: StoreBackend(store))
+        r.cluster = .init(host: r.localHost ?? ProcessInfo.processInfo.hostName, advertise: advertise)
+        return r
+    }
+
+    /// `--cluster-advertise`: an address, or an interface's first IPv4 address.
+    static func resolveAdvertise(_ text: String) throws -> IPAddress {
+        if let ip = IPAddress(text) { return ip }
+        let host = try Observer.observe(namespace: .host)
+        guard let a = host.addresses.first(where: { $0.link == text && $0.address.family == .v4 }) else {
+            printErr("error: --cluster-advertise \(text): not an address, nor an interface with an IPv4 address on this host")
+            throw ExitCode(1)
+        }
+        return a.address
     }
 
     /// `dev:inode` of a namespace's nsfs file; nil when it cannot be read.
@@ -51,6 +96,12 @@ func printErr(_ s: String) {
 struct HostOptions: ParsableArguments {
     @Option(help: "This host's name for `host:` placement (default: the system host name).")
     var hostName: String?
+    @Option(help: "The cluster store overlays span hosts through: etcd://HOST:PORT[,HOST:PORT...], etcds://... (TLS) or file:/PATH.")
+    var clusterStore: String?
+    @Option(help: "The underlay address (or interface) other hosts send this host's VXLAN traffic to.")
+    var clusterAdvertise: String?
+    @Option(help: "A store option KEY=VALUE: kv.cacertfile, kv.certfile, kv.keyfile, kv.username, kv.password, kv.timeout.")
+    var clusterStoreOpt: [String] = []
 }
 
 func formatDuration(_ d: Duration) -> String {

@@ -25,7 +25,7 @@ struct PlanCommand: ParsableCommand {
     func run() throws {
         try requireRoot("plan")
         let spec = try LiveHost.loadSpec(self.spec)
-        var reconciler = LiveHost.reconciler(hostName: host.hostName)
+        var reconciler = try LiveHost.reconciler(host)
         reconciler.namespaceFiles = LiveHost.namespaceFiles
         if ProcessInfo.processInfo.environment["NETFORM_PROFILE"] == "1" { reconciler.profile = Executor.Profile() }
         let planned = try reconciler.plan(spec)

@@ -1,0 +1,68 @@
+import Addressing
+
+/// The cluster options of a host, as Docker's daemon took them: `--cluster-store
+/// PROVIDER://URL`, `--cluster-advertise IP|IFACE`, `--cluster-store-opt KEY=VALUE`.
+///
+/// Why it exists: every front end (plan, apply, destroy, the agent) parses the same
+/// options into the same store, with the same errors.
+public struct ClusterSettings: Sendable, Equatable {
+    /// Where the store is.
+    public enum Location: Sendable, Equatable {
+        /// `file:PATH`: the embedded store in one file (hosts sharing a file system).
+        case file(String)
+        /// `etcd://HOST:PORT[,HOST:PORT…]`, `etcds://` for TLS.
+        case etcd(endpoints: [String], tls: Bool)
+    }
+
+    public var location: Location
+    /// An address, or the name of an interface whose first IPv4 address is used.
+    public var advertise: String
+    public var options: [String: String]
+
+    /// Why the options cannot be used, naming the option.
+    public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
+        public var message: String
+        public var description: String { message }
+    }
+
+    public static let knownOptions: Set<String> = ["kv.cacertfile", "kv.certfile", "kv.keyfile", "kv.username", "kv.password", "kv.timeout"]
+
+    public init(store: String, advertise: String?, options: [String]) throws(Problem) {
+        if store.hasPrefix("file:") {
+            let path = String(store.dropFirst(5))
+            guard path.hasPrefix("/") else { throw Problem(message: "--cluster-store \(store): file: takes an absolute path (file:/var/lib/netform/store.json)") }
+            location = .file(path)
+        } else if store.hasPrefix("etcd://") || store.hasPrefix("etcds://") {
+            let tls = store.hasPrefix("etcds://")
+            let rest = store.dropFirst(tls ? 8 : 7)
+            let endpoints = rest.split(separator: ",").map { String($0).trimmingSlash() }
+            guard !endpoints.isEmpty, endpoints.allSatisfy({ e in
+                guard let colon = e.lastIndex(of: ":"), let port = Int(e[e.index(after: colon)...]) else { return false }
+                return (1...65535).contains(port) && colon != e.startIndex
+            }) else {
+                throw Problem(message: "--cluster-store \(store): give etcd://HOST:PORT[,HOST:PORT...] (or etcds:// for TLS)")
+            }
+            location = .etcd(endpoints: endpoints, tls: tls)
+        } else {
+            throw Problem(message: "--cluster-store \(store): unknown provider; use etcd://HOST:PORT, etcds://HOST:PORT or file:/PATH")
+        }
+        guard let advertise, !advertise.isEmpty else {
+            throw Problem(message: "--cluster-store needs --cluster-advertise IP|IFACE: the underlay address other hosts send VXLAN to")
+        }
+        self.advertise = advertise
+        var opts: [String: String] = [:]
+        for o in options {
+            guard let eq = o.firstIndex(of: "=") else { throw Problem(message: "--cluster-store-opt \(o): give KEY=VALUE") }
+            let key = String(o[..<eq])
+            guard Self.knownOptions.contains(key) else {
+                throw Problem(message: "--cluster-store-opt \(o): unknown option '\(key)'; known: \(Self.knownOptions.sorted().joined(separator: ", "))")
+            }
+            opts[key] = String(o[o.index(after: eq)...])
+        }
+        self.options = opts
+    }
+}
+
+extension String {
+    func trimmingSlash() -> String { hasSuffix("/") ? String(dropLast()) : self }
+}

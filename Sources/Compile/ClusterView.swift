@@ -1,0 +1,95 @@
+import Addressing
+import Model
+import Spec
+
+/// What the cluster store says that this host's compile needs: the endpoints of
+/// other hosts (to program FDB and neighbour entries), the addresses other hosts
+/// hold (so IPAM never hands them out), and this host's identity in the cluster.
+///
+/// Built from the store's keys as observed (`NamespaceState.clusterStore` of the host
+/// namespace), so compile stays pure and a plan is a diff of two values.
+public struct ClusterView: Sendable, Equatable {
+    /// This host's name in the store (`--host-name`, default the system host name).
+    public var host: String
+    /// The underlay address other hosts send VXLAN to (`--cluster-advertise`).
+    public var advertise: IPAddress
+    /// The store's keys of the project as read (nil fields: nothing there).
+    public var entries: [String: String]
+
+    public init(host: String, advertise: IPAddress, entries: [String: String]) {
+        self.host = host
+        self.advertise = advertise
+        self.entries = entries
+    }
+
+    /// Endpoints other hosts published, by network.
+    func remoteEndpoints(project: String) -> [String: [StoreLayout.EndpointRecord]] {
+        var out: [String: [StoreLayout.EndpointRecord]] = [:]
+        for (key, value) in entries {
+            guard case .endpoint(let net, let container) = StoreLayout.parse(key, project: project),
+                  let r = StoreLayout.EndpointRecord(network: net, container: container, value: value), r.host != host else { continue }
+            out[net, default: []].append(r)
+        }
+        return out.mapValues { $0.sorted { $0.container < $1.container } }
+    }
+
+    /// Addresses other hosts claimed, by network.
+    func claimedElsewhere(project: String) -> [String: Set<IPAddress>] {
+        var out: [String: Set<IPAddress>] = [:]
+        for (key, value) in entries {
+            guard case .claim(let net, let address) = StoreLayout.parse(key, project: project),
+                  let ip = IPAddress(address), StoreLayout.owner(of: value) != host else { continue }
+            out[net, default: []].insert(ip)
+        }
+        return out
+    }
+}
+
+extension Compiler {
+    /// Adds what an overlay needs across hosts to a compiled spec: the VXLAN devices'
+    /// local address, static FDB entries (remote MAC → remote VTEP) and neighbour
+    /// entries in each local container for every remote endpoint (no flooding, no
+    /// learning), and the store keys this host must hold: its registration, the
+    /// overlay networks it uses (create-if-absent: the first definition wins), a claim
+    /// per address and an endpoint record per local container.
+    static func addCluster(_ view: ClusterView, spec: Spec, to compiled: inout CompiledSpec) {
+        let project = spec.project
+        var host = compiled.desired.state[.host] ?? NamespaceState(ref: .host)
+        var store: [String: String] = [StoreLayout.host(project: project, host: view.host): StoreLayout.hostRecord(advertise: view.advertise)]
+        let remote = view.remoteEndpoints(project: project)
+        for net in spec.networks where net.driver == .overlay {
+            let vxlan = Naming.vxlan(project: project, network: net.name)
+            if let i = host.links.firstIndex(where: { $0.name == vxlan }), case .vxlan(var settings) = host.links[i].kind {
+                settings.local = view.advertise
+                host.links[i].kind = .vxlan(settings)
+            }
+            if let vni = net.vni {
+                store[StoreLayout.network(project: project, network: net.name)] = StoreLayout.networkRecord(vni: vni, subnets: net.subnets.map(\.subnet))
+            }
+            for r in remote[net.name] ?? [] {
+                host.fdb.append(FDBEntryState(link: vxlan, mac: r.mac, destination: r.vtep))
+            }
+            for ep in compiled.endpoints where ep.network == net.name {
+                guard var ns = compiled.desired.state[ep.namespace] else { continue }
+                for r in remote[net.name] ?? [] {
+                    for address in [r.ipv4, r.ipv6].compactMap({ $0 }) {
+                        ns.neighbours.append(NeighbourState(link: ep.interface, address: address, mac: r.mac))
+                    }
+                }
+                compiled.desired.state[ep.namespace] = ns
+                for a in [ep.ipv4, ep.ipv6].compactMap({ $0 }) {
+                    store[StoreLayout.claim(project: project, network: net.name, address: a.address)] =
+                        StoreLayout.claimRecord(host: view.host, container: ep.container)
+                }
+                if let mac = ep.mac {
+                    store[StoreLayout.endpoint(project: project, network: net.name, container: ep.container)] =
+                        StoreLayout.EndpointRecord(network: net.name, container: ep.container, host: view.host, vtep: view.advertise,
+                                                   mac: mac, ipv4: ep.ipv4?.address, ipv6: ep.ipv6?.address).value
+                }
+            }
+        }
+        host.clusterStore = store
+        compiled.desired.state[.host] = host
+        compiled.desired.storeHost = view.host
+    }
+}

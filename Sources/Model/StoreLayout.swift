@@ -1,0 +1,101 @@
+import Addressing
+
+/// Where a project's cluster state lives in the store, and the records there.
+///
+/// Why it exists: every host reads and writes the same keys, so the layout is one
+/// pure definition the compiler (what this host must publish), the planner (what it
+/// owns there) and the store clients share. Several projects share one store; each
+/// lives under `/netform/PROJECT/`:
+///
+/// | key | value | written by |
+/// |---|---|---|
+/// | `hosts/HOST` | `{"advertise": IP}` | that host |
+/// | `networks/NET` | `{"vni": N, "subnets": [...]}` | the first host that uses it (create-if-absent) |
+/// | `claims/NET/IP` | `{"host": H, "container": C}` | the host whose container holds IP (create-if-absent) |
+/// | `endpoints/NET/CONTAINER` | `{"host", "vtep", "mac", "ipv4", "ipv6"}` | the container's host |
+public enum StoreLayout {
+    public static func prefix(project: String) -> String { "/netform/\(project)/" }
+    public static func host(project: String, host: String) -> String { prefix(project: project) + "hosts/\(host)" }
+    public static func network(project: String, network: String) -> String { prefix(project: project) + "networks/\(network)" }
+    public static func claim(project: String, network: String, address: IPAddress) -> String {
+        prefix(project: project) + "claims/\(network)/\(address)"
+    }
+    public static func endpoint(project: String, network: String, container: String) -> String {
+        prefix(project: project) + "endpoints/\(network)/\(container)"
+    }
+
+    /// What a key is, parsed back from its path.
+    public enum Key: Sendable, Equatable {
+        case host(String)
+        case network(String)
+        case claim(network: String, address: String)
+        case endpoint(network: String, container: String)
+    }
+
+    public static func parse(_ key: String, project: String) -> Key? {
+        let p = prefix(project: project)
+        guard key.hasPrefix(p) else { return nil }
+        let parts = key.dropFirst(p.count).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        switch (parts.first, parts.count) {
+        case ("hosts"?, 2): return .host(parts[1])
+        case ("networks"?, 2): return .network(parts[1])
+        case ("claims"?, 3): return .claim(network: parts[1], address: parts[2])
+        case ("endpoints"?, 3): return .endpoint(network: parts[1], container: parts[2])
+        default: return nil
+        }
+    }
+
+    /// Which host a value says it belongs to (`host` field), if any.
+    public static func owner(of value: String) -> String? {
+        (try? JSONValue.parse(value))?["host"]?.stringValue
+    }
+
+    public static func hostRecord(advertise: IPAddress) -> String {
+        JSONValue.object(["advertise": .string("\(advertise)")]).rendered
+    }
+
+    public static func networkRecord(vni: UInt32, subnets: [IPNetwork]) -> String {
+        JSONValue.object(["vni": .int(Int(vni)), "subnets": .array(subnets.map { .string("\($0)") })]).rendered
+    }
+
+    public static func claimRecord(host: String, container: String) -> String {
+        JSONValue.object(["host": .string(host), "container": .string(container)]).rendered
+    }
+
+    /// A container's endpoint on an overlay network, as other hosts need it.
+    public struct EndpointRecord: Sendable, Equatable {
+        public var network: String
+        public var container: String
+        public var host: String
+        public var vtep: IPAddress
+        public var mac: MACAddress
+        public var ipv4: IPAddress?
+        public var ipv6: IPAddress?
+
+        public init(network: String, container: String, host: String, vtep: IPAddress, mac: MACAddress,
+                    ipv4: IPAddress? = nil, ipv6: IPAddress? = nil) {
+            self.network = network
+            self.container = container
+            self.host = host
+            self.vtep = vtep
+            self.mac = mac
+            self.ipv4 = ipv4
+            self.ipv6 = ipv6
+        }
+
+        public var value: String {
+            var o: [String: JSONValue] = ["host": .string(host), "vtep": .string("\(vtep)"), "mac": .string("\(mac)")]
+            if let ipv4 { o["ipv4"] = .string("\(ipv4)") }
+            if let ipv6 { o["ipv6"] = .string("\(ipv6)") }
+            return JSONValue.object(o).rendered
+        }
+
+        public init?(network: String, container: String, value: String) {
+            guard let v = try? JSONValue.parse(value), let host = v["host"]?.stringValue,
+                  let vtep = v["vtep"]?.stringValue.flatMap(IPAddress.init), let mac = v["mac"]?.stringValue.flatMap(MACAddress.init)
+            else { return nil }
+            self.init(network: network, container: container, host: host, vtep: vtep, mac: mac,
+                      ipv4: v["ipv4"]?.stringValue.flatMap(IPAddress.init), ipv6: v["ipv6"]?.stringValue.flatMap(IPAddress.init))
+        }
+    }
+}
