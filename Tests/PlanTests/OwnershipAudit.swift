@@ -17,6 +17,8 @@ enum OwnershipAudit {
         case link(NamespaceRef, String)
         case table(NamespaceRef, family: String, name: String)
         case sysctl(NamespaceRef, String)
+        /// A key of the cluster store.
+        case storeKey(String)
 
         var description: String {
             switch self {
@@ -24,6 +26,7 @@ enum OwnershipAudit {
             case .link(let r, let n): "link \(n) in \(r)"
             case .table(let r, let f, let n): "table \(f) \(n) in \(r)"
             case .sysctl(let r, let k): "sysctl \(k) in \(r)"
+            case .storeKey(let k): "store key \(k)"
             }
         }
     }
@@ -37,6 +40,7 @@ enum OwnershipAudit {
             [.link(ns, name)]
         case .createVeth(let ns, let name, _, _, _, _, let peer, _, _): [.link(ns, name), .link(peer.namespace, peer.name)]
         case .replaceFirewallTable(let ns, let t): [.table(ns, family: t.family, name: t.name)]
+        case .claimStoreKey(let key, _), .putStoreKey(let key, _): [.storeKey(key)]
         default: []
         }
     }
@@ -58,6 +62,7 @@ enum OwnershipAudit {
         case .replaceFirewallTable(let ns, let t): [.table(ns, family: t.family, name: t.name)]
         case .deleteFirewallTable(let ns, let f, let n): [.table(ns, family: f, name: n)]
         case .setSysctl(let ns, let key, _): [.sysctl(ns, key)]
+        case .claimStoreKey(let key, _), .putStoreKey(let key, _), .deleteStoreKey(let key): [.storeKey(key)]
         }
     }
 
@@ -83,6 +88,9 @@ enum OwnershipAudit {
                 return isProjects(.link(ref, bridge), in: state, project: project, desired: desired)
             }
             return HostSysctl.managed.contains(key)
+        case .storeKey(let key):
+            // Only keys under the project's own prefix (`/netform/PROJECT/`).
+            return key.hasPrefix(StoreLayout.prefix(project: project))
         }
     }
 
@@ -119,6 +127,7 @@ enum OwnershipAudit {
         case .link(let r, let n): state[r]?.link(named: n) != nil
         case .table(let r, let f, let n): state[r]?.firewallTable(family: f, name: n) != nil
         case .sysctl(let r, let k): state[r]?.sysctls[k] != nil
+        case .storeKey(let k): state[.host]?.clusterStore?[k] != nil
         }
     }
 
