@@ -330,7 +330,8 @@ struct PlanBuilder {
     /// Owned links, addresses and routes in surviving namespaces that the spec no
     /// longer wants (or that must be recreated because their kind changed).
     mutating func deleteUnwantedObjects() {
-        for ns in observedSorted where !deletedNamespaces.contains(ns.ref) && conflictsFree(ns.ref) {
+        let surviving = observedSorted.filter { !deletedNamespaces.contains($0.ref) && conflictsFree($0.ref) }
+        for ns in surviving {
             let want = desired.state[ns.ref]
             // Addresses that go away: routes of that family over their links are
             // reinstalled after (the kernel may drop them with the address; an IPv6
@@ -338,7 +339,7 @@ struct PlanBuilder {
             let changingLinks = Set(ns.addresses.filter { a in
                 isOurs(a, in: ns) && !(want?.addresses.contains { $0.sameAddress(as: a) } ?? false)
             }.map { "\($0.link)/\($0.address.family.rawValue)" })
-            // Routes first, then addresses, then links.
+            // Routes first, then links, then addresses.
             for r in ns.routes where isOurs(r, in: ns) {
                 let wanted = want?.routes.contains(r) ?? false
                 let reinstall = wanted && r.device.map { changingLinks.contains("\($0)/\(r.family.rawValue)") } == true
@@ -349,25 +350,14 @@ struct PlanBuilder {
                      removes: [routeKey(ns.ref, r)],
                      disruption: .inPlace, details: [AttributeChange("route", old: r.description, new: nil)])
             }
-            for link in ns.links where isOurs(ownerOf(link, in: ns)) && link.kind != .loopback {
-                let wanted = desiredLink(ns.ref, link.name)
-                let replace = wanted.map { !$0.kind.sameKind(as: link.kind) } ?? false
-                if wanted == nil || replace {
-                    // A veth pair is deleted once, from whichever end comes first.
-                    if vanishing.contains(linkKey(ns.ref, link.name)) { continue }
-                    var removed = [linkKey(ns.ref, link.name)]
-                    if case .veth = link.kind, let peer = peerOf(link, in: ns.ref) {
-                        removed.append(linkKey(peer.namespace, peer.name))
-                    }
-                    for r in removed { vanishing.insert(r) }
-                    emit(resource(for: ownerOf(link, in: ns), fallback: ns.ref), replace ? .replace : .delete,
-                         .deleteLink(namespace: ns.ref, name: link.name), inverse: rebuildLink(link, in: ns.ref),
-                         removes: removed, disruption: replace ? .recreate : .destroy,
-                         collateral: collateral(ofLink: link.name, in: ns.ref),
-                         details: [AttributeChange("link", old: "\(link.name) (\(replace ? settings(link.kind) : link.kind.name))",
-                                                   new: replace ? "\(link.name) (\(settings(wanted!.kind)))" : nil)])
-                }
-            }
+            deleteUnwantedLinks(in: ns, bridges: false)
+        }
+        // Bridges after every port, in whatever namespace its other end is: a
+        // rollback (newest first) recreates a bridge before the ports that go back
+        // into it.
+        for ns in surviving { deleteUnwantedLinks(in: ns, bridges: true) }
+        for ns in surviving {
+            let want = desired.state[ns.ref]
             for a in ns.addresses {
                 // Only the project's addresses: an address someone else put on one of
                 // its links (no IFA_PROTO mark) is left alone, and listed as unmanaged.
@@ -377,6 +367,29 @@ struct PlanBuilder {
                      inverse: [.addAddress(namespace: ns.ref, address: a)], removes: ["addr:\(ns.ref)/\(a.address)"],
                      disruption: .inPlace, details: [AttributeChange("address", old: a.description, new: nil)])
             }
+        }
+    }
+
+    /// The project's links in `ns` the spec no longer wants or wants of another
+    /// kind: bridges only, or everything but bridges.
+    mutating func deleteUnwantedLinks(in ns: NamespaceState, bridges: Bool) {
+        for link in ns.links where isOurs(ownerOf(link, in: ns)) && link.kind != .loopback && (link.kind == .bridge) == bridges {
+            let wanted = desiredLink(ns.ref, link.name)
+            let replace = wanted.map { !$0.kind.sameKind(as: link.kind) } ?? false
+            guard wanted == nil || replace else { continue }
+            // A veth pair is deleted once, from whichever end comes first.
+            if vanishing.contains(linkKey(ns.ref, link.name)) { continue }
+            var removed = [linkKey(ns.ref, link.name)]
+            if case .veth = link.kind, let peer = peerOf(link, in: ns.ref) {
+                removed.append(linkKey(peer.namespace, peer.name))
+            }
+            for r in removed { vanishing.insert(r) }
+            emit(resource(for: ownerOf(link, in: ns), fallback: ns.ref), replace ? .replace : .delete,
+                 .deleteLink(namespace: ns.ref, name: link.name), inverse: rebuildLink(link, in: ns.ref),
+                 removes: removed, disruption: replace ? .recreate : .destroy,
+                 collateral: collateral(ofLink: link.name, in: ns.ref),
+                 details: [AttributeChange("link", old: "\(link.name) (\(replace ? settings(link.kind) : link.kind.name))",
+                                           new: replace ? "\(link.name) (\(settings(wanted!.kind)))" : nil)])
         }
     }
 
@@ -659,20 +672,24 @@ struct PlanBuilder {
         case .loopback, .other:
             return []
         }
+        // Addresses and routes an earlier step deletes are put back by that step's
+        // own inverse (run after this one), not twice.
         for (r, name) in rebuilt {
             guard let ns = observed[r] else { continue }
-            for a in ns.addresses where a.link == name && isOurs(a, in: ns) {
+            for a in ns.addresses where a.link == name && isOurs(a, in: ns) && removes["addr:\(r)/\(a.address)"] == nil {
                 var marked = a
                 marked.proto = netformAddressProtocol
                 ops.append(.addAddress(namespace: r, address: marked))
             }
         }
         for (r, name) in rebuilt {
-            for route in observed[r]?.routes ?? [] where route.isOwned && route.device == name {
+            for route in observed[r]?.routes ?? [] where route.isOwned && route.device == name && removes[routeKey(r, route)] == nil {
                 ops.append(.addRoute(namespace: r, route: route))
             }
         }
-        if !link.isUp { ops.append(.setLink(namespace: ref, name: link.name, change: LinkChangeSet(isUp: false))) }
+        for (r, name) in rebuilt where observedLink(r, name)?.isUp == false {
+            ops.append(.setLink(namespace: r, name: name, change: LinkChangeSet(isUp: false)))
+        }
         return ops
     }
 }

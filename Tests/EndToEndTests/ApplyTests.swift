@@ -33,6 +33,13 @@ func sandboxed(_ script: String) throws -> TestSupport.Output {
       ip -n sentinel-ns addr add 10.254.0.2/24 dev eth0
       ip -n sentinel-ns link set eth0 up
       ip route add 10.253.0.0/16 via 10.254.0.2 proto static
+      # Settled before anyone takes a "before" dump: carrier up on both ends, IPv6
+      # duplicate address detection done (the kernel changes state until then).
+      settled() {
+        ip -j link show vsent0 | grep -q LOWER_UP && ip -n sentinel-ns -j link show eth0 | grep -q LOWER_UP &&
+          [ -z "$(ip -6 addr show tentative; ip -n sentinel-ns -6 addr show tentative)" ]
+      }
+      eventually settled
     }
     sentinel_state() { netstate --only '(host),sentinel-ns' | python3 -c '
     import json,sys
@@ -42,6 +49,8 @@ func sandboxed(_ script: String) throws -> TestSupport.Output {
     h["links"]=[l for l in h["links"] if keep(l.get("ifname"))]
     h["addresses"]=[a for a in h["addresses"] if keep(a["dev"])]
     h["routes"]=[r for r in h["routes"] if r.get("dev") in ("br-sentinel","vsent0")]
+    h["neighbours"]=[n for n in h["neighbours"] if keep(n["dev"])]
+    h["fdb"]=[e for e in h["fdb"] if keep(e.get("ifname")) or e.get("master") == "br-sentinel"]
     print(json.dumps(s, sort_keys=True))'; }
 
     """

@@ -192,7 +192,9 @@ containers:
 
     @Test func foreignSentinelsAreNeverTouched() throws {
         let start = pristineHost()
-        let (_, after, plan) = try converge(seedSpec, from: start)
+        let (desired, after, plan) = try converge(seedSpec, from: start)
+        // Structurally (typed targets), then by text as a second net.
+        #expect(OwnershipAudit.violations(plan, observed: asObserved(start), desired: desired).isEmpty)
         for step in plan.steps {
             for op in [step.operation] + step.inverse {
                 let text = "\(op)"

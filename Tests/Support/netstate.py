@@ -4,8 +4,13 @@ normalised JSON document, read with iproute2 (`ip -j`, `bridge -j`), independent
 of netform. Tests compare dumps taken before and after a scenario.
 
 Fields that change without a real change (interface indexes, counters, address
-lifetimes, kernel-assigned IPv6 link-local addresses) are dropped, and everything
-is sorted, so two dumps are equal exactly when the objects are.
+lifetimes, kernel-assigned IPv6 link-local addresses, carrier state, timers) are
+dropped, and everything is sorted, so two dumps are equal exactly when the objects
+are. Kept: link flags (administrative ones: UP, NOARP, PROMISC, ...), the interface
+group, bridge-port settings (`info_slave_data`: isolated, learning, flood, ...),
+static and permanent neighbours (`ip -j neigh`) and static/permanent FDB entries
+(`bridge -j fdb`); learned entries and multicast memberships come and go with
+traffic and are not state anyone configured.
 
   netstate.py [--only NS[,NS...]] [--exclude-prefix PREFIX]
 """
@@ -17,15 +22,32 @@ VOLATILE = {"ifindex", "link_index", "link_netnsid", "valid_life_time", "preferr
             "stats", "stats64", "min_mtu", "max_mtu", "num_tx_queues", "num_rx_queues",
             "gso_max_size", "gso_max_segs", "gro_max_size", "tso_max_size", "tso_max_segs",
             "gro_ipv4_max_size", "gso_ipv4_max_size", "operstate", "linkmode", "inet6_addr_gen_mode",
-            "addr_gen_mode", "parentbus", "parentdev", "proto_down", "qdisc", "txqlen", "group",
+            "addr_gen_mode", "parentbus", "parentdev", "proto_down", "qdisc", "txqlen",
             "promiscuity", "allmulti", "carrier_changes", "carrier_up_count", "carrier_down_count",
-            "flags", "info_slave_data", "dynamic", "forwarding", "gc_timer", "hello_timer", "tcn_timer",
+            "dynamic", "forwarding", "gc_timer", "hello_timer", "tcn_timer",
             "topology_change_timer", "forward_delay_timer", "hold_timer", "message_age_timer",
             "topology_change", "topology_change_detected", "tentative"}
 
 
 def ip(ns, *args):
     cmd = (["ip", "-n", ns] if ns else ["ip"]) + ["-j", "-d"] + list(args)
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        return []
+    return json.loads(out.stdout or "[]")
+
+
+# Link flags that follow the carrier (a peer coming up, a port joining), not config.
+CARRIER_FLAGS = {"LOWER_UP", "NO-CARRIER", "M-DOWN", "DORMANT", "ECHO"}
+# Bridge-port settings someone configured (the rest of info_slave_data is STP
+# state, timers and ids that the kernel changes on its own).
+PORT_SETTINGS = {"isolated", "hairpin", "guard", "root_block", "fastleave", "learning", "flood",
+                 "mcast_flood", "bcast_flood", "mcast_to_unicast", "neigh_suppress", "vlan_tunnel",
+                 "proxy_arp", "proxy_arp_wifi", "locked", "mab", "mcast_router"}
+
+
+def bridge(ns, *args):
+    cmd = (["bridge", "-n", ns] if ns else ["bridge"]) + ["-j"] + list(args)
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         return []
@@ -45,7 +67,10 @@ def namespace_state(ns):
     for l in links:
         # link/peer names of veths in other namespaces show as ifNN: drop them.
         l.pop("link", None)
-        l.get("linkinfo", {}).pop("info_slave_data", None)
+        l["flags"] = sorted(f for f in l.get("flags", []) if f not in CARRIER_FLAGS)
+        info = l.get("linkinfo", {})
+        if "info_slave_data" in info:
+            info["info_slave_data"] = {k: v for k, v in info["info_slave_data"].items() if k in PORT_SETTINGS}
     addrs = []
     for entry in ip(ns, "addr", "show"):
         for a in entry.get("addr_info", []):
@@ -55,9 +80,31 @@ def namespace_state(ns):
     routes = [r for r in clean(ip(ns, "route", "show", "table", "all")) if r.get("table") != "local"]
     routes += [r for r in clean(ip(ns, "-6", "route", "show", "table", "all"))
                if r.get("table") != "local" and not str(r.get("dst", "")).startswith(("fe80", "ff00", "multicast"))]
+    # Neighbours someone configured (permanent or noarp); reachable/stale ones come
+    # and go with traffic.
+    neighbours = []
+    for n in ip(ns, "neigh", "show", "nud", "all"):
+        state = n.get("state", [])
+        # Multicast groups (IGMP/MLD joins) are the kernel's, not configuration.
+        if str(n.get("dst", "")).startswith(("224.", "239.", "ff0")):
+            continue
+        if "PERMANENT" in state or "NOARP" in state:
+            neighbours.append({"dev": n.get("dev"), "dst": n.get("dst"), "lladdr": n.get("lladdr"), "state": sorted(state),
+                               "proxy": n.get("proxy") is not None})
+    # FDB entries someone configured (static, or permanent ones that are not the
+    # kernel's multicast memberships of an address); learned ones age out.
+    fdb = []
+    for e in bridge(ns, "fdb", "show"):
+        mac = e.get("mac", "")
+        if mac.startswith(("33:33:", "01:00:5e:")):
+            continue
+        if e.get("state") not in ("permanent", "static") and not e.get("dst"):
+            continue
+        fdb.append({k: e.get(k) for k in ("mac", "ifname", "master", "state", "dst", "vlan", "flags") if e.get(k) is not None})
     key = lambda x: json.dumps(x, sort_keys=True)
     return {"links": sorted(links, key=lambda l: l.get("ifname", "")),
-            "addresses": sorted(addrs, key=key), "routes": sorted(routes, key=key)}
+            "addresses": sorted(addrs, key=key), "routes": sorted(routes, key=key),
+            "neighbours": sorted(neighbours, key=key), "fdb": sorted(fdb, key=key)}
 
 
 def main():
