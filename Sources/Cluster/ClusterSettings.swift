@@ -66,3 +66,19 @@ public struct ClusterSettings: Sendable, Equatable {
 extension String {
     func trimmingSlash() -> String { hasSuffix("/") ? String(dropLast()) : self }
 }
+
+extension ClusterSettings {
+    /// The store these settings name: the embedded file store, or etcd (its TLS
+    /// files are read now, so a bad one is reported before anything runs).
+    public func openStore() throws(EtcdConfigurationError) -> any ClusterStore {
+        switch location {
+        case .file(let path):
+            return FileStore(path: path)
+        case .etcd:
+            guard let configuration = try EtcdConfiguration(self) else {
+                throw EtcdConfigurationError("--cluster-store", "not an etcd URL")
+            }
+            return try EtcdStore(configuration)
+        }
+    }
+}

@@ -24,18 +24,7 @@ struct ClusterCommand: ParsableCommand {
                 printErr("error: \(error)")
                 throw ExitCode(1)
             }
-            let store: any ClusterStore
-            switch settings.location {
-            case .file(let path): store = FileStore(path: path)
-            case .etcd:
-                do {
-                    guard let configuration = try EtcdConfiguration(settings) else { throw ExitCode(1) }
-                    store = try EtcdStore(configuration)
-                } catch let error as EtcdConfigurationError {
-                    printErr("error: \(error)")
-                    throw ExitCode(1)
-                }
-            }
+            let store = try LiveHost.openStore(settings)
             let entries: [StoreEntry]
             do { entries = try store.list(prefix: "/netform/").entries } catch {
                 printErr("error: cluster store: \(error)")

@@ -30,18 +30,7 @@ enum LiveHost {
             printErr("error: \(error)")
             throw ExitCode(1)
         }
-        let store: any ClusterStore
-        switch settings.location {
-        case .file(let path): store = FileStore(path: path)
-        case .etcd:
-            do {
-                guard let configuration = try EtcdConfiguration(settings) else { throw ExitCode(1) }
-                store = try EtcdStore(configuration)
-            } catch let error as EtcdConfigurationError {
-                printErr("error: \(error)")
-                throw ExitCode(1)
-            }
-        }
+        let store = try openStore(settings)
         let advertise = try resolveAdvertise(settings.advertise)
         let observe = r.observe
         r.observe = { extra in
@@ -53,6 +42,14 @@ enum LiveHost {
         r.driver = HostDriver(store: StoreBackend(store))
         r.cluster = .init(host: r.localHost ?? ProcessInfo.processInfo.hostName, advertise: advertise)
         return r
+    }
+
+    /// The store the settings name, or exit 1 saying which option is wrong.
+    static func openStore(_ settings: ClusterSettings) throws -> any ClusterStore {
+        do { return try settings.openStore() } catch {
+            printErr("error: \(error)")
+            throw ExitCode(1)
+        }
     }
 
     /// `--cluster-advertise`: an address, or an interface's first IPv4 address.
