@@ -36,11 +36,9 @@ public struct ClusterSettings: Sendable, Equatable {
             let tls = store.hasPrefix("etcds://")
             let rest = store.dropFirst(tls ? 8 : 7)
             let endpoints = rest.split(separator: ",").map { String($0).trimmingSlash() }
-            guard !endpoints.isEmpty, endpoints.allSatisfy({ e in
-                guard let colon = e.lastIndex(of: ":"), let port = Int(e[e.index(after: colon)...]) else { return false }
-                return (1...65535).contains(port) && colon != e.startIndex
-            }) else {
-                throw Problem(message: "--cluster-store \(store): give etcd://HOST:PORT[,HOST:PORT...] (or etcds:// for TLS)")
+            // One parser for etcd URLs (hosts, [IPv6], default port): EtcdConfiguration's.
+            do { _ = try EtcdConfiguration(clusterStore: store, options: []) } catch {
+                throw Problem(message: "\(error)")
             }
             location = .etcd(endpoints: endpoints, tls: tls)
         } else {

@@ -97,7 +97,7 @@ public final class KernelDriver: OperationDriver {
         do {
             try run(op)
         } catch {
-            throw ExecuteError(operation: DryRun.commands(for: op).joined(separator: "; "), message: "\(error)", netlink: error)
+            throw ExecuteError(operation: DryRun.describe(op), message: "\(error)", netlink: error)
         }
     }
 
@@ -333,9 +333,9 @@ public final class KernelDriver: OperationDriver {
                 handles[ref] = h
                 return nil
             case .failure(let e)?:
-                return ExecuteError(operation: DryRun.commands(for: ops[i]).joined(separator: "; "), message: "\(e)", netlink: e)
+                return ExecuteError(operation: DryRun.describe(ops[i]), message: "\(e)", netlink: e)
             case nil:
-                return ExecuteError(operation: DryRun.commands(for: ops[i]).joined(separator: "; "), message: "not run")
+                return ExecuteError(operation: DryRun.describe(ops[i]), message: "not run")
             }
         }
     }
