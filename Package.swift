@@ -47,7 +47,10 @@ let package = Package(
         .target(name: "Explain", dependencies: ["Model", "Compile", "Spec", "Addressing"], swiftSettings: strict),
         // Real traffic between namespaces, to check explain against the kernel (I/O).
         .target(name: "Probe", dependencies: ["Netlink", "Addressing", "Model", "Compile", "Explain"], swiftSettings: strict),
-        .target(name: "Reconcile", dependencies: ["Spec", "Model", "Compile", "Plan", "Execute", "Addressing"], swiftSettings: strict),
+        // The plan → apply → verify cycle, the lock, plan files, and the wiring to the live
+        // host (Observe, the kernel driver, the cluster store): shared by the CLI and the agent.
+        .target(name: "Reconcile", dependencies: ["Spec", "Model", "Compile", "Plan", "Execute", "Addressing", "Observe", "Cluster", "Netlink"],
+                swiftSettings: strict),
         // Reads the live kernel state into Model values (read-only; CNetlink for setns;
         // Spec for the fields of `network inspect` the kernel does not hold).
         .target(name: "Observe", dependencies: ["Netlink", "Model", "Addressing", "CNetlink", "Spec", "Firewall"], swiftSettings: strict),

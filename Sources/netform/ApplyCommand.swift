@@ -69,74 +69,54 @@ enum Apply {
     static func run(source: Source, yes: Bool, dryRun: Bool, lockTimeout: Double, host: HostOptions, verb: String,
                     probe: Bool = false) throws {
         try requireRoot(verb.lowercased())
-        var reconciler = try LiveHost.reconciler(host)
-        reconciler.namespaceFiles = LiveHost.namespaceFiles
+        var reconciler = try CLIHost.reconciler(host)
         if ProcessInfo.processInfo.environment["NETFORM_PROFILE"] == "1" { reconciler.profile = Executor.Profile() }
         // Validate before taking the lock: bad input changes nothing.
-        var savedPlan: Reconciler.PlannedChange?
+        let request: ChangeRequest
         var spec: Spec?
         switch source {
         case .file(let path):
-            do {
-                savedPlan = try PlanFile.read(path: path)
-            } catch {
+            let saved: Reconciler.PlannedChange?
+            do { saved = try PlanFile.read(path: path) } catch {
                 printErr("error: \(error)")
                 throw ExitCode(1)
             }
-            if savedPlan == nil { spec = try LiveHost.loadSpec(path) }
+            if let saved {
+                request = .savedPlan(saved)
+            } else {
+                spec = try CLIHost.loadSpec(path)
+                request = .spec(spec!)
+            }
         case .destroySpec(let path):
-            spec = try LiveHost.loadSpec(path)
-        case .destroyProject:
-            break
+            spec = try CLIHost.loadSpec(path)
+            request = .destroy(project: spec!.project, spec: spec)
+        case .destroyProject(let project):
+            request = .destroy(project: project, spec: nil)
         }
-        let lock: ApplyLock?
+
+        let prepared: PreparedChange
         do {
-            lock = dryRun ? nil : try ApplyLock(timeout: .milliseconds(Int(lockTimeout * 1000)))
-        } catch {
+            prepared = try reconciler.prepare(request, lock: dryRun ? .none : .wait(.milliseconds(Int(lockTimeout * 1000))))
+        } catch let error as SavedPlanError {
+            printErr("error: \(file(source)): \(error)")
+            throw ExitCode(1)
+        } catch let error as Reconciler.StalePlan {
+            printErr("error: \(file(source)): \(error)")
+            throw ExitCode(1)
+        } catch let error as ApplyLock.Busy {
+            printErr("error: \(error)")
+            throw ExitCode(1)
+        } catch let error as ApplyLock.Failure {
             printErr("error: \(error)")
             throw ExitCode(1)
         }
-        defer { withExtendedLifetime(lock) {} }
-        if !dryRun {
-            // Placeholders an interrupted run of this project left under /run/netns.
-            let project: String = switch source {
-            case .file: savedPlan?.plan.project ?? spec!.project
-            case .destroySpec: spec!.project
-            case .destroyProject(let p): p
-            }
-            for name in try reconciler.removeLeftoverPlaceholders(project: project) {
-                printErr("netform: removed /run/netns/\(name), an empty placeholder left by an interrupted run")
-            }
+        defer { prepared.release() }
+        for name in prepared.removedPlaceholders {
+            printErr("netform: removed /run/netns/\(name), an empty placeholder left by an interrupted run")
         }
-
-        let planStart = ContinuousClock.now
-        let planned: Reconciler.PlannedChange
-        switch source {
-        case .file:
-            if let savedPlan {
-                do {
-                    planned = try reconciler.checkSaved(savedPlan)
-                } catch let error as SavedPlanError {
-                    printErr("error: \(file(source)): \(error)")
-                    throw ExitCode(1)
-                } catch let error as Reconciler.StalePlan {
-                    printErr("error: \(file(source)): \(error)")
-                    throw ExitCode(1)
-                }
-            } else {
-                planned = try reconciler.plan(spec!)
-            }
-        case .destroySpec:
-            let full = try reconciler.plan(spec!)
-            planned = try reconciler.destroyPlan(project: spec!.project, adopted: full.desired.adoptedNamespaces)
-        case .destroyProject(let p):
-            planned = try reconciler.destroyPlan(project: p)
-        }
-
-        reconciler.profile?.phases.append(("observe+compile+plan", ContinuousClock.now - planStart))
+        let planned = prepared.planned
         warnUnenforced(planned.unenforced, notes: planned.notes)
-        let renderer = PlanRenderer(color: useColor())
-        print(renderer.render(planned.plan), terminator: "")
+        print(PlanRenderer(color: useColor()).render(planned.plan), terminator: "")
         if !planned.plan.conflicts.isEmpty { throw ExitCode(1) }
         if planned.plan.steps.isEmpty {
             if probe && !dryRun { try checkReachability(spec, reconciler) }
@@ -166,7 +146,7 @@ enum Apply {
         let total = planned.plan.steps.count
         let clock = ContinuousClock()
         var lastProgress = clock.now
-        let outcome = try reconciler.apply(planned, failpoint: failpoint) { done, total, step in
+        let outcome = try prepared.apply(failpoint: failpoint) { done, total, step in
             // Progress for long applies, at most twice a second.
             if total >= 20, clock.now - lastProgress > .milliseconds(500) {
                 printErr("netform: \(done)/\(total) steps (\(step.resource))")
@@ -208,17 +188,6 @@ extension Apply {
         case .destroyProject(let p): p
         }
     }
-}
-
-extension LiveHost {
-    /// The /run/netns entries that are not namespaces, read from the file system.
-    static let namespaceFiles = NamespaceFiles(
-        blocker: { name in
-            if case .other(let what) = NetworkNamespace.entry(name: name) { return what }
-            return nil
-        },
-        placeholders: { project in try NetworkNamespace.placeholders(prefix: "\(project).") },
-        removePlaceholder: { name in try NetworkNamespace.removePlaceholder(name: name) })
 }
 
 extension Apply {

@@ -24,7 +24,7 @@ struct ClusterCommand: ParsableCommand {
                 printErr("error: \(error)")
                 throw ExitCode(1)
             }
-            let store = try LiveHost.openStore(settings)
+            let store = try CLIHost.openStore(settings)
             let entries: [StoreEntry]
             do { entries = try store.list(prefix: "/netform/").entries } catch {
                 printErr("error: cluster store: \(error)")

@@ -38,8 +38,8 @@ struct ExplainCommand: ParsableCommand {
 
     func run() throws {
         try requireRoot("explain")
-        let spec = try LiveHost.loadSpec(self.spec)
-        let reconciler = try LiveHost.reconciler(host)
+        let spec = try CLIHost.loadSpec(self.spec)
+        let reconciler = try CLIHost.reconciler(host)
         let (compiled, observed) = try reconciler.observeAndCompile(spec)
         let explainer = Explainer(spec: spec, compiled: compiled, observed: observed)
         var answers: [ReachabilityAnswer]

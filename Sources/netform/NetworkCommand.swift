@@ -34,7 +34,7 @@ struct InventoryOptions: ParsableArguments {
     /// kernel error), with the spec's project for resolving ambiguous names.
     func records() throws -> (records: [NetworkRecord], preferred: String?) {
         var loaded: Spec?
-        if let spec { loaded = try LiveHost.loadSpec(spec) }
+        if let spec { loaded = try CLIHost.loadSpec(spec) }
         let state: HostState
         do {
             state = try Observer.observe(extra: loaded.map(NetworkInventory.extraNamespaces) ?? [])

@@ -24,9 +24,8 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         try requireRoot("plan")
-        let spec = try LiveHost.loadSpec(self.spec)
-        var reconciler = try LiveHost.reconciler(host)
-        reconciler.namespaceFiles = LiveHost.namespaceFiles
+        let spec = try CLIHost.loadSpec(self.spec)
+        var reconciler = try CLIHost.reconciler(host)
         if ProcessInfo.processInfo.environment["NETFORM_PROFILE"] == "1" { reconciler.profile = Executor.Profile() }
         let planned = try reconciler.plan(spec)
         for (name, time) in reconciler.profile?.phases ?? [] { printErr("profile: phase \(name): \(formatDuration(time))") }

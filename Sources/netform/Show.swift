@@ -3,6 +3,7 @@ import Foundation
 import Model
 import Netlink
 import Observe
+import Reconcile
 import Spec
 
 /// `netform show`: prints what is live in the kernel, for one project or for

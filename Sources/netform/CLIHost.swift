@@ -9,68 +9,29 @@ import Observe
 import Reconcile
 import Spec
 
-/// Wiring of the library to the real host: the live observer and kernel driver.
-enum LiveHost {
-    static func reconciler(hostName: String?) -> Reconciler {
-        var r = Reconciler(observe: { extra in try Observer.observe(extra: extra) }, driver: HostDriver(),
-                           localHost: hostName ?? ProcessInfo.processInfo.hostName)
-        r.namespaceIdentity = namespaceIdentity
-        return r
-    }
-
-    /// The reconciler for the host options: with `--cluster-store`, observe also reads
-    /// the store's netform keys and store operations go to it.
-    static func reconciler(_ options: HostOptions) throws -> Reconciler {
-        var r = reconciler(hostName: options.hostName)
-        guard let storeURL = options.clusterStore else { return r }
-        let settings: ClusterSettings
-        do {
-            settings = try ClusterSettings(store: storeURL, advertise: options.clusterAdvertise, options: options.clusterStoreOpt)
-        } catch {
+/// The CLI's side of the live host: the library's wiring (`Reconcile.LiveHost`)
+/// with its failures mapped to a message and exit 1, and specs loaded with their
+/// diagnostics printed.
+enum CLIHost {
+    /// The live host for the host options, or exit 1 saying which option is wrong.
+    static func connect(_ options: HostOptions) throws -> LiveHost {
+        do { return try LiveHost(options.live) } catch {
             printErr("error: \(error)")
             throw ExitCode(1)
         }
-        let store = try openStore(settings)
-        let advertise = try resolveAdvertise(settings.advertise)
-        let observe = r.observe
-        r.observe = { extra in
-            var state = try observe(extra)
-            let entries = try store.list(prefix: "/netform/").entries
-            state[.host]?.clusterStore = Dictionary(entries.map { ($0.key, $0.text) }, uniquingKeysWith: { a, _ in a })
-            return state
-        }
-        r.driver = HostDriver(store: StoreBackend(store))
-        r.cluster = .init(host: r.localHost ?? ProcessInfo.processInfo.hostName, advertise: advertise)
-        return r
+    }
+
+    /// The reconciler for the host options (see `connect`).
+    static func reconciler(_ options: HostOptions) throws -> Reconciler {
+        try connect(options).reconciler
     }
 
     /// The store the settings name, or exit 1 saying which option is wrong.
     static func openStore(_ settings: ClusterSettings) throws -> any ClusterStore {
-        do { return try settings.openStore() } catch {
+        do { return try LiveHost.openStore(settings) } catch {
             printErr("error: \(error)")
             throw ExitCode(1)
         }
-    }
-
-    /// `--cluster-advertise`: an address, or an interface's first IPv4 address.
-    static func resolveAdvertise(_ text: String) throws -> IPAddress {
-        if let ip = IPAddress(text) { return ip }
-        let host = try Observer.observe(namespace: .host)
-        guard let a = host.addresses.first(where: { $0.link == text && $0.address.family == .v4 }) else {
-            printErr("error: --cluster-advertise \(text): not an address, nor an interface with an IPv4 address on this host")
-            throw ExitCode(1)
-        }
-        return a.address
-    }
-
-    /// `dev:inode` of a namespace's nsfs file; nil when it cannot be read.
-    static func namespaceIdentity(_ ref: NamespaceRef) -> String? {
-        let path = switch ref {
-        case .host: "/proc/thread-self/ns/net"
-        case .named(let n): "\(NetworkNamespace.namedDirectory)/\(n)"
-        case .path(let p): p
-        }
-        return (try? NamespaceID(path: path)).map { "\($0.device):\($0.inode)" }
     }
 
     /// Loads a spec or exits 1 after printing its diagnostics (nothing is changed).
@@ -104,6 +65,12 @@ struct HostOptions: ParsableArguments {
     var clusterAdvertise: String?
     @Option(help: "A store option KEY=VALUE: kv.cacertfile, kv.certfile, kv.keyfile, kv.username, kv.password, kv.timeout.")
     var clusterStoreOpt: [String] = []
+
+    /// The library's form of these options.
+    var live: LiveHost.Options {
+        LiveHost.Options(hostName: hostName, clusterStore: clusterStore, clusterAdvertise: clusterAdvertise,
+                         clusterStoreOptions: clusterStoreOpt)
+    }
 }
 
 func formatDuration(_ d: Duration) -> String {

@@ -1,0 +1,115 @@
+import Addressing
+import Cluster
+import Execute
+import Foundation
+import Model
+import Netlink
+import Observe
+
+/// The reconcile cycle wired to this machine: the live observer (every named
+/// namespace, plus the cluster store's keys when there is a store), the kernel
+/// driver with its nftables, sysctl and store backends, namespace identities by
+/// inode and the /run/netns file checks.
+///
+/// Why it exists: `apply`, `plan`, `destroy`, `explain` and `netform agent` need the
+/// same wiring; it lives in the library so no front end builds its own, and the CLI
+/// only maps `Failure` to a message and an exit code.
+public struct LiveHost {
+    /// Who this host is and which store it shares (the CLI's host options).
+    public struct Options: Sendable, Equatable {
+        /// This host's name for `host:` placement; nil: the system host name.
+        public var hostName: String?
+        /// `etcd://…`, `etcds://…` or `file:/PATH`; nil: no cluster store.
+        public var clusterStore: String?
+        /// The underlay address (or interface) other hosts send VXLAN to.
+        public var clusterAdvertise: String?
+        /// `KEY=VALUE` store options (`kv.cacertfile`, `kv.timeout`, …).
+        public var clusterStoreOptions: [String]
+
+        public init(hostName: String? = nil, clusterStore: String? = nil, clusterAdvertise: String? = nil,
+                    clusterStoreOptions: [String] = []) {
+            self.hostName = hostName
+            self.clusterStore = clusterStore
+            self.clusterAdvertise = clusterAdvertise
+            self.clusterStoreOptions = clusterStoreOptions
+        }
+    }
+
+    /// Why the host could not be wired (a bad store option, an unknown interface).
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public var message: String
+        public init(_ message: String) { self.message = message }
+        public var description: String { message }
+    }
+
+    public var reconciler: Reconciler
+    /// The cluster store, when `--cluster-store` names one.
+    public var store: (any ClusterStore)?
+    public var settings: ClusterSettings?
+
+    /// The reconciler for these options: with a cluster store, `observe` also reads
+    /// the store's netform keys and store operations go to it.
+    public init(_ options: Options) throws(Failure) {
+        var r = Reconciler(observe: { extra in try Observer.observe(extra: extra) }, driver: HostDriver(),
+                           localHost: options.hostName ?? ProcessInfo.processInfo.hostName)
+        r.namespaceIdentity = Self.namespaceIdentity
+        r.namespaceFiles = Self.namespaceFiles
+        reconciler = r
+        guard let url = options.clusterStore else { return }
+        let settings: ClusterSettings
+        do {
+            settings = try ClusterSettings(store: url, advertise: options.clusterAdvertise, options: options.clusterStoreOptions)
+        } catch {
+            throw Failure(error.description)
+        }
+        let store = try Self.openStore(settings)
+        let advertise = try Self.resolveAdvertise(settings.advertise)
+        let observe = r.observe
+        r.observe = { extra in
+            var state = try observe(extra)
+            let entries = try store.list(prefix: "/netform/").entries
+            state[.host]?.clusterStore = Dictionary(entries.map { ($0.key, $0.text) }, uniquingKeysWith: { a, _ in a })
+            return state
+        }
+        r.driver = HostDriver(store: StoreBackend(store))
+        r.cluster = .init(host: r.localHost ?? ProcessInfo.processInfo.hostName, advertise: advertise)
+        reconciler = r
+        self.store = store
+        self.settings = settings
+    }
+
+    /// The store the settings name.
+    public static func openStore(_ settings: ClusterSettings) throws(Failure) -> any ClusterStore {
+        do { return try settings.openStore() } catch { throw Failure("\(error)") }
+    }
+
+    /// `--cluster-advertise`: an address, or an interface's first IPv4 address.
+    public static func resolveAdvertise(_ text: String) throws(Failure) -> IPAddress {
+        if let ip = IPAddress(text) { return ip }
+        let host: NamespaceState
+        do { host = try Observer.observe(namespace: .host) } catch { throw Failure("--cluster-advertise \(text): \(error)") }
+        guard let a = host.addresses.first(where: { $0.link == text && $0.address.family == .v4 }) else {
+            throw Failure("--cluster-advertise \(text): not an address, nor an interface with an IPv4 address on this host")
+        }
+        return a.address
+    }
+
+    /// `dev:inode` of a namespace's nsfs file; nil when it cannot be read.
+    public static func namespaceIdentity(_ ref: NamespaceRef) -> String? {
+        let path = switch ref {
+        case .host: "/proc/thread-self/ns/net"
+        case .named(let n): "\(NetworkNamespace.namedDirectory)/\(n)"
+        case .path(let p): p
+        }
+        return (try? NamespaceID(path: path)).map { "\($0.device):\($0.inode)" }
+    }
+
+    /// The /run/netns entries that are not namespaces, read from the file system.
+    public static let namespaceFiles = NamespaceFiles(
+        blocker: { name in
+            if case .other(let what) = NetworkNamespace.entry(name: name) { return what }
+            return nil
+        },
+        placeholders: { project in try NetworkNamespace.placeholders(prefix: "\(project).") },
+        removePlaceholder: { name in try NetworkNamespace.removePlaceholder(name: name) })
+}
