@@ -92,6 +92,7 @@ let package = Package(
         .testTarget(name: "FirewallTests", dependencies: ["Firewall", "Compile", "Spec", "Model", "Netlink", "TestSupport", "netform"],
                     swiftSettings: strict),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "AgentTests", dependencies: ["Reconcile"], swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "netform"], swiftSettings: strict),
     ]
 )
