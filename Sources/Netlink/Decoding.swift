@@ -146,7 +146,25 @@ public struct NetlinkMessage: Sendable, Hashable {
 
     /// Splits a datagram into messages; throws on a truncated or inconsistent one.
     public static func parse(_ bytes: ArraySlice<UInt8>) throws(NetlinkError) -> [NetlinkMessage] {
+        let (messages, failure) = parsePrefix(bytes)
+        if let failure { throw failure }
+        return messages
+    }
+
+    /// The messages of a datagram up to the first one whose header is truncated or
+    /// inconsistent, and the error that stopped it (nil when the whole datagram
+    /// parsed). For readers that keep going past damage (subscriptions).
+    static func parsePrefix(_ bytes: ArraySlice<UInt8>) -> (messages: [NetlinkMessage], failure: NetlinkError?) {
         var out: [NetlinkMessage] = []
+        do throws(NetlinkError) {
+            try parse(bytes, into: &out)
+            return (out, nil)
+        } catch {
+            return (out, error)
+        }
+    }
+
+    private static func parse(_ bytes: ArraySlice<UInt8>, into out: inout [NetlinkMessage]) throws(NetlinkError) {
         var i = bytes.startIndex
         while i < bytes.endIndex {
             let left = bytes.endIndex - i
@@ -163,7 +181,6 @@ public struct NetlinkMessage: Sendable, Hashable {
                                       portID: pid, payload: Array(bytes[i + 16..<i + len])))
             i += min((len + 3) & ~3, left)
         }
-        return out
     }
 
     public static func parse(_ bytes: [UInt8]) throws(NetlinkError) -> [NetlinkMessage] {

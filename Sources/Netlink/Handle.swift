@@ -29,10 +29,18 @@ public final class NetlinkHandle: Sendable {
     /// A handle whose socket is opened inside `namespace` (on a dedicated thread).
     public init(namespace: NetworkNamespace) throws(NetlinkError) {
         let (fd, pid) = try NamespaceThread.run(in: namespace) { () throws(NetlinkError) in
-            try NetlinkSocket.openDescriptor()
+            try SocketTransport.openRequestSocket()
         }
         namespaceID = namespace.id
-        socket = Mutex(NetlinkSocket(fd: fd, portID: pid))
+        socket = Mutex(NetlinkSocket(transport: SocketTransport(fd: fd, portID: pid)))
+    }
+
+    /// A handle over any transport: `FakeNetlinkTransport` in tests (no root, no
+    /// kernel), so code above the netlink layer can be driven with scripted replies.
+    /// `namespaceID` is what `namespaceID` reports (a fake has no namespace).
+    public init(transport: any NetlinkTransport, namespaceID: NamespaceID = NamespaceID(device: 0, inode: 0)) {
+        self.namespaceID = namespaceID
+        socket = Mutex(NetlinkSocket(transport: transport))
     }
 
     /// A handle for the named namespace `/run/netns/NAME`.

@@ -301,7 +301,7 @@ public enum NamespaceThread {
     public static func run<T>(in namespace: NetworkNamespace?,
                               _ body: @escaping () throws(NetlinkError) -> T) throws(NetlinkError) -> T {
         let box = ResultBox<T>()
-        let context = Context {
+        let work: () -> Void = {
             if let namespace {
                 let r = cnl_setns_net(namespace.fd)
                 if r < 0 {
@@ -315,7 +315,20 @@ public enum NamespaceThread {
                 box.result = .failure(error)
             }
         }
-        let raw = Unmanaged.passRetained(context).toOpaque()
+        let thread = try start(work)
+        pthread_join(thread, nil)
+        guard let result = box.result else {
+            throw NetlinkError(errno: EFAULT, request: "namespace thread", detail: "thread produced no result")
+        }
+        return try result.get()
+    }
+
+    /// Starts `work` on a new joinable pthread in the caller's namespace and returns
+    /// it; the caller joins it. The one place that creates threads: `run` above, and
+    /// the reader threads of `NetlinkSubscription` (whose socket `run` opened inside
+    /// its namespace, so the reader itself never enters one).
+    static func start(_ work: @escaping () -> Void) throws(NetlinkError) -> pthread_t {
+        let raw = Unmanaged.passRetained(Context(work)).toOpaque()
         var thread = pthread_t()
         let rc = pthread_create(&thread, nil, { arg in
             let c = Unmanaged<Context>.fromOpaque(arg!).takeRetainedValue()
@@ -326,11 +339,7 @@ public enum NamespaceThread {
             Unmanaged<Context>.fromOpaque(raw).release()
             throw NetlinkError(errno: rc, request: "pthread_create")
         }
-        pthread_join(thread, nil)
-        guard let result = box.result else {
-            throw NetlinkError(errno: EFAULT, request: "namespace thread", detail: "thread produced no result")
-        }
-        return try result.get()
+        return thread
     }
 }
 

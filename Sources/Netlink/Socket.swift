@@ -3,19 +3,17 @@ import Glibc
 #endif
 import CNetlink
 
-/// A `NETLINK_ROUTE` socket with sequence/port-id checking, multipart dumps,
-/// `NLM_F_DUMP_INTR` retries, extended ACKs and batched requests.
+/// The state machine of a `NETLINK_ROUTE` request socket: sequence and port-id
+/// checks, multipart dumps, `NLM_F_DUMP_INTR` retries, extended ACKs and batched
+/// requests, over a `NetlinkTransport` (the real socket, or a fake in tests).
 ///
 /// Not thread-safe by itself: `NetlinkHandle` owns one and serializes access with a
-/// lock. The socket belongs to the network namespace of the thread that opened it,
-/// for its whole life.
+/// lock. A real socket belongs to the network namespace of the thread that opened
+/// it, for its whole life.
 final class NetlinkSocket {
-    let fd: Int32
-    let portID: UInt32
+    let transport: any NetlinkTransport
+    var portID: UInt32 { transport.portID }
     private var sequence: UInt32
-    /// Grows on demand (every receive peeks at the datagram size first): a handle
-    /// per namespace must stay small when there are thousands.
-    private var buffer: [UInt8] = Array(repeating: 0, count: 8 * 1024)
 
     /// Dumps repeated because of `NLM_F_DUMP_INTR` (for tests and diagnostics).
     private(set) var interruptedDumps = 0
@@ -25,71 +23,20 @@ final class NetlinkSocket {
     /// How many requests of a batch are in flight before their ACKs are read.
     static let batchWindow = 64
 
-    /// Opens, configures and binds a socket in the calling thread's namespace and
-    /// returns its descriptor and port id. Used on dedicated namespace threads, so it
-    /// returns plain values that can cross back to the caller.
-    static func openDescriptor() throws(NetlinkError) -> (fd: Int32, portID: UInt32) {
-        let fd = try sysCall("socket(AF_NETLINK, NETLINK_ROUTE)") {
-            socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), NETLINK_ROUTE)
-        }
-        do {
-            try setOption(fd, NETLINK_EXT_ACK, 1, "NETLINK_EXT_ACK")
-            try setOption(fd, NETLINK_GET_STRICT_CHK, 1, "NETLINK_GET_STRICT_CHK")
-            try setOption(fd, NETLINK_CAP_ACK, 1, "NETLINK_CAP_ACK")
-            var size: Int32 = 1 << 20
-            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-            _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-            // A kernel that never answers would otherwise hang the caller forever.
-            var tv = timeval(tv_sec: 30, tv_usec: 0)
-            _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-
-            var addr = sockaddr_nl()
-            addr.nl_family = sa_family_t(AF_NETLINK)
-            _ = try sysCall("bind(AF_NETLINK)") {
-                withUnsafePointer(to: &addr) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        bind(fd, $0, socklen_t(MemoryLayout<sockaddr_nl>.size))
-                    }
-                }
-            }
-            var len = socklen_t(MemoryLayout<sockaddr_nl>.size)
-            _ = try sysCall("getsockname(AF_NETLINK)") {
-                withUnsafeMutablePointer(to: &addr) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-                }
-            }
-            return (fd, addr.nl_pid)
-        } catch {
-            close(fd)
-            throw error
-        }
-    }
-
-    private static func setOption(_ fd: Int32, _ opt: Int32, _ value: Int32, _ name: String) throws(NetlinkError) {
-        var v = value
-        _ = try sysCall("setsockopt(\(name))") {
-            setsockopt(fd, SOL_NETLINK, opt, &v, socklen_t(MemoryLayout<Int32>.size))
-        }
-    }
-
     /// Opens a socket in the calling thread's current namespace.
     convenience init() throws(NetlinkError) {
-        let (fd, pid) = try NetlinkSocket.openDescriptor()
-        self.init(fd: fd, portID: pid)
+        let (fd, pid) = try SocketTransport.openRequestSocket()
+        self.init(transport: SocketTransport(fd: fd, portID: pid))
     }
 
-    /// Takes ownership of an already configured and bound descriptor.
-    init(fd: Int32, portID: UInt32) {
-        self.fd = fd
-        self.portID = portID
+    init(transport: any NetlinkTransport) {
+        self.transport = transport
         // Start from a time-derived value so replies to an earlier process reusing
         // the same port id cannot be mistaken for ours.
         var ts = timespec()
         clock_gettime(CLOCK_MONOTONIC, &ts)
         sequence = UInt32(truncatingIfNeeded: ts.tv_nsec) | 1
     }
-
-    deinit { close(fd) }
 
     private func nextSequence() -> UInt32 {
         sequence &+= 1
@@ -100,44 +47,34 @@ final class NetlinkSocket {
     // MARK: - Sending and receiving
 
     private func sendBytes(_ bytes: [UInt8], _ what: String) throws(NetlinkError) {
-        var kernel = sockaddr_nl()
-        kernel.nl_family = sa_family_t(AF_NETLINK)
-        let n = try sysCall("sendto(\(what))") {
-            bytes.withUnsafeBytes { buf in
-                withUnsafePointer(to: &kernel) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                        sendto(fd, buf.baseAddress, buf.count, 0, $0, socklen_t(MemoryLayout<sockaddr_nl>.size))
-                    }
-                }
-            }
-        }
-        guard n == bytes.count else {
-            throw NetlinkError(errno: EMSGSIZE, request: what, detail: "short send: \(n) of \(bytes.count) bytes")
+        do {
+            try transport.send(bytes)
+        } catch {
+            var e = error
+            e.request = "\(what): \(e.request)"
+            throw e
         }
     }
 
-    /// Receives one datagram from the kernel (peeking first so that no message is
-    /// ever truncated) and splits it into messages.
+    /// Receives one datagram from the kernel and splits it into messages. Datagrams
+    /// from anyone but the kernel (port 0) are ignored; `EINTR` is retried.
     private func receiveMessages(_ what: String) throws(NetlinkError) -> [NetlinkMessage] {
         while true {
-            let size = try sysCall("recv(\(what))") {
-                recv(fd, nil, 0, Int32(MSG_PEEK) | Int32(MSG_TRUNC))
-            }
-            if size > buffer.count { buffer = Array(repeating: 0, count: (size + 4095) & ~4095) }
-            var from = sockaddr_nl()
-            var fromLen = socklen_t(MemoryLayout<sockaddr_nl>.size)
-            let n = try sysCall("recvfrom(\(what))") {
-                buffer.withUnsafeMutableBytes { buf in
-                    withUnsafeMutablePointer(to: &from) {
-                        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                            recvfrom(fd, buf.baseAddress, buf.count, 0, $0, &fromLen)
-                        }
-                    }
+            let datagram: NetlinkDatagram
+            do {
+                datagram = try transport.receive()
+            } catch {
+                if error.errno == EINTR { continue }
+                var e = error
+                e.request = "\(what): \(e.request)"
+                if e.errno == ENOBUFS, e.detail == nil {
+                    e.detail = "the socket's receive buffer overflowed; replies were lost"
                 }
+                throw e
             }
             // Only the kernel (port 0) may talk to us.
-            if from.nl_pid != 0 { continue }
-            return try NetlinkMessage.parse(buffer[0..<n])
+            if datagram.sender != 0 { continue }
+            return try NetlinkMessage.parse(datagram.bytes)
         }
     }
 
