@@ -82,9 +82,16 @@ public final class ReconcileAgent: Service, Sendable {
             for w in watches { w.cancel() }
             for t in tasks { t.cancel() }
         }
+        let input = self.input
+        let subscriptions = NamespaceSubscriptions(
+            onEvent: { event in if !event.isKernelMaintained { input.yield(.trigger(.netlink)) } },
+            onError: { [logger] ref, error in logger.warning("cannot watch netlink events", metadata: ["namespace": "\(ref)", "error": "\(error)"]) })
+        var watched: Set<NamespaceRef> = [.host]
+        defer { subscriptions.cancelAll() }
         if !configuration.once {
             watches = startFileWatches()
             tasks.append(signalTask())
+            subscriptions.sync(watched)
         }
         var lastConverged = false
         var timer: Task<Void, Never>?
@@ -97,6 +104,8 @@ public final class ReconcileAgent: Service, Sendable {
                 lastConverged = report.result == .converged || report.result == .repaired
                 policy.finish(at: .now, succeeded: lastConverged, jitter: Double.random(in: 0..<1))
                 if configuration.once { break }
+                if let namespaces = report.namespaces { watched = namespaces.union([.host]) }
+                subscriptions.sync(watched)
                 continue
             }
             // Wait for an input, or for the policy's next deadline.
@@ -114,6 +123,8 @@ public final class ReconcileAgent: Service, Sendable {
             case .trigger(let t):
                 metrics.events(t).increment()
                 if t == .spec { reloadSpec() }
+                // A namespace deleted by hand must not stay alive through our socket.
+                if t == .namespaces { subscriptions.sync(watched) }
                 policy.note(t, at: .now)
             case .tick:
                 timerDeadline = nil
@@ -145,6 +156,8 @@ public final class ReconcileAgent: Service, Sendable {
         var changedKinds: [String: Int] = [:]
         var message: String?
         var took: Duration = .zero
+        /// The namespaces the spec wants (nil when the reconcile failed before planning).
+        var namespaces: Set<NamespaceRef>?
     }
 
     func reconcile(_ why: Set<ReconcileTrigger>) async -> Report {
@@ -276,10 +289,11 @@ final class HostWork: @unchecked Sendable {
         }
         defer { prepared.release() }
         let plan = prepared.planned.plan
+        let namespaces = Set(prepared.planned.desired.state.namespaces.keys)
         if !plan.conflicts.isEmpty {
-            return .init(result: .conflict, message: plan.conflicts.map { "\($0)" }.joined(separator: "; "))
+            return .init(result: .conflict, message: plan.conflicts.map { "\($0)" }.joined(separator: "; "), namespaces: namespaces)
         }
-        if plan.steps.isEmpty { return .init(result: .converged) }
+        if plan.steps.isEmpty { return .init(result: .converged, namespaces: namespaces) }
         var kinds: [String: Int] = [:]
         for step in plan.steps { kinds[String(String(describing: step.operation).prefix { $0 != "(" }), default: 0] += 1 }
         let outcome: Reconciler.Outcome
@@ -297,6 +311,6 @@ final class HostWork: @unchecked Sendable {
             return .init(result: .failed, steps: plan.steps.count,
                          message: "verification failed (\(remaining.steps.count) changes still needed); \(outcome.verificationRolledBack ? "rolled back" : "rollback incomplete")")
         }
-        return .init(result: .repaired, steps: plan.steps.count, changedKinds: kinds)
+        return .init(result: .repaired, steps: plan.steps.count, changedKinds: kinds, namespaces: namespaces)
     }
 }

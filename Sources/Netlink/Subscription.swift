@@ -29,14 +29,21 @@ public struct NetlinkEvent: Sendable, Equatable, CustomStringConvertible {
     /// The socket overflowed (the kernel's `ENOBUFS`, or the consumer fell behind the
     /// subscription's buffer): events were lost, the consumer must re-read everything.
     public var isOverrun: Bool
+    /// An object the kernel makes and changes by itself, which netform never owns:
+    /// a dynamic neighbour or learned FDB entry (not `NUD_PERMANENT`/`NUD_NOARP`), an
+    /// IPv6 link-local address, a route of protocol kernel or RA, a route of the local
+    /// table. ARP aging and DAD make such events all the time; an agent that
+    /// reconciled on each would never be idle.
+    public var isKernelMaintained: Bool
 
     public init(kind: Kind?, isDeletion: Bool = false, interfaceIndex: Int32? = nil,
-                interfaceName: String? = nil, isOverrun: Bool = false) {
+                interfaceName: String? = nil, isOverrun: Bool = false, isKernelMaintained: Bool = false) {
         self.kind = kind
         self.isDeletion = isDeletion
         self.interfaceIndex = interfaceIndex
         self.interfaceName = interfaceName
         self.isOverrun = isOverrun
+        self.isKernelMaintained = isKernelMaintained
     }
 
     /// Events were lost; re-read everything.
@@ -70,18 +77,22 @@ public struct NetlinkEvent: Sendable, Equatable, CustomStringConvertible {
             var r = ByteReader(p, what: "ifaddrmsg")
             guard let header = try? IfAddrMsg(&r) else { return nil }
             return NetlinkEvent(kind: .address, isDeletion: message.type == MsgType.delAddr,
-                                interfaceIndex: Int32(bitPattern: header.index))
+                                interfaceIndex: Int32(bitPattern: header.index),
+                                isKernelMaintained: header.family == UInt8(AF_INET6) && header.scope == 253 /* RT_SCOPE_LINK */)
         case MsgType.newRoute, MsgType.delRoute:
             var r = ByteReader(p, what: "rtmsg")
-            guard (try? RtMsg(&r)) != nil else { return nil }
+            guard let header = try? RtMsg(&r) else { return nil }
             let attributes = try? AttributeList(parsing: p.dropFirst(RtMsg.size))
+            // RTPROT_KERNEL 2, RTPROT_RA 9; RT_TABLE_LOCAL 255.
             return NetlinkEvent(kind: .route, isDeletion: message.type == MsgType.delRoute,
-                                interfaceIndex: try? attributes?[RTA.oif]?.i32())
+                                interfaceIndex: try? attributes?[RTA.oif]?.i32(),
+                                isKernelMaintained: header.protocol == 2 || header.protocol == 9 || header.table == 255)
         case MsgType.newNeigh, MsgType.delNeigh:
             var r = ByteReader(p, what: "ndmsg")
             guard let header = try? NdMsg(&r) else { return nil }
+            // NUD_NOARP 0x40, NUD_PERMANENT 0x80: entries someone configured.
             return NetlinkEvent(kind: .neighbour, isDeletion: message.type == MsgType.delNeigh,
-                                interfaceIndex: header.index)
+                                interfaceIndex: header.index, isKernelMaintained: header.state & 0xC0 == 0)
         default:
             return nil
         }
