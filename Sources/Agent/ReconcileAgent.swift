@@ -92,6 +92,7 @@ public final class ReconcileAgent: Service, Sendable {
             watches = startFileWatches()
             tasks.append(signalTask())
             subscriptions.sync(watched)
+            if let store = host.store as? any WatchableStore { tasks.append(storeWatchTask(store)) }
         }
         var lastConverged = false
         var timer: Task<Void, Never>?
@@ -225,6 +226,40 @@ public final class ReconcileAgent: Service, Sendable {
         return watches
     }
 
+    /// Watches the project's keys; every change asks for a reconcile. When the
+    /// watch fails (the store is down), it is opened again after a backoff with
+    /// jitter, from a fresh list (a compacted revision means the same).
+    func storeWatchTask(_ store: any WatchableStore) -> Task<Void, Never> {
+        let input = self.input
+        let prefix = StoreLayout.prefix(project: host.project)
+        let logger = self.logger
+        let metrics = self.metrics
+        return Task.detached {
+            var failures = 0
+            while !Task.isCancelled {
+                do {
+                    let revision = try await ReconcileAgent.onOwnThread { Result { () throws(StoreError) in try store.list(prefix: prefix).revision } }.get()
+                    if failures > 0 {
+                        logger.info("cluster store reachable again")
+                        input.yield(.trigger(.store))
+                    }
+                    failures = 0
+                    watch: for try await event in store.watch(prefix: prefix, fromRevision: revision + 1) {
+                        input.yield(.trigger(.store))
+                        if case .compacted = event { break watch }
+                    }
+                } catch {
+                    if Task.isCancelled { return }
+                    failures += 1
+                    metrics.storeErrors.increment()
+                    if failures == 1 { logger.warning("cluster store watch failed; retrying with backoff", metadata: ["error": "\(error)"]) }
+                    let wait = min(4.0, 0.5 * pow(2, Double(min(failures - 1, 6)))) * Double.random(in: 1..<1.25)
+                    try? await Task.sleep(for: .milliseconds(Int(wait * 1000)))
+                }
+            }
+        }
+    }
+
     func signalTask() -> Task<Void, Never> {
         let input = self.input
         return Task {
@@ -265,6 +300,7 @@ final class HostWork: @unchecked Sendable {
     }
 
     var store: (any ClusterStore)? { live.store }
+    var project: String { lock.withLock { spec.project } }
 
     /// One observe → plan → apply → verify cycle, as `apply` runs it.
     func reconcile() -> ReconcileAgent.Report {

@@ -40,7 +40,9 @@ public struct TriggerPolicy: Sendable {
     public var maxDelay: Duration
     /// A full reconcile at least this often, events or not (nil: never).
     public var resync: Duration?
-    /// Backoff after the first failure, doubled per failure up to `maxBackoff`.
+    /// Backoff after the first failure, doubled per failure up to `maxBackoff` (4 s by
+    /// default, so the host reconverges within 5 s of a store's return even with
+    /// jitter; the store watch's own reconnects are jittered too).
     public var backoff: Duration
     public var maxBackoff: Duration
 
@@ -55,7 +57,7 @@ public struct TriggerPolicy: Sendable {
     public private(set) var failures = 0
 
     public init(debounce: Duration = .milliseconds(20), maxDelay: Duration = .milliseconds(200),
-                resync: Duration? = .seconds(300), backoff: Duration = .milliseconds(500), maxBackoff: Duration = .seconds(30)) {
+                resync: Duration? = .seconds(300), backoff: Duration = .milliseconds(500), maxBackoff: Duration = .seconds(4)) {
         self.debounce = debounce
         self.maxDelay = maxDelay
         self.resync = resync
@@ -77,9 +79,11 @@ public struct TriggerPolicy: Sendable {
         var next: Instant?
         func earliest(_ t: Instant?) { if let t, next.map({ t < $0 }) ?? true { next = t } }
         if let first = firstPending, let last = lastEvent {
-            // During a backoff only a spec change (the user fixed something) goes early.
+            // During a backoff only a spec change (the user fixed something) or news
+            // from the store (it is reachable again, another host changed) goes early;
+            // kernel noise waits for the retry.
             let due = min(last + debounce, first + maxDelay)
-            if let retryAt, !pending.contains(.spec) { earliest(max(due, retryAt)) } else { earliest(due) }
+            if let retryAt, pending.isDisjoint(with: [.spec, .store]) { earliest(max(due, retryAt)) } else { earliest(due) }
         }
         earliest(retryAt)
         if let resync, let lastFinished { earliest(lastFinished + resync) }
@@ -113,7 +117,7 @@ public struct TriggerPolicy: Sendable {
             var wait = backoff
             for _ in 1..<failures where wait < maxBackoff { wait = wait * 2 }
             wait = min(wait, maxBackoff)
-            retryAt = now + wait * (1 + 0.5 * max(0, min(jitter, 1)))
+            retryAt = now + wait * (1 + 0.25 * max(0, min(jitter, 1)))
         }
     }
 

@@ -102,17 +102,28 @@ struct TriggerPolicyTests {
             now = next
         }
         #expect(waits == [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000, 30000])
-        // Jitter spreads retries by up to half the wait.
+        // The default cap keeps a host within 5 s of a store's return, jitter included.
+        var d = TriggerPolicy(resync: nil)
+        for _ in 0..<10 {
+            _ = d.start(at: at(0))
+            d.finish(at: at(0), succeeded: false, jitter: 0.999)
+        }
+        #expect(d.nextRun()! - at(0) <= .seconds(5) + .milliseconds(1))
+        // Jitter spreads retries by up to a quarter of the wait.
         var q = TriggerPolicy(resync: nil)
         _ = q.start(at: at(0))
         q.finish(at: at(0), succeeded: false, jitter: 0.999)
         let w = q.nextRun()! - at(0)
-        #expect(w > .milliseconds(700) && w < .milliseconds(750))
-        // Netlink noise during a backoff waits for the retry; a spec change does not.
+        #expect(w > .milliseconds(600) && w < .milliseconds(626))
+        // Netlink noise during a backoff waits for the retry; a spec change does not,
+        // nor does news from the store (it came back).
         q.note(.netlink, at: at(10))
-        #expect(q.nextRun()! >= at(700))
+        #expect(q.nextRun()! >= at(600))
+        var r = q
         q.note(.spec, at: at(20))
         #expect(q.nextRun()! == at(40))
+        r.note(.store, at: at(20))
+        #expect(r.nextRun()! == at(40))
         // A success resets the backoff.
         _ = q.start(at: at(40))
         q.finish(at: at(50), succeeded: true)
