@@ -218,19 +218,21 @@ public final class NetlinkSubscription: AsyncSequence, Sendable {
         if let thread = reader.withLock({ $0 }) { pthread_detach(thread) }
     }
 
-    /// Stops the reader thread and closes the socket (both done when this returns);
-    /// the sequence finishes once the consumer has taken the events already
-    /// buffered. Idempotent.
+    /// Stops the reader thread and closes the socket (both done when this returns,
+    /// also for callers racing each other); the sequence finishes once the consumer
+    /// has taken the events already buffered. Idempotent.
     public func cancel() {
         transport.interrupt()
-        guard let thread = reader.withLock({ (t: inout pthread_t?) -> pthread_t? in
-            defer { t = nil }
-            return t
-        }) else { return }
-        if pthread_equal(thread, pthread_self()) != 0 {
-            pthread_detach(thread)
-        } else {
-            pthread_join(thread, nil)
+        // Joined under the lock, so a concurrent caller returns only after the join.
+        // The reader never takes this lock.
+        reader.withLock { (t: inout pthread_t?) in
+            guard let thread = t else { return }
+            t = nil
+            if pthread_equal(thread, pthread_self()) != 0 {
+                pthread_detach(thread)
+            } else {
+                pthread_join(thread, nil)
+            }
         }
     }
 
