@@ -213,7 +213,9 @@ extension NetlinkMessage {
             return NetlinkMessage(type: MsgType.overrun, flags: [], sequence: sequence, portID: portID, payload: [])
         case .link?:
             type = event.isDeletion ? MsgType.delLink : MsgType.newLink
-            payload = IfInfoMsg(index: index).bytes
+            var info = IfInfoMsg(index: index)
+            if event.isKernelMaintained { info.family = AddressFamily.inet6.rawValue }
+            payload = info.bytes
             if let name = event.interfaceName {
                 var e = AttributeEncoder()
                 e.string(IFLA.ifname, name)
@@ -221,11 +223,15 @@ extension NetlinkMessage {
             }
         case .address?:
             type = event.isDeletion ? MsgType.delAddr : MsgType.newAddr
-            payload = IfAddrMsg(family: AddressFamily.inet.rawValue, prefixLength: 24, index: UInt32(bitPattern: index)).bytes
+            payload = event.isKernelMaintained
+                ? IfAddrMsg(family: AddressFamily.inet6.rawValue, prefixLength: 64, scope: 253, index: UInt32(bitPattern: index)).bytes
+                : IfAddrMsg(family: AddressFamily.inet.rawValue, prefixLength: 24, index: UInt32(bitPattern: index)).bytes
         case .route?:
             type = event.isDeletion ? MsgType.delRoute : MsgType.newRoute
             var rt = RtMsg()
             rt.family = AddressFamily.inet.rawValue
+            rt.table = 254
+            rt.protocol = event.isKernelMaintained ? 2 : 3
             payload = rt.bytes
             if let oif = event.interfaceIndex {
                 var e = AttributeEncoder()
@@ -234,7 +240,7 @@ extension NetlinkMessage {
             }
         case .neighbour?:
             type = event.isDeletion ? MsgType.delNeigh : MsgType.newNeigh
-            payload = NdMsg(family: AddressFamily.inet.rawValue, index: index).bytes
+            payload = NdMsg(family: AddressFamily.inet.rawValue, index: index, state: event.isKernelMaintained ? 0x02 : 0x80).bytes
         }
         return NetlinkMessage(type: type, flags: [], sequence: sequence, portID: portID, payload: payload)
     }

@@ -30,9 +30,10 @@ public struct NetlinkEvent: Sendable, Equatable, CustomStringConvertible {
     /// subscription's buffer): events were lost, the consumer must re-read everything.
     public var isOverrun: Bool
     /// An object the kernel makes and changes by itself, which netform never owns:
-    /// a dynamic neighbour or learned FDB entry (not `NUD_PERMANENT`/`NUD_NOARP`), an
-    /// IPv6 link-local address, a route of protocol kernel or RA, a route of the local
-    /// table. ARP aging and DAD make such events all the time; an agent that
+    /// a neighbour or FDB entry that is not `NUD_PERMANENT` (learned, aging, or the
+    /// NOARP entries of multicast groups), an IPv6 link-local address, a route of
+    /// protocol kernel or RA or of the local table, IPv6's per-link notifications
+    /// (`RTM_NEWLINK` of family `AF_INET6`: router solicitation and addrconf state). ARP aging and DAD make such events all the time; an agent that
     /// reconciled on each would never be idle.
     public var isKernelMaintained: Bool
 
@@ -72,7 +73,8 @@ public struct NetlinkEvent: Sendable, Equatable, CustomStringConvertible {
             guard let header = try? IfInfoMsg(&r) else { return nil }
             let attributes = try? AttributeList(parsing: p.dropFirst(IfInfoMsg.size))
             return NetlinkEvent(kind: .link, isDeletion: message.type == MsgType.delLink, interfaceIndex: header.index,
-                                interfaceName: attributes?[IFLA.ifname]?.string())
+                                interfaceName: attributes?[IFLA.ifname]?.string(),
+                                isKernelMaintained: header.family == UInt8(AF_INET6))
         case MsgType.newAddr, MsgType.delAddr:
             var r = ByteReader(p, what: "ifaddrmsg")
             guard let header = try? IfAddrMsg(&r) else { return nil }
@@ -90,9 +92,9 @@ public struct NetlinkEvent: Sendable, Equatable, CustomStringConvertible {
         case MsgType.newNeigh, MsgType.delNeigh:
             var r = ByteReader(p, what: "ndmsg")
             guard let header = try? NdMsg(&r) else { return nil }
-            // NUD_NOARP 0x40, NUD_PERMANENT 0x80: entries someone configured.
+            // NUD_PERMANENT 0x80: entries someone configured (netform's are).
             return NetlinkEvent(kind: .neighbour, isDeletion: message.type == MsgType.delNeigh,
-                                interfaceIndex: header.index, isKernelMaintained: header.state & 0xC0 == 0)
+                                interfaceIndex: header.index, isKernelMaintained: header.state & 0x80 == 0)
         default:
             return nil
         }

@@ -52,6 +52,7 @@ public struct LiveHost {
     public init(_ options: Options) throws(Failure) {
         var r = Reconciler(observe: { extra in try Observer.observe(extra: extra) }, driver: HostDriver(),
                            localHost: options.hostName ?? ProcessInfo.processInfo.hostName)
+        r.makeDriver = { HostDriver() }
         r.namespaceIdentity = Self.namespaceIdentity
         r.namespaceFiles = Self.namespaceFiles
         reconciler = r
@@ -72,6 +73,7 @@ public struct LiveHost {
             return state
         }
         r.driver = HostDriver(store: StoreBackend(store))
+        r.makeDriver = { HostDriver(store: StoreBackend(store)) }
         r.cluster = .init(host: r.localHost ?? ProcessInfo.processInfo.hostName, advertise: advertise)
         reconciler = r
         self.store = store

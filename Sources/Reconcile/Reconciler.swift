@@ -12,6 +12,12 @@ public struct Reconciler {
     /// Reads the live state: the host, every named namespace, and `extra`.
     public var observe: (_ extra: [NamespaceRef]) throws -> HostState
     public var driver: any OperationDriver
+    /// When set, each apply gets a new driver from it instead of `driver`: a live
+    /// driver caches namespace handles and interface indexes for one run, and a
+    /// long-lived process (the agent) must not carry them into the next one — a
+    /// namespace deleted and recreated by hand, or a veth recreated with a new
+    /// index, would otherwise be addressed through the stale handle or index.
+    public var makeDriver: (() -> any OperationDriver)?
     /// This host's name, for `host:` placement.
     public var localHost: String?
     /// How long to wait for asynchronous kernel work before verification fails.
@@ -214,6 +220,7 @@ public struct Reconciler {
     /// verification rolls the host back.
     public func apply(_ planned: PlannedChange, failpoint: Failpoint? = nil,
                       progress: (_ done: Int, _ total: Int, _ step: Step) -> Void = { _, _, _ in }) throws -> Outcome {
+        let driver = makeDriver?() ?? self.driver
         let report = Executor.run(planned.plan, driver: driver, failpoint: failpoint, profile: profile, progress: progress)
         profile?.phases.append(("execute", report.duration))
         let clock = ContinuousClock()

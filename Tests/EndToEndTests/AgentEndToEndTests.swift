@@ -53,6 +53,10 @@ struct AgentEndToEnd {
         EVENTUALLY_SECONDS=10 eventually link_exists "$veth" && echo "== veth restored"
         EVENTUALLY_SECONDS=10 eventually has_addr seed.container2 172.17.0.3 && echo "== address restored"
         eventually ip netns exec seed.container1 ping -c1 -W1 172.17.0.3 >/dev/null && echo "== reachable again"
+        # The same drift again: the repair must not reuse what the first one learnt
+        # (the interface index of the veth it recreated).
+        ip link del "$veth"
+        EVENTUALLY_SECONDS=10 eventually has_addr seed.container1 172.17.0.2 && echo "== repaired twice"
         # Settled: no reconcile happens while nothing changes.
         sleep 1
         a=$(reconciles); sleep 2; b=$(reconciles)
@@ -63,11 +67,15 @@ struct AgentEndToEnd {
         stop_agent
         flock -n /run/netform/apply.lock true && echo "== lock free"
         grep -c 'result=repaired' "$T/agent.log" | sed 's/^/== repaired reconciles /'
+        grep -o 'result=failed' "$T/agent.log" | head -1 || true
+        sed 's/^/agent.log: /' "$T/agent.log"
         """)
         #expect(out.stdout.contains("== applied"), "\(out.stdout)\(out.stderr)")
         #expect(out.stdout.contains("== veth restored"), "\(out.stdout)\(out.stderr)")
         #expect(out.stdout.contains("== address restored"), "\(out.stdout)\(out.stderr)")
         #expect(out.stdout.contains("== reachable again"))
+        #expect(out.stdout.contains("== repaired twice"), "\(out.stdout)")
+        #expect(!out.stdout.contains("result=failed"))
         #expect(out.stdout.contains("== idle reconciles 0"), "\(out.stdout)")
         #expect(out.stdout.contains("== plan exit 0"))
         #expect(out.stdout.contains("== sentinels unchanged"))

@@ -47,6 +47,48 @@ struct SubscriptionTests {
         return NetlinkMessage(type: type, flags: [], sequence: 0, portID: 0, payload: e.bytes)
     }
 
+    @Test("what the kernel maintains by itself is marked, what someone configured is not")
+    func kernelMaintained() {
+        func marked(_ m: NetlinkMessage) -> Bool? { NetlinkEvent.decode(m)?.isKernelMaintained }
+        func neighbour(family: AddressFamily, state: UInt16) -> NetlinkMessage {
+            var e = AttributeEncoder()
+            e.appendRaw(NdMsg(family: family.rawValue, index: 3, state: state, flags: 0, type: 0).bytes)
+            return NetlinkMessage(type: MsgType.newNeigh, flags: [], sequence: 0, portID: 0, payload: e.bytes)
+        }
+        #expect(marked(neighbour(family: .inet, state: 0x80)) == false)  // permanent: netform's static entries
+        #expect(marked(neighbour(family: .bridge, state: 0x80)) == false) // a static FDB entry
+        #expect(marked(neighbour(family: .inet, state: 0x02)) == true)   // reachable (ARP)
+        #expect(marked(neighbour(family: .inet, state: 0x04)) == true)   // stale
+        #expect(marked(neighbour(family: .inet6, state: 0x40)) == true)  // NOARP: a multicast group's entry
+        #expect(marked(neighbour(family: .bridge, state: 0x02)) == true) // a learned FDB entry
+        func address(family: AddressFamily, scope: UInt8) -> NetlinkMessage {
+            var e = AttributeEncoder()
+            e.appendRaw(IfAddrMsg(family: family.rawValue, prefixLength: 64, flags: 0, scope: scope, index: 3).bytes)
+            return NetlinkMessage(type: MsgType.newAddr, flags: [], sequence: 0, portID: 0, payload: e.bytes)
+        }
+        #expect(marked(address(family: .inet6, scope: 253)) == true)   // fe80::/64
+        #expect(marked(address(family: .inet6, scope: 0)) == false)    // a global address
+        #expect(marked(address(family: .inet, scope: 0)) == false)
+        func route(protocol p: UInt8, table: UInt8) -> NetlinkMessage {
+            var rt = RtMsg()
+            rt.family = AddressFamily.inet.rawValue
+            rt.protocol = p
+            rt.table = table
+            var e = AttributeEncoder()
+            e.appendRaw(rt.bytes)
+            return NetlinkMessage(type: MsgType.newRoute, flags: [], sequence: 0, portID: 0, payload: e.bytes)
+        }
+        #expect(marked(route(protocol: 2, table: 254)) == true)   // made from an address
+        #expect(marked(route(protocol: 9, table: 254)) == true)   // router advertisement
+        #expect(marked(route(protocol: 3, table: 255)) == true)   // the local table
+        #expect(marked(route(protocol: 3, table: 254)) == false)  // boot: how netform's routes are made
+        #expect(marked(route(protocol: 4, table: 254)) == false)  // static: a user's
+        var inet6Link = AttributeEncoder()
+        inet6Link.appendRaw(IfInfoMsg(family: AddressFamily.inet6.rawValue, type: 1, index: 3, flags: 0, change: 0).bytes)
+        #expect(marked(NetlinkMessage(type: MsgType.newLink, flags: [], sequence: 0, portID: 0, payload: inet6Link.bytes)) == true)
+        #expect(marked(Self.linkMessage(MsgType.newLink, index: 4, name: "br0")) == false)
+    }
+
     @Test("link, address, route and neighbour notifications decode to their kind, deletion and interface")
     func decoding() {
         #expect(NetlinkEvent.decode(Self.linkMessage(MsgType.newLink, index: 4, name: "br0"))
