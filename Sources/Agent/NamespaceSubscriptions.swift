@@ -21,10 +21,10 @@ final class NamespaceSubscriptions: Sendable {
     }
 
     private let entries = Mutex<[NamespaceRef: Entry]>([:])
-    private let onEvent: @Sendable (NetlinkEvent) -> Void
+    private let onEvent: @Sendable (NamespaceRef, NetlinkEvent) -> Void
     private let onError: @Sendable (NamespaceRef, NetlinkError) -> Void
 
-    init(onEvent: @escaping @Sendable (NetlinkEvent) -> Void, onError: @escaping @Sendable (NamespaceRef, NetlinkError) -> Void) {
+    init(onEvent: @escaping @Sendable (NamespaceRef, NetlinkEvent) -> Void, onError: @escaping @Sendable (NamespaceRef, NetlinkError) -> Void) {
         self.onEvent = onEvent
         self.onError = onError
     }
@@ -49,7 +49,7 @@ final class NamespaceSubscriptions: Sendable {
                 }
                 let subscription = try NetlinkSubscription.open(in: namespace)
                 let onEvent = self.onEvent
-                let task = Task { for await event in subscription { onEvent(event) } }
+                let task = Task { for await event in subscription { onEvent(ref, event) } }
                 opened.append((ref, Entry(id: namespace?.id, subscription: subscription, task: task)))
             } catch {
                 // Gone already (deleted between the plan and now): the next

@@ -84,7 +84,11 @@ public final class ReconcileAgent: Service, Sendable {
         }
         let input = self.input
         let subscriptions = NamespaceSubscriptions(
-            onEvent: { event in if !event.isKernelMaintained { input.yield(.trigger(.netlink)) } },
+            onEvent: { [logger] ref, event in
+                guard !event.isKernelMaintained else { return }
+                logger.debug("netlink event", metadata: ["namespace": "\(ref)", "event": "\(event)"])
+                input.yield(.trigger(.netlink))
+            },
             onError: { [logger] ref, error in logger.warning("cannot watch netlink events", metadata: ["namespace": "\(ref)", "error": "\(error)"]) })
         var watched: Set<NamespaceRef> = [.host]
         defer { subscriptions.cancelAll() }
