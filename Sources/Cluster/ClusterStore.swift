@@ -33,6 +33,13 @@ public protocol ClusterStore: AnyObject, Sendable {
     func keepAlive(_ lease: LeaseID) throws(StoreError) -> Int
     /// Ends a lease now (its keys are deleted).
     func revoke(_ lease: LeaseID) throws(StoreError)
+    /// The seconds a lease has left; nil when it expired or never existed.
+    func timeToLive(_ lease: LeaseID) throws(StoreError) -> Int?
+    /// Deletes `key` unless `guardKey` exists, in one transaction; returns false,
+    /// deleting nothing, when `guardKey` exists. A host removes another host's
+    /// garbage only while that host's registration is still gone: one that came
+    /// back between the read and the delete keeps its keys.
+    func delete(_ key: String, unlessExists guardKey: String) throws(StoreError) -> Bool
 }
 
 /// One key of the store.

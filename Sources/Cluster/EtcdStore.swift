@@ -147,6 +147,19 @@ public final class EtcdStore: WatchableStore {
         }
     }
 
+    public func timeToLive(_ lease: LeaseID) throws(StoreError) -> Int? {
+        try EtcdWire.decodeTimeToLive(call("/v3/lease/timetolive", EtcdWire.lease(lease)))
+    }
+
+    public func delete(_ key: String, unlessExists guardKey: String) throws(StoreError) -> Bool {
+        try EtcdWire.decodeSucceeded(call("/v3/kv/txn", EtcdWire.delete(key, unlessExists: guardKey)))
+    }
+
+    /// Requests sent so far (each endpoint tried counts; logins too): the store
+    /// round trips `NETFORM_PROFILE=1` reports.
+    public var roundTrips: Int { requests.load(ordering: .relaxed) }
+    private let requests = Atomic<Int>(0)
+
     // MARK: Watch
 
     /// A `/v3/watch` stream (one JSON object per line) on the first endpoint that
@@ -268,6 +281,7 @@ public final class EtcdStore: WatchableStore {
             } catch {
                 throw StoreError(.invalid, "etcd endpoint \(endpoint): cannot make a request: \(Self.describe(error))")
             }
+            requests.add(1, ordering: .relaxed)
             switch perform(request) {
             case .failure(let error):
                 failures.append("\(endpoint): \(Self.describe(error))")

@@ -62,6 +62,18 @@ public enum EtcdWire {
         ["key": base64(key)]
     }
 
+    /// `/v3/kv/txn`: deletes `key` only while `guardKey` does not exist
+    /// (create_revision == 0); nothing otherwise.
+    public static func delete(_ key: String, unlessExists guardKey: String) -> JSONValue {
+        ["compare": [["key": base64(guardKey), "target": "CREATE", "result": "EQUAL", "create_revision": "0"]],
+         "success": [["request_delete_range": delete(key)]], "failure": []]
+    }
+
+    /// Whether a txn's compare held (etcd leaves out `succeeded` when false).
+    public static func decodeSucceeded(_ body: JSONValue) -> Bool {
+        body["succeeded"] == .bool(true)
+    }
+
     /// `/v3/lease/grant`.
     public static func grant(ttl: Int) -> JSONValue {
         ["TTL": .string(String(ttl))]
@@ -130,6 +142,13 @@ public enum EtcdWire {
         let ttl = try int64(result["TTL"], "TTL") ?? 0
         guard ttl > 0 else { throw StoreError(.notFound, "etcd: lease \(lease) expired or unknown") }
         return Int(ttl)
+    }
+
+    /// The seconds a `/v3/lease/timetolive` answer says are left; nil for a lease
+    /// that expired or never existed (etcd answers TTL -1, or leaves it out at 0).
+    public static func decodeTimeToLive(_ body: JSONValue) throws(StoreError) -> Int? {
+        let ttl = try int64(body["TTL"], "TTL") ?? 0
+        return ttl > 0 ? Int(ttl) : nil
     }
 
     /// The token `/v3/auth/authenticate` answered.

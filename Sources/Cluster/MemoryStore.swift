@@ -137,6 +137,21 @@ public final class MemoryStore: WatchableStore {
         }
     }
 
+    public func timeToLive(_ lease: LeaseID) throws(StoreError) -> Int? {
+        state.withLock { s in s.leases[lease.value].map { Int($0.expires - s.now) } }
+    }
+
+    public func delete(_ key: String, unlessExists guardKey: String) throws(StoreError) -> Bool {
+        state.withLock { s in
+            guard s.entries[guardKey] == nil else { return false }
+            if s.entries.removeValue(forKey: key) != nil {
+                s.revision += 1
+                s.record([StoreChange(.delete, key: key, revision: s.revision)])
+            }
+            return true
+        }
+    }
+
     // MARK: Watch
 
     /// Drops the history before `revision`, as etcd's compaction does: a watch from

@@ -69,6 +69,8 @@ public enum DryRun {
             return ["store put \(key) \(q(value))"]
         case .deleteStoreKey(let key):
             return ["store delete \(key)"]
+        case .collectStoreKey(let key, let guardKey):
+            return ["store delete \(key) if absent \(guardKey)"]
         }
     }
 

@@ -48,6 +48,10 @@ public enum Operation: Sendable, Equatable, Codable {
     case putStoreKey(key: String, value: String)
     /// Deletes the key (a key already gone is a delete done).
     case deleteStoreKey(key: String)
+    /// Deletes another host's key (a claim or endpoint) only while that host's
+    /// registration `whileAbsent` is gone: garbage of a host whose lease expired. A
+    /// host that registered again in the meantime keeps its keys (one transaction).
+    case collectStoreKey(key: String, whileAbsent: String)
 
     // Global settings
     /// Writes `/proc/sys/KEY` (dots for slashes) in the namespace.
@@ -64,7 +68,7 @@ public enum Operation: Sendable, Equatable, Codable {
              .addNeighbour(let ns, _), .deleteNeighbour(let ns, _), .addFDBEntry(let ns, _), .deleteFDBEntry(let ns, _),
              .replaceFirewallTable(let ns, _), .deleteFirewallTable(let ns, _, _), .setSysctl(let ns, _, _):
             ns
-        case .claimStoreKey, .putStoreKey, .deleteStoreKey:
+        case .claimStoreKey, .putStoreKey, .deleteStoreKey, .collectStoreKey:
             .host
         }
     }
@@ -75,7 +79,7 @@ public enum Operation: Sendable, Equatable, Codable {
         switch self {
         case .replaceFirewallTable, .deleteFirewallTable: .nftables
         case .setSysctl: .sysctl
-        case .claimStoreKey, .putStoreKey, .deleteStoreKey: .store
+        case .claimStoreKey, .putStoreKey, .deleteStoreKey, .collectStoreKey: .store
         default: .netlink
         }
     }

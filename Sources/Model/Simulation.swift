@@ -108,6 +108,8 @@ extension HostState {
             namespaces[.host]!.clusterStore = (namespaces[.host]!.clusterStore ?? [:]).merging([key: value]) { _, new in new }
         case .deleteStoreKey(let key):
             namespaces[.host]?.clusterStore?[key] = nil
+        case .collectStoreKey(let key, let guardKey):
+            if namespaces[.host]?.clusterStore?[guardKey] == nil { namespaces[.host]?.clusterStore?[key] = nil }
         case .setSysctl(let ns, let key, let value):
             guard namespaces[ns] != nil else { throw SimulationError("no namespace \(ns)") }
             namespaces[ns]!.sysctls[key] = value

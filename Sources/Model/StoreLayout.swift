@@ -9,7 +9,7 @@ import Addressing
 ///
 /// | key | value | written by |
 /// |---|---|---|
-/// | `hosts/HOST` | `{"advertise": IP}` | that host |
+/// | `hosts/HOST` | `{"advertise": IP, "ttl": SECONDS}`, on a lease of that TTL | that host |
 /// | `networks/NET` | `{"vni": N, "subnets": [...]}` | the first host that uses it (create-if-absent) |
 /// | `claims/NET/IP` | `{"host": H, "container": C}` | the host whose container holds IP (create-if-absent) |
 /// | `endpoints/NET/CONTAINER` | `{"host", "vtep", "mac", "ipv4", "ipv6"}` | the container's host |
@@ -32,6 +32,15 @@ public enum StoreLayout {
         case endpoint(network: String, container: String)
     }
 
+    /// The project a key of the layout belongs to, and what it is.
+    public static func parse(_ key: String) -> (project: String, key: Key)? {
+        guard key.hasPrefix("/netform/") else { return nil }
+        let rest = key.dropFirst("/netform/".count)
+        guard let slash = rest.firstIndex(of: "/") else { return nil }
+        let project = String(rest[..<slash])
+        return parse(key, project: project).map { (project, $0) }
+    }
+
     public static func parse(_ key: String, project: String) -> Key? {
         let p = prefix(project: project)
         guard key.hasPrefix(p) else { return nil }
@@ -50,8 +59,19 @@ public enum StoreLayout {
         (try? JSONValue.parse(value))?["host"]?.stringValue
     }
 
-    public static func hostRecord(advertise: IPAddress) -> String {
-        JSONValue.object(["advertise": .string("\(advertise)")]).rendered
+    /// The lease TTL of a host's registration when `kv.ttl` is not given: a day. A
+    /// one-shot `apply` renews it (every apply does, also one that changes nothing);
+    /// an agent renews it every third of it. A host that does neither for this long
+    /// is taken for gone, and the others remove its claims and endpoints.
+    public static let defaultLeaseTTL = 86_400
+
+    public static func hostRecord(advertise: IPAddress, ttl: Int = defaultLeaseTTL) -> String {
+        JSONValue.object(["advertise": .string("\(advertise)"), "ttl": .int(ttl)]).rendered
+    }
+
+    /// The lease TTL a host record asks for (nil: a record written without one).
+    public static func leaseTTL(ofHostRecord value: String) -> Int? {
+        (try? JSONValue.parse(value))?["ttl"]?.intValue
     }
 
     public static func networkRecord(vni: UInt32, subnets: [IPNetwork]) -> String {

@@ -5,7 +5,9 @@ import Model
 /// keys the store has, and the difference becomes plan steps with inverses, rolled
 /// back with everything else. Only this host's keys are changed or deleted (a record
 /// names its host); a network definition is created if absent and never deleted by
-/// one host; another host's claim on an address we want is a conflict.
+/// one host; another host's claim on an address we want is a conflict. The claims
+/// and endpoints of a host whose registration is gone (its lease expired) are
+/// collected by whichever host reconciles next, guarded by that absence.
 extension PlanBuilder {
     func storeResource(_ key: String) -> Resource {
         switch StoreLayout.parse(key, project: project) {
@@ -24,7 +26,11 @@ extension PlanBuilder {
         guard let mine = desired.storeHost else { return }
         let want = desired.state[.host]?.clusterStore ?? [:]
         let have = observed[.host]?.clusterStore ?? [:]
-        for (key, value) in want.sorted(by: { $0.key < $1.key }) {
+        // The registration first: another host that reads the store between two of
+        // these steps sees this host's claims only with the host registered, and so
+        // never collects them as a vanished host's.
+        func isHost(_ key: String) -> Bool { if case .host? = StoreLayout.parse(key, project: project) { true } else { false } }
+        for (key, value) in want.sorted(by: { (isHost($0.key) ? 0 : 1, $0.key) < (isHost($1.key) ? 0 : 1, $1.key) }) {
             let label = Self.short(key, project: project)
             switch StoreLayout.parse(key, project: project) {
             case .network(let n)?:
@@ -73,11 +79,20 @@ extension PlanBuilder {
                  inverse: [have[key].map { .putStoreKey(key: key, value: $0) } ?? .deleteStoreKey(key: key)],
                  disruption: .none, details: [AttributeChange("store \(Self.short(key, project: project))", old: have[key], new: value)])
         }
+        // A host that leaves (destroy) removes its own keys and nothing else.
+        let leaving = want[StoreLayout.host(project: project, host: mine)] == nil
         for (key, value) in have.sorted(by: { $0.key < $1.key }) where want[key] == nil {
             let ours: Bool
             switch StoreLayout.parse(key, project: project) {
             case .host(let h)?: ours = h == mine
-            case .claim?, .endpoint?: ours = StoreLayout.owner(of: value) == mine
+            case .claim?, .endpoint?:
+                let owner = StoreLayout.owner(of: value)
+                ours = owner == mine
+                if !leaving, let owner, owner != mine, case let registration = StoreLayout.host(project: project, host: owner), have[registration] == nil {
+                    // A vanished host's garbage (no registration: its lease expired).
+                    emit(storeResource(key), .delete, .collectStoreKey(key: key, whileAbsent: registration), inverse: [.putStoreKey(key: key, value: value)],
+                         disruption: .none, details: [AttributeChange("store \(Self.short(key, project: project)) (host \(owner) is gone)", old: value, new: nil)])
+                }
             default: ours = false
             }
             guard ours else { continue }

@@ -139,6 +139,7 @@ enum Apply {
         print(renderer.render(planned.plan), terminator: "")
         if !planned.plan.conflicts.isEmpty { throw ExitCode(1) }
         if planned.plan.steps.isEmpty {
+            if verb == "Apply" && !dryRun { LiveHost.renewRegistration(host, project: planned.plan.project) }
             if probe && !dryRun { try checkReachability(spec, reconciler) }
             return
         }
@@ -195,6 +196,7 @@ enum Apply {
                 printErr("profile: \(kind): \(v.count) × \(formatDuration(v.time / v.count)) = \(formatDuration(v.time))")
             }
         }
+        if verb == "Apply" { LiveHost.renewRegistration(host, project: planned.plan.project) }
         let s = planned.plan.summary
         print("\(verb) complete: \(s.add) added, \(s.change) changed, \(s.destroy) destroyed in \(formatDuration(outcome.report.duration)).")
         if probe { try checkReachability(spec, reconciler) }

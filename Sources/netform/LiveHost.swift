@@ -40,7 +40,7 @@ enum LiveHost {
             return state
         }
         r.driver = HostDriver(store: StoreBackend(store))
-        r.cluster = .init(host: r.localHost ?? ProcessInfo.processInfo.hostName, advertise: advertise)
+        r.cluster = .init(host: r.localHost ?? ProcessInfo.processInfo.hostName, advertise: advertise, leaseTTL: settings.leaseTTL)
         return r
     }
 

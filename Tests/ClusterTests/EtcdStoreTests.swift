@@ -35,6 +35,8 @@ struct EtcdStoreTests {
         let (store, c) = try contract(etcd)
         defer { store.close() }
         try c.leases()
+        try c.timeToLiveAndGuardedDeletes()
+        try c.hostRegistration()
     }
 
     /// Watches: the watch contract against etcd (history from a revision, deletes by

@@ -157,4 +157,95 @@ containers:
         let plan = try r1.plan(try spec(overlaySpec)).plan
         #expect(plan.steps.map(\.operation) == [.deleteNeighbour(namespace: .named("swarm.web1"), neighbour: stale)])
     }
+
+    /// The addresses of a host's containers, by container, from its kernel.
+    static func addresses(_ h: ClusterHost, _ containers: [String]) -> [String: [IPAddress]] {
+        Dictionary(uniqueKeysWithValues: containers.map { ($0, h.kernel.state[.named("swarm.\($0)")]?.addresses.map(\.address) ?? []) })
+    }
+
+    @Test func aHostWhoseLeaseExpiredIsForgottenAndItsKeysCollected() throws {
+        let store = MemoryStore()
+        let h1 = ClusterHost(store), h2 = ClusterHost(store)
+        let r1 = h1.reconciler("node1", advertise: "192.168.50.1")
+        var r2 = h2.reconciler("node2", advertise: "192.168.50.2")
+        r2.cluster?.leaseTTL = 30
+        for r in [r1, r2, r1] { #expect(try r.apply(try r.plan(try spec(overlaySpec))).succeeded) }
+        let node2 = try #require(try store.get("/netform/swarm/hosts/node2"))
+        #expect(node2.text == #"{"advertise":"192.168.50.2","ttl":30}"# && node2.lease != nil, "registered on a lease of kv.ttl")
+        let before = Self.addresses(h2, ["web2", "web3"])
+
+        // node2 vanishes without a destroy: nobody renews its lease.
+        store.advance(seconds: 31)
+        #expect(try store.get("/netform/swarm/hosts/node2") == nil && store.get("/netform/swarm/hosts/node1") != nil)
+        let cleanup = try r1.plan(try spec(overlaySpec))
+        let collected = cleanup.plan.steps.compactMap { step -> String? in
+            guard case .collectStoreKey(let key, let guardKey) = step.operation else { return nil }
+            #expect(guardKey == "/netform/swarm/hosts/node2")
+            return key
+        }
+        let a2 = before["web2"]![0], a3 = before["web3"]![0]
+        #expect(collected == ["/netform/swarm/claims/front/\(a2)", "/netform/swarm/claims/front/\(a3)",
+                              "/netform/swarm/endpoints/front/web2", "/netform/swarm/endpoints/front/web3"])
+        let kernel = cleanup.plan.steps.filter { $0.operation.backend != .store }.map(\.operation)
+        #expect(kernel.count == 4 && kernel.allSatisfy {
+            if case .deleteFDBEntry = $0 { true } else if case .deleteNeighbour = $0 { true } else { false }
+        }, "its FDB entries and neighbours go in the same reconcile: \(kernel)")
+        try expectEveryPrefixRollsBack(cleanup.plan, from: try h1.observed())
+        #expect(try r1.apply(cleanup).succeeded)
+        let a1 = h1.kernel.state[.named("swarm.web1")]!.addresses[0].address
+        #expect(try store.list(prefix: "/netform/swarm/").entries.map(\.key) == [
+            "/netform/swarm/claims/front/\(a1)", "/netform/swarm/endpoints/front/web1", "/netform/swarm/hosts/node1",
+            "/netform/swarm/networks/front"])
+        #expect(h1.kernel.state[.host]!.fdb.isEmpty && h1.kernel.state[.named("swarm.web1")]!.neighbours.isEmpty)
+        #expect(try r1.plan(try spec(overlaySpec)).plan.isEmpty, "converged")
+
+        // node2 comes back: its containers keep their addresses (the kernel's), it
+        // claims and publishes them again, and node1 learns them on its next reconcile.
+        #expect(try r2.apply(try r2.plan(try spec(overlaySpec))).succeeded)
+        #expect(Self.addresses(h2, ["web2", "web3"]) == before)
+        #expect(try r1.apply(try r1.plan(try spec(overlaySpec))).succeeded)
+        #expect(h1.kernel.state[.host]!.fdb.count == 2)
+    }
+
+    @Test func garbageGoesOnlyWhileItsHostIsGoneAndDestroyTakesOnlyItsOwn() throws {
+        let store = MemoryStore()
+        let h1 = ClusterHost(store), h2 = ClusterHost(store)
+        let r1 = h1.reconciler("node1", advertise: "192.168.50.1")
+        var r2 = h2.reconciler("node2", advertise: "192.168.50.2")
+        r2.cluster?.leaseTTL = 30
+        for r in [r1, r2, r1] { #expect(try r.apply(try r.plan(try spec(overlaySpec))).succeeded) }
+        store.advance(seconds: 31)
+        // A destroy on node1 removes node1's keys, not the vanished node2's.
+        let destroy = try r1.destroyPlan(project: "swarm")
+        #expect(!destroy.plan.steps.contains { if case .collectStoreKey = $0.operation { true } else { false } })
+        // node1 plans the collection, node2 registers again before node1 applies it:
+        // node2's keys stay.
+        let stale = try r1.plan(try spec(overlaySpec))
+        #expect(stale.plan.steps.contains { if case .collectStoreKey = $0.operation { true } else { false } })
+        #expect(try r2.apply(try r2.plan(try spec(overlaySpec))).succeeded)
+        _ = try r1.apply(stale)
+        #expect(try store.list(prefix: "/netform/swarm/endpoints/").entries.map(\.key) == [
+            "/netform/swarm/endpoints/front/web1", "/netform/swarm/endpoints/front/web2", "/netform/swarm/endpoints/front/web3"])
+        #expect(try store.list(prefix: "/netform/swarm/claims/").entries.count == 3)
+        #expect(try r1.apply(try r1.plan(try spec(overlaySpec))).succeeded)
+        #expect(h1.kernel.state[.host]!.fdb.count == 2, "node1 learns node2's endpoints again")
+    }
+
+    @Test func aWipedStoreIsRebuiltFromTheKernelsAndNothingIsRenumbered() throws {
+        let store = MemoryStore()
+        let h1 = ClusterHost(store), h2 = ClusterHost(store)
+        let r1 = h1.reconciler("node1", advertise: "192.168.50.1"), r2 = h2.reconciler("node2", advertise: "192.168.50.2")
+        for r in [r1, r2, r1] { #expect(try r.apply(try r.plan(try spec(overlaySpec))).succeeded) }
+        let addresses = (Self.addresses(h1, ["web1"]), Self.addresses(h2, ["web2", "web3"]))
+        let keys = try store.list(prefix: "/").entries.map(\.key)
+        let values = try store.list(prefix: "/").entries.map(\.text)
+        // etcd lost its data.
+        for e in try store.list(prefix: "/").entries { try store.delete(e.key) }
+        for r in [r1, r2, r1] { #expect(try r.apply(try r.plan(try spec(overlaySpec))).succeeded) }
+        #expect(Self.addresses(h1, ["web1"]) == addresses.0 && Self.addresses(h2, ["web2", "web3"]) == addresses.1, "no container changed address")
+        #expect(try store.list(prefix: "/").entries.map(\.key) == keys && store.list(prefix: "/").entries.map(\.text) == values,
+                "the same claims, endpoints, registrations and definitions, republished from the kernels")
+        #expect(try r1.plan(try spec(overlaySpec)).plan.isEmpty && r2.plan(try spec(overlaySpec)).plan.isEmpty)
+        #expect(h1.kernel.state[.host]!.fdb.count == 2)
+    }
 }

@@ -62,7 +62,7 @@ enum OwnershipAudit {
         case .replaceFirewallTable(let ns, let t): [.table(ns, family: t.family, name: t.name)]
         case .deleteFirewallTable(let ns, let f, let n): [.table(ns, family: f, name: n)]
         case .setSysctl(let ns, let key, _): [.sysctl(ns, key)]
-        case .claimStoreKey(let key, _), .putStoreKey(let key, _), .deleteStoreKey(let key): [.storeKey(key)]
+        case .claimStoreKey(let key, _), .putStoreKey(let key, _), .deleteStoreKey(let key), .collectStoreKey(let key, _): [.storeKey(key)]
         }
     }
 
