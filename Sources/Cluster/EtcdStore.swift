@@ -147,6 +147,11 @@ public final class EtcdStore: WatchableStore {
         }
     }
 
+    public func commit(_ txn: StoreTransaction) throws(StoreError) -> [String] {
+        guard !txn.keys.isEmpty else { return [] }
+        return try EtcdWire.decodeCreateAll(call("/v3/kv/txn", EtcdWire.commit(txn)), keys: txn.creates.map(\.key))
+    }
+
     public func timeToLive(_ lease: LeaseID) throws(StoreError) -> Int? {
         try EtcdWire.decodeTimeToLive(call("/v3/lease/timetolive", EtcdWire.lease(lease)))
     }

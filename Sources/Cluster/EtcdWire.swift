@@ -57,6 +57,19 @@ public enum EtcdWire {
         return ["compare": .array(compare), "success": .array(success), "failure": .array(failure)]
     }
 
+    /// `/v3/kv/txn` of a `StoreTransaction`: every key to create must not exist;
+    /// then all are put and the deletes done, else each key to create is counted (as
+    /// in `createAll`, so the answer says which ones existed).
+    public static func commit(_ txn: StoreTransaction) -> JSONValue {
+        let compare: [JSONValue] = txn.creates.map {
+            ["key": base64($0.key), "target": "CREATE", "result": "EQUAL", "create_revision": "0"]
+        }
+        let success: [JSONValue] = (txn.creates + txn.puts).map { ["request_put": put($0.key, Array($0.value.utf8), lease: nil)] }
+            + txn.deletes.map { ["request_delete_range": delete($0)] }
+        let failure: [JSONValue] = txn.creates.map { ["request_range": ["key": base64($0.key), "count_only": true]] }
+        return ["compare": .array(compare), "success": .array(success), "failure": .array(failure)]
+    }
+
     /// `/v3/kv/deleterange` for one key.
     public static func delete(_ key: String) -> JSONValue {
         ["key": base64(key)]

@@ -195,6 +195,20 @@ public final class FileStore: ClusterStore {
         }
     }
 
+    public func commit(_ txn: StoreTransaction) throws(StoreError) -> [String] {
+        try locked { (c: inout Content) throws(StoreError) -> [String] in
+            let existing = txn.creates.map(\.key).filter { c.entries[$0] != nil }
+            guard existing.isEmpty else { return existing }
+            c.revision += 1
+            for e in txn.creates + txn.puts {
+                c.entries[e.key] = StoreEntry(key: e.key, value: Array(e.value.utf8), modRevision: c.revision,
+                                              createRevision: c.entries[e.key]?.createRevision ?? c.revision)
+            }
+            for k in txn.deletes { c.entries[k] = nil }
+            return []
+        }
+    }
+
     public func timeToLive(_ lease: LeaseID) throws(StoreError) -> Int? {
         let now = clock()
         return try locked { (c: inout Content) throws(StoreError) -> Int? in

@@ -33,6 +33,11 @@ public final class StoreBackend: @unchecked Sendable {
                 }
             case .deleteStoreKey(let key):
                 if let registration = registration(key) { try registration.release() } else { try store.delete(key) }
+            case .storeTransaction(let txn):
+                let taken = try store.commit(txn)
+                guard taken.isEmpty else {
+                    throw StoreError(.invalid, "\(taken.joined(separator: ", ")) \(taken.count == 1 ? "is" : "are") held by another host (claimed meanwhile); plan again")
+                }
             case .collectStoreKey(let key, let guardKey):
                 // false: the host registered again meanwhile; its key stays (verify
                 // then finds nothing left to collect).

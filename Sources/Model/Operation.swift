@@ -52,6 +52,9 @@ public enum Operation: Sendable, Equatable, Codable {
     /// registration `whileAbsent` is gone: garbage of a host whose lease expired. A
     /// host that registered again in the meantime keeps its keys (one transaction).
     case collectStoreKey(key: String, whileAbsent: String)
+    /// Creates (if all are absent), puts and deletes keys in one transaction: fails,
+    /// writing nothing, when a key to create exists (a claim another host holds).
+    case storeTransaction(StoreTransaction)
 
     // Global settings
     /// Writes `/proc/sys/KEY` (dots for slashes) in the namespace.
@@ -68,7 +71,7 @@ public enum Operation: Sendable, Equatable, Codable {
              .addNeighbour(let ns, _), .deleteNeighbour(let ns, _), .addFDBEntry(let ns, _), .deleteFDBEntry(let ns, _),
              .replaceFirewallTable(let ns, _), .deleteFirewallTable(let ns, _, _), .setSysctl(let ns, _, _):
             ns
-        case .claimStoreKey, .putStoreKey, .deleteStoreKey, .collectStoreKey:
+        case .claimStoreKey, .putStoreKey, .deleteStoreKey, .collectStoreKey, .storeTransaction:
             .host
         }
     }
@@ -79,7 +82,7 @@ public enum Operation: Sendable, Equatable, Codable {
         switch self {
         case .replaceFirewallTable, .deleteFirewallTable: .nftables
         case .setSysctl: .sysctl
-        case .claimStoreKey, .putStoreKey, .deleteStoreKey, .collectStoreKey: .store
+        case .claimStoreKey, .putStoreKey, .deleteStoreKey, .collectStoreKey, .storeTransaction: .store
         default: .netlink
         }
     }

@@ -119,3 +119,39 @@ public enum StoreLayout {
         }
     }
 }
+
+/// Several store writes as one transaction: keys created only if absent (address
+/// claims: when any exists, nothing is written), keys put and keys deleted.
+///
+/// Why it exists: a host's claims and endpoints are written in a handful of
+/// transactions instead of a round trip per key (etcd applies each atomically; its
+/// default limit is 128 operations per transaction, so a plan writes at most
+/// `maxKeys` keys in one), and the plan shows, simulates and rolls them back as one
+/// step like any other operation.
+public struct StoreTransaction: Sendable, Equatable, Codable {
+    public var creates: [Entry]
+    public var puts: [Entry]
+    public var deletes: [String]
+
+    /// One key and its value.
+    public struct Entry: Sendable, Equatable, Codable {
+        public var key: String
+        public var value: String
+        public init(key: String, value: String) {
+            self.key = key
+            self.value = value
+        }
+    }
+
+    /// Keys one transaction writes at most (under etcd's default `--max-txn-ops` 128).
+    public static let maxKeys = 100
+
+    public init(creates: [Entry] = [], puts: [Entry] = [], deletes: [String] = []) {
+        self.creates = creates
+        self.puts = puts
+        self.deletes = deletes
+    }
+
+    /// Every key it writes or deletes.
+    public var keys: [String] { creates.map(\.key) + puts.map(\.key) + deletes }
+}

@@ -24,6 +24,7 @@ struct EtcdStoreTests {
         try c.binaryValues()
         try c.createIfAbsent()
         try c.concurrentCreates(contenders: 20)
+        try c.transactions()
         // What the contract wrote is what etcd's own client reads.
         let out = try etcd.ctl(["get", "/netform/test/claim/10.0.0.2", "--print-value-only"])
         #expect(out.trimmingCharacters(in: .whitespacesAndNewlines) == "n2")

@@ -149,6 +149,21 @@ struct StoreContract {
         try store.revoke(second)
     }
 
+    /// A transaction: creates only if all are absent, then its puts and deletes;
+    /// else nothing at all, and the answer names the keys that existed.
+    func transactions() throws {
+        typealias E = StoreTransaction.Entry
+        #expect(try store.commit(StoreTransaction(creates: [E(key: k("t/a"), value: "1"), E(key: k("t/b"), value: "2")],
+                                                  puts: [E(key: k("t/c"), value: "3")])).isEmpty)
+        #expect(try store.list(prefix: k("t/")).entries.map(\.text) == ["1", "2", "3"])
+        #expect(try store.commit(StoreTransaction(creates: [E(key: k("t/d"), value: "4"), E(key: k("t/b"), value: "x")],
+                                                  puts: [E(key: k("t/e"), value: "5")], deletes: [k("t/a")])) == [k("t/b")])
+        #expect(try store.list(prefix: k("t/")).entries.map(\.text) == ["1", "2", "3"], "nothing written")
+        #expect(try store.commit(StoreTransaction(puts: [E(key: k("t/c"), value: "6")], deletes: [k("t/a"), k("t/never")])).isEmpty)
+        #expect(try store.list(prefix: k("t/")).entries.map(\.text) == ["2", "6"])
+        #expect(try store.commit(StoreTransaction()).isEmpty)
+    }
+
     /// The time a lease has left (none once revoked), and a delete guarded by the
     /// absence of another key: a vanished host's garbage goes only while the host
     /// is still gone.
@@ -221,6 +236,7 @@ final class Mutexed<T: Sendable>: @unchecked Sendable {
     @Test func concurrentCreates() throws { try contract().concurrentCreates() }
     @Test func leases() throws { try contract().leases() }
     @Test func timeToLiveAndGuardedDeletes() throws { try contract().timeToLiveAndGuardedDeletes() }
+    @Test func transactions() throws { try contract().transactions() }
     @Test func hostRegistration() throws { try contract().hostRegistration() }
 }
 
@@ -237,6 +253,7 @@ final class Mutexed<T: Sendable>: @unchecked Sendable {
     }
     @Test func leases() throws { try withContract { try $0.leases() } }
     @Test func timeToLiveAndGuardedDeletes() throws { try withContract { try $0.timeToLiveAndGuardedDeletes() } }
+    @Test func transactions() throws { try withContract { try $0.transactions() } }
     @Test func hostRegistration() throws { try withContract { try $0.hostRegistration() } }
     @Test func basics() throws { try withContract { try $0.basics() } }
     @Test func binaryValues() throws { try withContract { try $0.binaryValues() } }

@@ -131,7 +131,7 @@ containers:
         #expect(throws: CompileError.self) { try r1.plan(try spec(pinned)) }
         // A claim taken meanwhile (after planning): the apply fails and rolls back.
         let racing = try r1.plan(try spec(overlaySpec))
-        let wanted = racing.plan.steps.compactMap { if case .claimStoreKey(let k, _) = $0.operation, k.contains("/claims/") { k } else { nil } }
+        let wanted: [String] = racing.plan.steps.flatMap { step -> [String] in if case .storeTransaction(let t) = step.operation { t.creates.map(\.key) } else { [] } }
         try store.put(wanted[0], Array(#"{"container":"y","host":"node3"}"#.utf8), lease: nil)
         let outcome = try r1.apply(racing)
         #expect(!outcome.succeeded && outcome.report.failure?.rolledBack == true)
