@@ -273,7 +273,13 @@ public final class EtcdStore: WatchableStore {
     private func send(_ path: String, _ body: JSONValue, token: String?) throws(StoreError) -> JSONValue {
         let (first, closed) = state.withLock { ($0.preferred, $0.closed) }
         guard !closed else { throw StoreError(.unavailable, "the etcd store was closed") }
-        var headers = HTTPHeaders([("Content-Type", "application/json")])
+        // One connection per request: AsyncHTTPClient 1.37's pool can trap ("A connection
+        // that we don't know was released?") when a kept-alive connection is released
+        // while it is being closed (seen right after an etcd restart). `Connection:
+        // close` takes every connection out of the pool's idle path; a request costs a
+        // TCP (or TLS) handshake more, on a local network a fraction of a millisecond
+        // (Benchmarks/cluster-results.txt).
+        var headers = HTTPHeaders([("Content-Type", "application/json"), ("Connection", "close")])
         if let token { headers.add(name: "Authorization", value: token) }
         let bytes = Array(body.rendered.utf8)
         var failures: [String] = []

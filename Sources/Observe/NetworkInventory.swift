@@ -464,7 +464,7 @@ private struct Builder {
     /// store, the peers are the VTEPs this host's FDB sends to, named by address.
     func addOtherHosts(_ key: NetworkKey, vxlan: LinkState, local: IPAddress?, subnets: [IPNetwork], to record: inout NetworkRecord) {
         var peers: [String: String] = [:]
-        let me = localHost ?? ""
+        var me = localHost ?? ""
         if let local { peers[me] = local.description }
         guard let store = host.clusterStore else {
             for e in host.fdb where e.link == vxlan.name {
@@ -475,6 +475,16 @@ private struct Builder {
         }
         func advertise(_ h: String) -> String? {
             store[StoreLayout.host(project: key.project, host: h)].flatMap { try? JSONValue.parse($0) }?["advertise"]?.stringValue
+        }
+        if advertise(me) == nil, let local {
+            // `--host-name` not given: this host is the one registered with its VXLAN address.
+            for (k, _) in store.sorted(by: { $0.key < $1.key }) {
+                if case .host(let name)? = StoreLayout.parse(k, project: key.project), advertise(name) == local.description {
+                    peers[me] = nil
+                    me = name
+                    break
+                }
+            }
         }
         if let mine = advertise(me) { peers[me] = mine }
         for (k, v) in store.sorted(by: { $0.key < $1.key }) {

@@ -27,18 +27,26 @@ func clusterHosts(_ count: Int) -> String {
     NFOPTS=""
     nf() { local h=$1; shift; onhost $h netform "$@" --host-name node$h --cluster-store $STORE --cluster-advertise 192.168.77.$h $NFOPTS; }
     # etcd member NAME on 192.168.77.254 with client port CPORT, data in $T/NAME
-    # (its PID in $T/NAME.pid); waits until it answers.
+    # (its PID in $T/NAME.pid); SCHEME=https for TLS. `etcd_wait URL` waits until it
+    # answers (ETCDCTL_OPTS: etcdctl's TLS flags).
     etcd_start() {
       local name=$1 cport=$2 pport=$3 cluster=$4 state=${5:-new}; shift 5 || true
-      etcd --name $name --data-dir $T/$name --listen-client-urls http://192.168.77.254:$cport --advertise-client-urls http://192.168.77.254:$cport \\
+      etcd --name $name --data-dir $T/$name --listen-client-urls ${SCHEME:-http}://192.168.77.254:$cport --advertise-client-urls ${SCHEME:-http}://192.168.77.254:$cport \\
            --listen-peer-urls http://127.0.0.1:$pport --initial-advertise-peer-urls http://127.0.0.1:$pport \\
            --initial-cluster $cluster --initial-cluster-state $state --initial-cluster-token $(basename $T) "$@" >>$T/$name.log 2>&1 &
       echo $! > $T/$name.pid; ETCDS="$ETCDS $!"
     }
-    etcd_wait() { for i in $(seq 150); do etcdctl --endpoints=$1 endpoint health >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "etcd at $1 did not start"; return 1; }
+    etcd_wait() {
+      local deadline=$((SECONDS + 30))
+      until etcdctl --endpoints=$1 --dial-timeout=1s --command-timeout=2s ${ETCDCTL_OPTS:-} endpoint health >/dev/null 2>&1; do
+        [ $SECONDS -lt $deadline ] || { echo "etcd at $1 did not start" >&2; return 1; }
+        sleep 0.1
+      done
+    }
     etcd_stop() { local p; p=$(cat $T/$1.pid); kill $p; while kill -0 $p 2>/dev/null; do sleep 0.05; done; }
-    addr() { onhost $1 ip netns exec swarm.$2 ip -j -4 addr show eth0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["addr_info"][0]["local"])'; }
-    ping_ok() { local i; for i in $(seq 30); do onhost $1 ip netns exec swarm.$2 ping -c1 -W1 $3 >/dev/null 2>&1 && { echo "$2 -> $3 ok"; return; }; done; echo "$2 -> $3 FAILED"; }
+    # A container's address and pings from it; P is the project (default swarm).
+    addr() { onhost $1 ip netns exec ${P:-swarm}.$2 ip -j -4 addr show eth0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["addr_info"][0]["local"])'; }
+    ping_ok() { local i; for i in $(seq 30); do onhost $1 ip netns exec ${P:-swarm}.$2 ping -c1 -W1 $3 >/dev/null 2>&1 && { echo "$2 -> $3 ok"; return; }; done; echo "$2 -> $3 FAILED"; }
     fdb() { onhost $1 bridge -j fdb show | python3 -c 'import json,sys; print(sorted(e["dst"] for e in json.load(sys.stdin) if e.get("dst")))'; }
 
     """
@@ -73,6 +81,13 @@ struct ClusterLifetime {
         onhost 1 netform cluster status --json --cluster-store $STORE | python3 -c '
         import json,sys
         for h in json.load(sys.stdin)["projects"][0]["hosts"]: print(h["name"], h["advertise"], 0 < h["ttl"] <= {"node1": 86400, "node2": 5}[h["name"]])'
+        echo "== inspect"
+        onhost 1 netform network inspect front --host-name node1 --cluster-store $STORE | python3 -c '
+        import json,sys
+        n=json.load(sys.stdin)[0]
+        print(n["Scope"], sorted((c["Name"], c["IPv4Address"]) for c in n["Containers"].values()), n["Peers"])'
+        onhost 1 netform network inspect front --host-name node1 | python3 -c 'import json,sys; n=json.load(sys.stdin)[0]; print(len(n["Containers"]), n["Peers"])'
+        onhost 1 netform network inspect front --cluster-store $STORE | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Peers"])'
         echo "== a no-op apply renews"
         NFOPTS="--cluster-store-opt kv.ttl=5" nf 2 apply --yes $T/ov.yaml | tail -1
         onhost 1 netform cluster status --json --cluster-store $STORE | python3 -c 'import json,sys; print([h["ttl"] > 3 for h in json.load(sys.stdin)["projects"][0]["hosts"]])'
@@ -115,6 +130,12 @@ struct ClusterLifetime {
         let addresses = String(before[0]), (a1, a2) = (String(before[0].split(separator: " ")[0]), String(before[0].split(separator: " ")[1]))
         #expect(before[1] == "web1 -> \(a2) ok" && before[2] == "['192.168.77.2']")
         #expect(section(r.stdout, "status") == "node1 192.168.77.1 True\nnode2 192.168.77.2 True\n", "lease TTL left per host")
+        #expect(section(r.stdout, "inspect") == """
+            global [('web1', '\(a1)/24'), ('web2', '\(a2)/24')] [{'Name': 'node1', 'IP': '192.168.77.1'}, {'Name': 'node2', 'IP': '192.168.77.2'}]
+            1 [{'Name': '192.168.77.2', 'IP': '192.168.77.2'}, {'Name': 'node1', 'IP': '192.168.77.1'}]
+            [{'Name': 'node1', 'IP': '192.168.77.1'}, {'Name': 'node2', 'IP': '192.168.77.2'}]
+
+            """, "with the store: every host's containers and Docker's Peers; without: this host's containers, the VTEPs its FDB knows")
         #expect(section(r.stdout, "a no-op apply renews") == "No changes. The host matches the spec (project 'swarm').\n[True, True]\n",
                 "a no-op apply renews the lease (TTL 5 s: more than 3 s left right after)")
         #expect(section(r.stdout, "node2 vanishes") == """
