@@ -160,10 +160,10 @@ public final class EtcdStore: WatchableStore {
         try EtcdWire.decodeSucceeded(call("/v3/kv/txn", EtcdWire.delete(key, unlessExists: guardKey)))
     }
 
-    /// Requests sent so far (each endpoint tried counts; logins too): the store
-    /// round trips `NETFORM_PROFILE=1` reports.
-    public var roundTrips: Int { requests.load(ordering: .relaxed) }
-    private let requests = Atomic<Int>(0)
+    /// Requests this process sent to etcd so far, by every store (each endpoint tried
+    /// counts, logins too): the store round trips `NETFORM_PROFILE=1` reports.
+    public static var requestsSent: Int { sent.load(ordering: .relaxed) }
+    private static let sent = Atomic<Int>(0)
 
     // MARK: Watch
 
@@ -292,7 +292,7 @@ public final class EtcdStore: WatchableStore {
             } catch {
                 throw StoreError(.invalid, "etcd endpoint \(endpoint): cannot make a request: \(Self.describe(error))")
             }
-            requests.add(1, ordering: .relaxed)
+            Self.sent.add(1, ordering: .relaxed)
             switch perform(request) {
             case .failure(let error):
                 failures.append("\(endpoint): \(Self.describe(error))")

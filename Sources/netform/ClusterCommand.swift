@@ -56,6 +56,12 @@ extension LiveHost {
               let settings = try? ClusterSettings(store: url, advertise: options.clusterAdvertise, options: options.clusterStoreOpt),
               let store = try? settings.openStore() else { return }
         let registration = HostRegistration(store: store, project: project, host: options.hostName ?? ProcessInfo.processInfo.hostName)
+        let sent = EtcdStore.requestsSent
+        defer {
+            if ProcessInfo.processInfo.environment["NETFORM_PROFILE"] == "1" {
+                printErr("profile: cluster store: \(sent) etcd round trips for observe, plan, apply and verify, \(EtcdStore.requestsSent - sent) to renew the registration")
+            }
+        }
         do {
             if try registration.renew() == nil {
                 printErr("warning: this host's registration in the cluster store (\(registration.key)) is gone (its lease expired meanwhile); apply again")
