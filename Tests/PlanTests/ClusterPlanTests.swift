@@ -158,18 +158,25 @@ containers:
         #expect(plan.steps.map(\.operation) == [.deleteNeighbour(namespace: .named("swarm.web1"), neighbour: stale)])
     }
 
+    /// node1 (default lease TTL) and node2 (a lease of `node2TTL` seconds) on one
+    /// memory store, the overlay spec applied on node1, node2, node1.
+    static func twoHostsApplied(node2TTL: Int) throws -> (MemoryStore, ClusterHost, ClusterHost, Reconciler, Reconciler) {
+        let store = MemoryStore()
+        let h1 = ClusterHost(store), h2 = ClusterHost(store)
+        let r1 = h1.reconciler("node1", advertise: "192.168.50.1")
+        var r2 = h2.reconciler("node2", advertise: "192.168.50.2")
+        r2.cluster?.leaseTTL = node2TTL
+        for r in [r1, r2, r1] { #expect(try r.apply(try r.plan(try spec(overlaySpec))).succeeded) }
+        return (store, h1, h2, r1, r2)
+    }
+
     /// The addresses of a host's containers, by container, from its kernel.
     static func addresses(_ h: ClusterHost, _ containers: [String]) -> [String: [IPAddress]] {
         Dictionary(uniqueKeysWithValues: containers.map { ($0, h.kernel.state[.named("swarm.\($0)")]?.addresses.map(\.address) ?? []) })
     }
 
     @Test func aHostWhoseLeaseExpiredIsForgottenAndItsKeysCollected() throws {
-        let store = MemoryStore()
-        let h1 = ClusterHost(store), h2 = ClusterHost(store)
-        let r1 = h1.reconciler("node1", advertise: "192.168.50.1")
-        var r2 = h2.reconciler("node2", advertise: "192.168.50.2")
-        r2.cluster?.leaseTTL = 30
-        for r in [r1, r2, r1] { #expect(try r.apply(try r.plan(try spec(overlaySpec))).succeeded) }
+        let (store, h1, h2, r1, r2) = try Self.twoHostsApplied(node2TTL: 30)
         let node2 = try #require(try store.get("/netform/swarm/hosts/node2"))
         #expect(node2.text == #"{"advertise":"192.168.50.2","ttl":30}"# && node2.lease != nil, "registered on a lease of kv.ttl")
         let before = Self.addresses(h2, ["web2", "web3"])
@@ -208,12 +215,7 @@ containers:
     }
 
     @Test func garbageGoesOnlyWhileItsHostIsGoneAndDestroyTakesOnlyItsOwn() throws {
-        let store = MemoryStore()
-        let h1 = ClusterHost(store), h2 = ClusterHost(store)
-        let r1 = h1.reconciler("node1", advertise: "192.168.50.1")
-        var r2 = h2.reconciler("node2", advertise: "192.168.50.2")
-        r2.cluster?.leaseTTL = 30
-        for r in [r1, r2, r1] { #expect(try r.apply(try r.plan(try spec(overlaySpec))).succeeded) }
+        let (store, h1, _, r1, r2) = try Self.twoHostsApplied(node2TTL: 30)
         store.advance(seconds: 31)
         // A destroy on node1 removes node1's keys, not the vanished node2's.
         let destroy = try r1.destroyPlan(project: "swarm")
