@@ -66,6 +66,7 @@ run() {
   t1=$(now)
   echo "$label $(echo "$t1 - $t0" | bc -l)" >> $T/times
   grep -h "profile: cluster store\|profile: phase execute" $T/err | sed "s/^/$label /" >> $T/profile || true
+  [ -e $T/err.$label ] || cp $T/err $T/err.$label
 }
 ETCD="--cluster-store etcd://192.168.77.254:23790"
 
@@ -99,4 +100,7 @@ for h in 1 2 3; do
 done
 echo "  execute phase (profile), first round:"
 grep "profile: phase execute" $T/profile | awk '!seen[$1]++' | sed 's/^\([^ ]*\) profile: phase execute: /    \1: /' || true
+for l in file etcd-host1; do
+  echo "  phases of the first '$l' apply:"; grep "profile: phase" $T/err.$l | sed 's/^profile: phase /    /'
+done
 echo "raw times (s):"; sort $T/times | awk '{printf "  %s %.3f\n", $1, $2}'

@@ -2,6 +2,7 @@ import ArgumentParser
 import Cluster
 import Foundation
 import Model
+import Synchronization
 
 /// `netform cluster status`: what the cluster store holds — hosts, overlay networks
 /// with their endpoints per host, and address claims.
@@ -47,6 +48,19 @@ struct ClusterCommand: ParsableCommand {
 }
 
 extension LiveHost {
+    /// The store this process opened last, with its settings: the apply's renewal
+    /// reuses the reconciler's store (and its HTTP client) instead of making another.
+    private static let opened = Mutex<(settings: ClusterSettings, store: any ClusterStore)?>(nil)
+
+    static func openedStore(_ settings: ClusterSettings) -> (any ClusterStore)? {
+        opened.withLock { $0.flatMap { $0.settings == settings ? $0.store : nil } }
+    }
+
+    static func remember(_ store: any ClusterStore, for settings: ClusterSettings) -> any ClusterStore {
+        opened.withLock { $0 = (settings, store) }
+        return store
+    }
+
     /// After an apply — one that changed nothing too — renews the lease that holds
     /// this host's registration in the project (`HostRegistration.renew`): each apply
     /// keeps a host alive for another `kv.ttl`. A failure to renew is a warning: the
@@ -54,7 +68,7 @@ extension LiveHost {
     static func renewRegistration(_ options: HostOptions, project: String) {
         guard let url = options.clusterStore,
               let settings = try? ClusterSettings(store: url, advertise: options.clusterAdvertise, options: options.clusterStoreOpt),
-              let store = try? settings.openStore() else { return }
+              let store = openedStore(settings) ?? (try? settings.openStore()) else { return }
         let registration = HostRegistration(store: store, project: project, host: options.hostName ?? ProcessInfo.processInfo.hostName)
         let sent = EtcdStore.requestsSent
         defer {

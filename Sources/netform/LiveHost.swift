@@ -46,7 +46,8 @@ enum LiveHost {
 
     /// The store the settings name, or exit 1 saying which option is wrong.
     static func openStore(_ settings: ClusterSettings) throws -> any ClusterStore {
-        do { return try settings.openStore() } catch {
+        if let store = openedStore(settings) { return store }
+        do { return remember(try settings.openStore(), for: settings) } catch {
             printErr("error: \(error)")
             throw ExitCode(1)
         }
