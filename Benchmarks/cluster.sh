@@ -86,6 +86,7 @@ done
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 m() { grep "^$1 " $T/times | awk '{print $2}' | median; }
+lo() { grep "^$1 " $T/times | awk '{print $2}' | sort -n | head -1; }
 none=$(m none); file=$(m file); e1=$(m etcd-host1); e2=$(m etcd-host2); e3=$(m etcd-host3)
 trips() { grep "^$1 profile: cluster store" $T/profile | sed 's/.*store: \([0-9]*\) etcd round trips.*, \([0-9]*\) to renew.*/\1 \2/' | head -1; }
 echo "netform apply, $n containers per host on one overlay, median of $rounds rounds (release build, $(nproc) cores)"
@@ -94,6 +95,8 @@ printf '  one host, embedded file store              %6.3f s   %.2fx no store\n'
 printf '  etcd, host 1 (no remote endpoints yet)     %6.3f s   %.2fx file store, %.2fx no store\n' "$e1" "$(echo "$e1 / $file" | bc -l)" "$(echo "$e1 / $none" | bc -l)"
 printf '  etcd, host 2 (+%d remote endpoints)        %6.3f s   %.2fx file store\n' "$n" "$e2" "$(echo "$e2 / $file" | bc -l)"
 printf '  etcd, host 3 (+%d remote endpoints)        %6.3f s   %.2fx file store\n' "$((2 * n))" "$e3" "$(echo "$e3 / $file" | bc -l)"
+printf '  minima (a loaded machine inflates medians): none %.3f s, file %.3f s, etcd host 1 %.3f s: %.2fx file store, %.2fx no store\n' \
+  "$(lo none)" "$(lo file)" "$(lo etcd-host1)" "$(echo "$(lo etcd-host1) / $(lo file)" | bc -l)" "$(echo "$(lo etcd-host1) / $(lo none)" | bc -l)"
 for h in 1 2 3; do
   read -r a b <<< "$(trips etcd-host$h)"
   printf '  etcd round trips, host %d: %d for the apply (%.2f per container) + %d to renew the lease\n' "$h" "$a" "$(echo "$a / $n" | bc -l)" "$b"
