@@ -7,6 +7,20 @@ import Plan
 import Reconcile
 import Testing
 
+/// For every prefix of `plan`: run it on the simulated host, then the inverses in
+/// reverse order; the cluster store must hold exactly what it held (the store's
+/// operations and their inverses, whatever the kernel's part of the plan).
+func expectStoreRollsBack(_ plan: Plan, from start: HostState, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    for k in 0...plan.steps.count {
+        var s = start
+        for step in plan.steps.prefix(k) { try s.apply(step.operation) }
+        for step in plan.steps.prefix(k).reversed() {
+            for op in step.inverse { try s.apply(op) }
+        }
+        #expect(s[.host]?.clusterStore == start[.host]?.clusterStore, "store after rolling back \(k) steps differs", sourceLocation: sourceLocation)
+    }
+}
+
 /// One simulated host of a cluster: its own kernel (the simulation) and the shared
 /// store, which the host reads into its host namespace's `clusterStore` as the live
 /// observer does.
@@ -29,6 +43,14 @@ final class ClusterHost: OperationDriver {
         var s = asObserved(kernel.state)
         s[.host]?.clusterStore = Dictionary(try store.store.list(prefix: "/netform/").entries.map { ($0.key, $0.text) },
                                             uniquingKeysWith: { a, _ in a })
+        return s
+    }
+
+    /// The simulated kernel as it is (veth peers known) with the store's keys: where
+    /// a plan's prefixes are run and rolled back.
+    func simulated() throws -> HostState {
+        var s = kernel.state
+        s[.host]?.clusterStore = try observed()[.host]?.clusterStore
         return s
     }
 
@@ -97,14 +119,24 @@ containers:
         let fewer = overlaySpec.replacingOccurrences(of: "\n  web3: {host: node2, networks: [front]}", with: "")
         #expect(fewer != overlaySpec)
         let p2 = try r2.plan(try spec(fewer))
+        #expect(p2.plan.steps.contains { if case .storeTransaction(let t) = $0.operation { t.deletes.count == 2 } else { false } },
+                "web3's claim and endpoint go in one transaction")
+        try expectStoreRollsBack(p2.plan, from: try h2.simulated())
         #expect(try r2.apply(p2).succeeded)
+        #expect(try r2.plan(try spec(fewer)).plan.isEmpty)
         #expect(try store.list(prefix: "/netform/swarm/endpoints/").entries.map(\.key) == [
             "/netform/swarm/endpoints/front/web1", "/netform/swarm/endpoints/front/web2"])
         let cleanup = try r1.plan(try spec(fewer))
         #expect(cleanup.plan.steps.count == 2, "one FDB entry, one neighbour: \(cleanup.plan.steps.map(\.operation))")
         #expect(try r1.apply(cleanup).succeeded)
         // Destroy on node2: its keys go, node1's stay, the network definition stays.
-        #expect(try r2.apply(try r2.destroyPlan(project: "swarm")).succeeded)
+        let destroy = try r2.destroyPlan(project: "swarm")
+        try expectStoreRollsBack(destroy.plan, from: try h2.simulated())
+        let storeSteps = destroy.plan.steps.filter { $0.operation.backend == .store }.map(\.operation)
+        #expect(storeSteps.count == 2 && storeSteps.last == .deleteStoreKey(key: "/netform/swarm/hosts/node2"),
+                "its claims and endpoints in one transaction, then the registration: \(storeSteps)")
+        #expect(try r2.apply(destroy).succeeded)
+        #expect(try r2.destroyPlan(project: "swarm").plan.isEmpty)
         #expect(try store.list(prefix: "/netform/swarm/").entries.map(\.key) == [
             "/netform/swarm/claims/front/\(h1.kernel.state[.named("swarm.web1")]!.addresses[0].address)",
             "/netform/swarm/endpoints/front/web1", "/netform/swarm/hosts/node1", "/netform/swarm/networks/front"])
