@@ -97,6 +97,7 @@ public final class ReconcileAgent: Service, Sendable {
             tasks.append(signalTask())
             subscriptions.sync(watched)
             if let store = host.store as? any WatchableStore { tasks.append(storeWatchTask(store)) }
+            if host.store != nil { tasks.append(leaseTask()) }
         }
         var lastConverged = false
         var timer: Task<Void, Never>?
@@ -264,6 +265,43 @@ public final class ReconcileAgent: Service, Sendable {
         }
     }
 
+    /// Renews this host's registration every third of its lease's TTL (so two missed
+    /// renewals still leave it registered). A registration found gone (the lease
+    /// expired while the store was away) asks for a reconcile, which registers again.
+    func leaseTask() -> Task<Void, Never> {
+        let input = self.input
+        let host = self.host
+        let logger = self.logger
+        let metrics = self.metrics
+        let interval = Duration.seconds(max(1, host.leaseTTL / 3))
+        return Task.detached {
+            // The first reconcile registers; renew from then on.
+            try? await Task.sleep(for: interval)
+            var failing = false
+            while !Task.isCancelled {
+                let result = await ReconcileAgent.onOwnThread { host.renewRegistration() }
+                var wait = interval
+                switch result {
+                case .success(let left?):
+                    metrics.leaseRenewals("ok").increment()
+                    if failing { logger.info("lease renewed again", metadata: ["ttl_left": "\(left)"]) }
+                    failing = false
+                    logger.debug("lease renewed", metadata: ["ttl_left": "\(left)"])
+                case .success(nil):
+                    metrics.leaseRenewals("failed").increment()
+                    logger.warning("this host's registration in the cluster store is gone; registering again")
+                    input.yield(.trigger(.store))
+                case .failure(let error):
+                    metrics.leaseRenewals("failed").increment()
+                    if !failing { logger.warning("cannot renew this host's lease; retrying", metadata: ["error": "\(error)"]) }
+                    failing = true
+                    wait = min(interval, .seconds(2))
+                }
+                try? await Task.sleep(for: wait)
+            }
+        }
+    }
+
     func signalTask() -> Task<Void, Never> {
         let input = self.input
         return Task {
@@ -305,6 +343,15 @@ final class HostWork: @unchecked Sendable {
 
     var store: (any ClusterStore)? { live.store }
     var project: String { lock.withLock { spec.project } }
+    /// The TTL this host's registration is held for (`kv.ttl`).
+    var leaseTTL: Int { live.reconciler.cluster?.leaseTTL ?? StoreLayout.defaultLeaseTTL }
+
+    /// Renews the registration: the seconds left, nil when it is gone (or there is
+    /// no store).
+    func renewRegistration() -> Result<Int?, StoreError> {
+        guard let registration = live.registration(project: project) else { return .success(nil) }
+        return Result { () throws(StoreError) in try registration.renew() }
+    }
 
     /// One observe → plan → apply → verify cycle, as `apply` runs it.
     func reconcile() -> ReconcileAgent.Report {

@@ -1,4 +1,5 @@
 import Addressing
+import Model
 
 /// The cluster options of a host, as Docker's daemon took them: `--cluster-store
 /// PROVIDER://URL`, `--cluster-advertise IP|IFACE`, `--cluster-store-opt KEY=VALUE`.
@@ -25,7 +26,13 @@ public struct ClusterSettings: Sendable, Equatable {
         public var description: String { message }
     }
 
-    public static let knownOptions: Set<String> = ["kv.cacertfile", "kv.certfile", "kv.keyfile", "kv.username", "kv.password", "kv.timeout"]
+    public static let knownOptions: Set<String> = ["kv.cacertfile", "kv.certfile", "kv.keyfile", "kv.username", "kv.password", "kv.timeout", "kv.ttl"]
+
+    /// `kv.ttl`: seconds this host's registration lives without a renewal (an apply,
+    /// or the agent); default `StoreLayout.defaultLeaseTTL`, a day.
+    public var leaseTTL: Int {
+        options["kv.ttl"].flatMap { Int($0) } ?? StoreLayout.defaultLeaseTTL
+    }
 
     public init(store: String, advertise: String?, options: [String]) throws(Problem) {
         if store.hasPrefix("file:") {
@@ -56,6 +63,9 @@ public struct ClusterSettings: Sendable, Equatable {
                 throw Problem(message: "--cluster-store-opt \(o): unknown option '\(key)'; known: \(Self.knownOptions.sorted().joined(separator: ", "))")
             }
             opts[key] = String(o[o.index(after: eq)...])
+        }
+        if let ttl = opts["kv.ttl"], Int(ttl).map({ !(5...31_536_000).contains($0) }) ?? true {
+            throw Problem(message: "--cluster-store-opt kv.ttl=\(ttl): give the registration's lease TTL in whole seconds, 5 to 31536000")
         }
         self.options = opts
     }

@@ -1,17 +1,20 @@
 import Model
 
 /// What `netform cluster status` shows: the hosts of each project in the store
-/// (advertise address), each overlay network with its endpoints per host, and the
-/// address claims. Pure: built from the store's entries.
+/// (advertise address, the seconds their lease has left), each overlay network with
+/// its endpoints per host, and the address claims. Pure: built from the store's
+/// entries and the leases' time left.
 public struct ClusterStatus: Sendable, Equatable {
     public struct Project: Sendable, Equatable {
         public var name: String
-        public var hosts: [(name: String, advertise: String)]
+        /// `ttl`: seconds the registration's lease has left; nil when it is on none.
+        public var hosts: [(name: String, advertise: String, ttl: Int?)]
         public var networks: [(name: String, definition: String, endpoints: [StoreLayout.EndpointRecord])]
         public var claims: [(network: String, address: String, host: String, container: String)]
 
         public static func == (a: Project, b: Project) -> Bool {
             a.name == b.name && a.hosts.map(\.name) == b.hosts.map(\.name) && a.hosts.map(\.advertise) == b.hosts.map(\.advertise)
+                && a.hosts.map(\.ttl) == b.hosts.map(\.ttl)
                 && a.networks.map(\.name) == b.networks.map(\.name) && a.networks.map(\.endpoints) == b.networks.map(\.endpoints)
                 && a.claims.map(\.address) == b.claims.map(\.address)
         }
@@ -19,8 +22,9 @@ public struct ClusterStatus: Sendable, Equatable {
 
     public var projects: [Project]
 
-    /// The status of every project under `/netform/` (or only `project`).
-    public init(entries: [StoreEntry], project only: String? = nil) {
+    /// The status of every project under `/netform/` (or only `project`);
+    /// `leases` holds the seconds each lease has left (one missing: expired).
+    public init(entries: [StoreEntry], project only: String? = nil, leases: [LeaseID: Int] = [:]) {
         var names = Set<String>()
         for e in entries where e.key.hasPrefix("/netform/") {
             let rest = e.key.dropFirst("/netform/".count)
@@ -34,7 +38,7 @@ public struct ClusterStatus: Sendable, Equatable {
             for e in entries {
                 switch StoreLayout.parse(e.key, project: name) {
                 case .host(let h)?:
-                    p.hosts.append((h, (try? JSONValue.parse(e.text))?["advertise"]?.stringValue ?? "?"))
+                    p.hosts.append((h, (try? JSONValue.parse(e.text))?["advertise"]?.stringValue ?? "?", e.lease.map { leases[$0] ?? 0 }))
                 case .network(let n)?: defs[n] = e.text
                 case .endpoint(let n, let c)?:
                     if let r = StoreLayout.EndpointRecord(network: n, container: c, value: e.text) { eps[n, default: []].append(r) }
@@ -58,7 +62,7 @@ public struct ClusterStatus: Sendable, Equatable {
         var out = ""
         for p in projects {
             out += "project \(p.name)\n  hosts:\n"
-            for h in p.hosts { out += "    \(h.name)  \(h.advertise)\n" }
+            for h in p.hosts { out += "    \(h.name)  \(h.advertise)  \(h.ttl.map { "lease \($0) s left" } ?? "no lease")\n" }
             for n in p.networks {
                 out += "  network \(n.name)  \(n.definition)\n"
                 for e in n.endpoints {
@@ -75,7 +79,8 @@ public struct ClusterStatus: Sendable, Equatable {
         .object(["format_version": 1, "projects": .array(projects.map { p in
             [
                 "name": .string(p.name),
-                "hosts": .array(p.hosts.map { ["name": .string($0.name), "advertise": .string($0.advertise)] }),
+                "hosts": .array(p.hosts.map { ["name": .string($0.name), "advertise": .string($0.advertise),
+                                               "ttl": $0.ttl.map { .int($0) } ?? .null] }),
                 "networks": .array(p.networks.map { n in
                     ["name": .string(n.name), "definition": (try? JSONValue.parse(n.definition)) ?? .string(n.definition),
                      "endpoints": .array(n.endpoints.map { e in

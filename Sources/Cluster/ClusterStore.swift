@@ -1,3 +1,4 @@
+import Model
 /// A key-value store every host of a cluster reaches: where hosts register, overlay
 /// networks are defined, addresses are claimed and endpoints are published.
 ///
@@ -24,6 +25,10 @@ public protocol ClusterStore: AnyObject, Sendable {
     /// Creates several keys in one transaction: all of them, or (when any exists)
     /// none; returns the keys that existed (empty on success).
     func createAll(_ entries: [(key: String, value: [UInt8])], lease: LeaseID?) throws(StoreError) -> [String]
+    /// Runs a transaction: its creates only if none of them exists (then its puts
+    /// and deletes too), else nothing; returns the creates' keys that existed
+    /// (empty on success). Keys are written without a lease.
+    func commit(_ txn: StoreTransaction) throws(StoreError) -> [String]
     /// Deletes `key`; a key already gone is a delete done.
     func delete(_ key: String) throws(StoreError)
     /// A lease of `ttl` seconds; keys attached to it vanish when it expires.
@@ -33,6 +38,13 @@ public protocol ClusterStore: AnyObject, Sendable {
     func keepAlive(_ lease: LeaseID) throws(StoreError) -> Int
     /// Ends a lease now (its keys are deleted).
     func revoke(_ lease: LeaseID) throws(StoreError)
+    /// The seconds a lease has left; nil when it expired or never existed.
+    func timeToLive(_ lease: LeaseID) throws(StoreError) -> Int?
+    /// Deletes `key` unless `guardKey` exists, in one transaction; returns false,
+    /// deleting nothing, when `guardKey` exists. A host removes another host's
+    /// garbage only while that host's registration is still gone: one that came
+    /// back between the read and the delete keeps its keys.
+    func delete(_ key: String, unlessExists guardKey: String) throws(StoreError) -> Bool
 }
 
 /// One key of the store.

@@ -223,6 +223,8 @@ extension EtcdConfiguration {
     public init?(_ settings: ClusterSettings) throws(EtcdConfigurationError) {
         guard case .etcd(let endpoints, let tls) = settings.location else { return nil }
         let url = (tls ? "etcds://" : "etcd://") + endpoints.joined(separator: ",")
-        try self.init(clusterStore: url, options: settings.options.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
+        // kv.ttl is the registration's, not the connection's.
+        try self.init(clusterStore: url, options: settings.options.filter { $0.key != "kv.ttl" }.sorted { $0.key < $1.key }
+            .map { "\($0.key)=\($0.value)" })
     }
 }

@@ -147,6 +147,24 @@ public final class EtcdStore: WatchableStore {
         }
     }
 
+    public func commit(_ txn: StoreTransaction) throws(StoreError) -> [String] {
+        guard !txn.keys.isEmpty else { return [] }
+        return try EtcdWire.decodeCreateAll(call("/v3/kv/txn", EtcdWire.commit(txn)), keys: txn.creates.map(\.key))
+    }
+
+    public func timeToLive(_ lease: LeaseID) throws(StoreError) -> Int? {
+        try EtcdWire.decodeTimeToLive(call("/v3/lease/timetolive", EtcdWire.lease(lease)))
+    }
+
+    public func delete(_ key: String, unlessExists guardKey: String) throws(StoreError) -> Bool {
+        try EtcdWire.decodeSucceeded(call("/v3/kv/txn", EtcdWire.delete(key, unlessExists: guardKey)))
+    }
+
+    /// Requests this process sent to etcd so far, by every store (each endpoint tried
+    /// counts, logins too): the store round trips `NETFORM_PROFILE=1` reports.
+    public static var requestsSent: Int { sent.load(ordering: .relaxed) }
+    private static let sent = Atomic<Int>(0)
+
     // MARK: Watch
 
     /// A `/v3/watch` stream (one JSON object per line) on the first endpoint that
@@ -255,7 +273,13 @@ public final class EtcdStore: WatchableStore {
     private func send(_ path: String, _ body: JSONValue, token: String?) throws(StoreError) -> JSONValue {
         let (first, closed) = state.withLock { ($0.preferred, $0.closed) }
         guard !closed else { throw StoreError(.unavailable, "the etcd store was closed") }
-        var headers = HTTPHeaders([("Content-Type", "application/json")])
+        // One connection per request: AsyncHTTPClient 1.37's pool can trap ("A connection
+        // that we don't know was released?") when a kept-alive connection is released
+        // while it is being closed (seen right after an etcd restart). `Connection:
+        // close` takes every connection out of the pool's idle path; a request costs a
+        // TCP (or TLS) handshake more, on a local network a fraction of a millisecond
+        // (Benchmarks/cluster-results.txt).
+        var headers = HTTPHeaders([("Content-Type", "application/json"), ("Connection", "close")])
         if let token { headers.add(name: "Authorization", value: token) }
         let bytes = Array(body.rendered.utf8)
         var failures: [String] = []
@@ -268,6 +292,7 @@ public final class EtcdStore: WatchableStore {
             } catch {
                 throw StoreError(.invalid, "etcd endpoint \(endpoint): cannot make a request: \(Self.describe(error))")
             }
+            Self.sent.add(1, ordering: .relaxed)
             switch perform(request) {
             case .failure(let error):
                 failures.append("\(endpoint): \(Self.describe(error))")

@@ -57,9 +57,34 @@ public enum EtcdWire {
         return ["compare": .array(compare), "success": .array(success), "failure": .array(failure)]
     }
 
+    /// `/v3/kv/txn` of a `StoreTransaction`: every key to create must not exist;
+    /// then all are put and the deletes done, else each key to create is counted (as
+    /// in `createAll`, so the answer says which ones existed).
+    public static func commit(_ txn: StoreTransaction) -> JSONValue {
+        let compare: [JSONValue] = txn.creates.map {
+            ["key": base64($0.key), "target": "CREATE", "result": "EQUAL", "create_revision": "0"]
+        }
+        let success: [JSONValue] = (txn.creates + txn.puts).map { ["request_put": put($0.key, Array($0.value.utf8), lease: nil)] }
+            + txn.deletes.map { ["request_delete_range": delete($0)] }
+        let failure: [JSONValue] = txn.creates.map { ["request_range": ["key": base64($0.key), "count_only": true]] }
+        return ["compare": .array(compare), "success": .array(success), "failure": .array(failure)]
+    }
+
     /// `/v3/kv/deleterange` for one key.
     public static func delete(_ key: String) -> JSONValue {
         ["key": base64(key)]
+    }
+
+    /// `/v3/kv/txn`: deletes `key` only while `guardKey` does not exist
+    /// (create_revision == 0); nothing otherwise.
+    public static func delete(_ key: String, unlessExists guardKey: String) -> JSONValue {
+        ["compare": [["key": base64(guardKey), "target": "CREATE", "result": "EQUAL", "create_revision": "0"]],
+         "success": [["request_delete_range": delete(key)]], "failure": []]
+    }
+
+    /// Whether a txn's compare held (etcd leaves out `succeeded` when false).
+    public static func decodeSucceeded(_ body: JSONValue) -> Bool {
+        body["succeeded"] == .bool(true)
     }
 
     /// `/v3/lease/grant`.
@@ -130,6 +155,13 @@ public enum EtcdWire {
         let ttl = try int64(result["TTL"], "TTL") ?? 0
         guard ttl > 0 else { throw StoreError(.notFound, "etcd: lease \(lease) expired or unknown") }
         return Int(ttl)
+    }
+
+    /// The seconds a `/v3/lease/timetolive` answer says are left; nil for a lease
+    /// that expired or never existed (etcd answers TTL -1, or leaves it out at 0).
+    public static func decodeTimeToLive(_ body: JSONValue) throws(StoreError) -> Int? {
+        let ttl = try int64(body["TTL"], "TTL") ?? 0
+        return ttl > 0 ? Int(ttl) : nil
     }
 
     /// The token `/v3/auth/authenticate` answered.

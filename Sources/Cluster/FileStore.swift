@@ -8,17 +8,40 @@ import Model
 /// embedded store of hosts that share a file system (one host; namespaces playing
 /// hosts in tests), with no server to run. `--cluster-store file:PATH`.
 ///
-/// Leases are granted and renewed but never expire (there is no process to expire
-/// them); use etcd where hosts come and go.
+/// Leases expire by the wall clock, as etcd's do: there is no server, so every
+/// operation first removes the leases whose time is up, with their keys (a host that
+/// stopped renewing is gone at the next look by anyone).
 public final class FileStore: ClusterStore {
     public let path: String
+    /// Seconds since the epoch (injectable for tests).
+    let clock: @Sendable () -> Double
 
-    public init(path: String) { self.path = path }
+    public init(path: String) {
+        self.path = path
+        clock = { Date().timeIntervalSince1970 }
+    }
+
+    /// A store whose leases run on `clock` (seconds), for tests.
+    public init(path: String, clock: @escaping @Sendable () -> Double) {
+        self.path = path
+        self.clock = clock
+    }
 
     private struct Content {
         var revision: Int64
         var entries: [String: StoreEntry]
         var nextLease: Int64
+        /// Granted TTL and expiry time (seconds since the epoch) of each live lease.
+        var leases: [Int64: (ttl: Int, expires: Double)] = [:]
+
+        /// Ends the leases whose time is up, with their keys.
+        mutating func expire(now: Double) {
+            let gone = Set(leases.filter { $0.value.expires <= now }.map(\.key))
+            guard !gone.isEmpty else { return }
+            for id in gone { leases[id] = nil }
+            entries = entries.filter { $0.value.lease.map { !gone.contains($0.value) } ?? true }
+            revision += 1
+        }
     }
 
     /// Runs `body` on the file's content under an exclusive lock; writes it back
@@ -33,6 +56,7 @@ public final class FileStore: ClusterStore {
         }
         var content = try read()
         let before = content.revision
+        content.expire(now: clock())
         let result = try body(&content)
         if content.revision != before { try write(content) }
         return result
@@ -64,7 +88,13 @@ public final class FileStore: ClusterStore {
                                     createRevision: Int64(item["create"]?.intValue ?? 0),
                                     lease: item["lease"]?.intValue.map { LeaseID(Int64($0)) })
         }
-        return Content(revision: Int64(doc["revision"]?.intValue ?? 1), entries: entries, nextLease: Int64(doc["next_lease"]?.intValue ?? 1))
+        var leases: [Int64: (ttl: Int, expires: Double)] = [:]
+        for item in doc["leases"]?.arrayValue ?? [] {
+            guard let id = item["id"]?.intValue, let ttl = item["ttl"]?.intValue, let ms = item["expires_ms"]?.intValue else { continue }
+            leases[Int64(id)] = (ttl, Double(ms) / 1000)
+        }
+        return Content(revision: Int64(doc["revision"]?.intValue ?? 1), entries: entries, nextLease: Int64(doc["next_lease"]?.intValue ?? 1),
+                       leases: leases)
     }
 
     private func write(_ c: Content) throws(StoreError) {
@@ -76,6 +106,9 @@ public final class FileStore: ClusterStore {
                                               "mod": .int(Int($0.modRevision)), "create": .int(Int($0.createRevision))]
                 if let l = $0.lease { o["lease"] = .int(Int(l.value)) }
                 return .object(o)
+            }),
+            "leases": .array(c.leases.sorted { $0.key < $1.key }.map {
+                ["id": .int(Int($0.key)), "ttl": .int($0.value.ttl), "expires_ms": .int(Int(($0.value.expires * 1000).rounded()))]
             }),
         ]
         let tmp = path + ".tmp"
@@ -100,8 +133,13 @@ public final class FileStore: ClusterStore {
         }
     }
 
+    private static func check(_ lease: LeaseID?, in c: Content) throws(StoreError) {
+        if let lease, c.leases[lease.value] == nil { throw StoreError(.notFound, "lease \(lease) not found") }
+    }
+
     public func put(_ key: String, _ value: [UInt8], lease: LeaseID?) throws(StoreError) {
         try locked { (c: inout Content) throws(StoreError) in
+            try Self.check(lease, in: c)
             c.revision += 1
             c.entries[key] = StoreEntry(key: key, value: value, modRevision: c.revision, createRevision: c.entries[key]?.createRevision ?? c.revision,
                                         lease: lease)
@@ -114,6 +152,7 @@ public final class FileStore: ClusterStore {
 
     public func createAll(_ entries: [(key: String, value: [UInt8])], lease: LeaseID?) throws(StoreError) -> [String] {
         try locked { (c: inout Content) throws(StoreError) -> [String] in
+            try Self.check(lease, in: c)
             let existing = entries.map(\.key).filter { c.entries[$0] != nil }
             guard existing.isEmpty else { return existing }
             c.revision += 1
@@ -129,13 +168,59 @@ public final class FileStore: ClusterStore {
     }
 
     public func grantLease(ttl: Int) throws(StoreError) -> LeaseID {
-        try locked { (c: inout Content) throws(StoreError) -> LeaseID in
+        let now = clock()
+        return try locked { (c: inout Content) throws(StoreError) -> LeaseID in
             c.nextLease += 1
             c.revision += 1
+            c.leases[c.nextLease - 1] = (ttl, now + Double(ttl))
             return LeaseID(c.nextLease - 1)
         }
     }
 
-    public func keepAlive(_ lease: LeaseID) throws(StoreError) -> Int { 0 }
-    public func revoke(_ lease: LeaseID) throws(StoreError) {}
+    public func keepAlive(_ lease: LeaseID) throws(StoreError) -> Int {
+        let now = clock()
+        return try locked { (c: inout Content) throws(StoreError) -> Int in
+            guard let l = c.leases[lease.value] else { throw StoreError(.notFound, "lease \(lease) expired or unknown") }
+            c.leases[lease.value] = (l.ttl, now + Double(l.ttl))
+            c.revision += 1
+            return l.ttl
+        }
+    }
+
+    public func revoke(_ lease: LeaseID) throws(StoreError) {
+        try locked { (c: inout Content) throws(StoreError) in
+            guard c.leases.removeValue(forKey: lease.value) != nil else { return }
+            c.entries = c.entries.filter { $0.value.lease != lease }
+            c.revision += 1
+        }
+    }
+
+    public func commit(_ txn: StoreTransaction) throws(StoreError) -> [String] {
+        try locked { (c: inout Content) throws(StoreError) -> [String] in
+            let existing = txn.creates.map(\.key).filter { c.entries[$0] != nil }
+            guard existing.isEmpty else { return existing }
+            c.revision += 1
+            for e in txn.creates + txn.puts {
+                c.entries[e.key] = StoreEntry(key: e.key, value: Array(e.value.utf8), modRevision: c.revision,
+                                              createRevision: c.entries[e.key]?.createRevision ?? c.revision)
+            }
+            for k in txn.deletes { c.entries[k] = nil }
+            return []
+        }
+    }
+
+    public func timeToLive(_ lease: LeaseID) throws(StoreError) -> Int? {
+        let now = clock()
+        return try locked { (c: inout Content) throws(StoreError) -> Int? in
+            c.leases[lease.value].map { max(0, Int(($0.expires - now).rounded(.up))) }
+        }
+    }
+
+    public func delete(_ key: String, unlessExists guardKey: String) throws(StoreError) -> Bool {
+        try locked { (c: inout Content) throws(StoreError) -> Bool in
+            guard c.entries[guardKey] == nil else { return false }
+            if c.entries.removeValue(forKey: key) != nil { c.revision += 1 }
+            return true
+        }
+    }
 }

@@ -1,3 +1,4 @@
+import Model
 import Synchronization
 
 /// A `ClusterStore` in memory, with etcd's semantics (revisions, create-if-absent,
@@ -134,6 +135,40 @@ public final class MemoryStore: WatchableStore {
                 gone.append(StoreChange(.delete, key: k, revision: s.revision))
             }
             s.record(gone)
+        }
+    }
+
+    public func commit(_ txn: StoreTransaction) throws(StoreError) -> [String] {
+        state.withLock { s in
+            let existing = txn.creates.map(\.key).filter { s.entries[$0] != nil }
+            guard existing.isEmpty else { return existing }
+            s.revision += 1
+            var changes: [StoreChange] = []
+            for e in txn.creates + txn.puts {
+                let created = s.entries[e.key]?.createRevision ?? s.revision
+                s.entries[e.key] = StoreEntry(key: e.key, value: Array(e.value.utf8), modRevision: s.revision, createRevision: created)
+                changes.append(StoreChange(.put, key: e.key, value: Array(e.value.utf8), revision: s.revision))
+            }
+            for k in txn.deletes where s.entries.removeValue(forKey: k) != nil {
+                changes.append(StoreChange(.delete, key: k, revision: s.revision))
+            }
+            s.record(changes)
+            return []
+        }
+    }
+
+    public func timeToLive(_ lease: LeaseID) throws(StoreError) -> Int? {
+        state.withLock { s in s.leases[lease.value].map { Int($0.expires - s.now) } }
+    }
+
+    public func delete(_ key: String, unlessExists guardKey: String) throws(StoreError) -> Bool {
+        state.withLock { s in
+            guard s.entries[guardKey] == nil else { return false }
+            if s.entries.removeValue(forKey: key) != nil {
+                s.revision += 1
+                s.record([StoreChange(.delete, key: key, revision: s.revision)])
+            }
+            return true
         }
     }
 

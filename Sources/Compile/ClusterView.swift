@@ -15,25 +15,32 @@ public struct ClusterView: Sendable, Equatable {
     public var advertise: IPAddress
     /// The store's keys of the project as read (nil fields: nothing there).
     public var entries: [String: String]
+    /// The TTL of the lease this host's registration is held by (`kv.ttl`).
+    public var leaseTTL: Int
 
-    public init(host: String, advertise: IPAddress, entries: [String: String]) {
+    public init(host: String, advertise: IPAddress, entries: [String: String], leaseTTL: Int = StoreLayout.defaultLeaseTTL) {
         self.host = host
         self.advertise = advertise
         self.entries = entries
+        self.leaseTTL = leaseTTL
     }
 
-    /// Endpoints other hosts published, by network.
+    /// Endpoints other hosts published, by network: only of hosts that are
+    /// registered (a host whose lease expired is gone, and so are the FDB and
+    /// neighbour entries towards it, in the same reconcile that collects its keys).
     func remoteEndpoints(project: String) -> [String: [StoreLayout.EndpointRecord]] {
         var out: [String: [StoreLayout.EndpointRecord]] = [:]
         for (key, value) in entries {
             guard case .endpoint(let net, let container) = StoreLayout.parse(key, project: project),
-                  let r = StoreLayout.EndpointRecord(network: net, container: container, value: value), r.host != host else { continue }
+                  let r = StoreLayout.EndpointRecord(network: net, container: container, value: value), r.host != host,
+                  entries[StoreLayout.host(project: project, host: r.host)] != nil else { continue }
             out[net, default: []].append(r)
         }
         return out.mapValues { $0.sorted { $0.container < $1.container } }
     }
 
-    /// Addresses other hosts claimed, by network.
+    /// Addresses other hosts claimed, by network — also those of a host whose lease
+    /// expired: they are freed by the delete of the claim, never in the same plan.
     func claimedElsewhere(project: String) -> [String: Set<IPAddress>] {
         var out: [String: Set<IPAddress>] = [:]
         for (key, value) in entries {
@@ -55,7 +62,7 @@ extension Compiler {
     static func addCluster(_ view: ClusterView, spec: Spec, to compiled: inout CompiledSpec) {
         let project = spec.project
         var host = compiled.desired.state[.host] ?? NamespaceState(ref: .host)
-        var store: [String: String] = [StoreLayout.host(project: project, host: view.host): StoreLayout.hostRecord(advertise: view.advertise)]
+        var store: [String: String] = [StoreLayout.host(project: project, host: view.host): StoreLayout.hostRecord(advertise: view.advertise, ttl: view.leaseTTL)]
         let remote = view.remoteEndpoints(project: project)
         for net in spec.networks where net.driver == .overlay {
             let vxlan = Naming.vxlan(project: project, network: net.name)

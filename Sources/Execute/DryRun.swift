@@ -69,6 +69,11 @@ public enum DryRun {
             return ["store put \(key) \(q(value))"]
         case .deleteStoreKey(let key):
             return ["store delete \(key)"]
+        case .collectStoreKey(let key, let guardKey):
+            return ["store delete \(key) if absent \(guardKey)"]
+        case .storeTransaction(let txn):
+            return ["store txn <<'TXN'"] + txn.creates.map { "create-if-absent \($0.key) \(q($0.value))" }
+                + txn.puts.map { "put \($0.key) \(q($0.value))" } + txn.deletes.map { "delete \($0)" } + ["TXN"]
         }
     }
 
@@ -77,6 +82,9 @@ public enum DryRun {
     public static func describe(_ op: Operation) -> String {
         if case .replaceFirewallTable(let ns, let table) = op {
             return prefix(ns, "nft") + "-j -f - (replace table \(table.qualifiedName): \(table.chains.count) chains, \(table.ruleCount) rules)"
+        }
+        if case .storeTransaction(let txn) = op {
+            return "store txn (\(txn.creates.count) create-if-absent, \(txn.puts.count) put, \(txn.deletes.count) delete: \(txn.keys.first ?? "")…)"
         }
         return commands(for: op).joined(separator: "; ")
     }

@@ -199,7 +199,12 @@ public final class KernelDriver: OperationDriver {
         case .deleteRoute(let ref, let r):
             try goneIsDone { () throws(NetlinkError) in try handle(ref).deleteRoute(try routeSpec(r, in: ref)) }
         case .addNeighbour(let ref, let n):
-            try handle(ref).addNeighbour(NeighbourSpec(index: try index(n.link, in: ref), address: n.address, mac: n.mac))
+            // Replace: the kernel may hold a learned entry for the address (a ping
+            // to a peer before its host was known leaves one INCOMPLETE or FAILED).
+            // Such entries are the kernel's cache, never anyone's configuration (the
+            // planner sees only permanent entries, and a permanent one in the way is
+            // planned as a change), so the static entry takes its place.
+            try handle(ref).addNeighbour(NeighbourSpec(index: try index(n.link, in: ref), address: n.address, mac: n.mac), replace: true)
         case .deleteNeighbour(let ref, let n):
             try goneIsDone { () throws(NetlinkError) in
                 try handle(ref).deleteNeighbour(NeighbourSpec(index: try index(n.link, in: ref), address: n.address, mac: n.mac))
@@ -210,7 +215,7 @@ public final class KernelDriver: OperationDriver {
             try goneIsDone { () throws(NetlinkError) in
                 try handle(ref).deleteFDB(FDBSpec(index: try index(e.link, in: ref), mac: e.mac, destination: e.destination))
             }
-        case .replaceFirewallTable, .deleteFirewallTable, .setSysctl, .claimStoreKey, .putStoreKey, .deleteStoreKey:
+        case .replaceFirewallTable, .deleteFirewallTable, .setSysctl, .claimStoreKey, .putStoreKey, .deleteStoreKey, .collectStoreKey, .storeTransaction:
             throw NetlinkError(errno: EOPNOTSUPP, request: "nftables", detail: "not a netlink operation (HostDriver routes it to nftables)")
         }
     }

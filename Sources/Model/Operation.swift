@@ -48,6 +48,13 @@ public enum Operation: Sendable, Equatable, Codable {
     case putStoreKey(key: String, value: String)
     /// Deletes the key (a key already gone is a delete done).
     case deleteStoreKey(key: String)
+    /// Deletes another host's key (a claim or endpoint) only while that host's
+    /// registration `whileAbsent` is gone: garbage of a host whose lease expired. A
+    /// host that registered again in the meantime keeps its keys (one transaction).
+    case collectStoreKey(key: String, whileAbsent: String)
+    /// Creates (if all are absent), puts and deletes keys in one transaction: fails,
+    /// writing nothing, when a key to create exists (a claim another host holds).
+    case storeTransaction(StoreTransaction)
 
     // Global settings
     /// Writes `/proc/sys/KEY` (dots for slashes) in the namespace.
@@ -64,7 +71,7 @@ public enum Operation: Sendable, Equatable, Codable {
              .addNeighbour(let ns, _), .deleteNeighbour(let ns, _), .addFDBEntry(let ns, _), .deleteFDBEntry(let ns, _),
              .replaceFirewallTable(let ns, _), .deleteFirewallTable(let ns, _, _), .setSysctl(let ns, _, _):
             ns
-        case .claimStoreKey, .putStoreKey, .deleteStoreKey:
+        case .claimStoreKey, .putStoreKey, .deleteStoreKey, .collectStoreKey, .storeTransaction:
             .host
         }
     }
@@ -75,7 +82,7 @@ public enum Operation: Sendable, Equatable, Codable {
         switch self {
         case .replaceFirewallTable, .deleteFirewallTable: .nftables
         case .setSysctl: .sysctl
-        case .claimStoreKey, .putStoreKey, .deleteStoreKey: .store
+        case .claimStoreKey, .putStoreKey, .deleteStoreKey, .collectStoreKey, .storeTransaction: .store
         default: .netlink
         }
     }

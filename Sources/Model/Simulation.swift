@@ -108,6 +108,15 @@ extension HostState {
             namespaces[.host]!.clusterStore = (namespaces[.host]!.clusterStore ?? [:]).merging([key: value]) { _, new in new }
         case .deleteStoreKey(let key):
             namespaces[.host]?.clusterStore?[key] = nil
+        case .storeTransaction(let txn):
+            guard namespaces[.host] != nil else { throw SimulationError("no host namespace") }
+            var store = namespaces[.host]!.clusterStore ?? [:]
+            if let taken = txn.creates.first(where: { store[$0.key] != nil }) { throw SimulationError("store key \(taken.key) is taken") }
+            for e in txn.creates + txn.puts { store[e.key] = e.value }
+            for k in txn.deletes { store[k] = nil }
+            namespaces[.host]!.clusterStore = store
+        case .collectStoreKey(let key, let guardKey):
+            if namespaces[.host]?.clusterStore?[guardKey] == nil { namespaces[.host]?.clusterStore?[key] = nil }
         case .setSysctl(let ns, let key, let value):
             guard namespaces[ns] != nil else { throw SimulationError("no namespace \(ns)") }
             namespaces[ns]!.sysctls[key] = value

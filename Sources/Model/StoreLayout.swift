@@ -9,7 +9,7 @@ import Addressing
 ///
 /// | key | value | written by |
 /// |---|---|---|
-/// | `hosts/HOST` | `{"advertise": IP}` | that host |
+/// | `hosts/HOST` | `{"advertise": IP, "ttl": SECONDS}`, on a lease of that TTL | that host |
 /// | `networks/NET` | `{"vni": N, "subnets": [...]}` | the first host that uses it (create-if-absent) |
 /// | `claims/NET/IP` | `{"host": H, "container": C}` | the host whose container holds IP (create-if-absent) |
 /// | `endpoints/NET/CONTAINER` | `{"host", "vtep", "mac", "ipv4", "ipv6"}` | the container's host |
@@ -32,6 +32,15 @@ public enum StoreLayout {
         case endpoint(network: String, container: String)
     }
 
+    /// The project a key of the layout belongs to, and what it is.
+    public static func parse(_ key: String) -> (project: String, key: Key)? {
+        guard key.hasPrefix("/netform/") else { return nil }
+        let rest = key.dropFirst("/netform/".count)
+        guard let slash = rest.firstIndex(of: "/") else { return nil }
+        let project = String(rest[..<slash])
+        return parse(key, project: project).map { (project, $0) }
+    }
+
     public static func parse(_ key: String, project: String) -> Key? {
         let p = prefix(project: project)
         guard key.hasPrefix(p) else { return nil }
@@ -50,8 +59,19 @@ public enum StoreLayout {
         (try? JSONValue.parse(value))?["host"]?.stringValue
     }
 
-    public static func hostRecord(advertise: IPAddress) -> String {
-        JSONValue.object(["advertise": .string("\(advertise)")]).rendered
+    /// The lease TTL of a host's registration when `kv.ttl` is not given: a day. A
+    /// one-shot `apply` renews it (every apply does, also one that changes nothing);
+    /// an agent renews it every third of it. A host that does neither for this long
+    /// is taken for gone, and the others remove its claims and endpoints.
+    public static let defaultLeaseTTL = 86_400
+
+    public static func hostRecord(advertise: IPAddress, ttl: Int = defaultLeaseTTL) -> String {
+        JSONValue.object(["advertise": .string("\(advertise)"), "ttl": .int(ttl)]).rendered
+    }
+
+    /// The lease TTL a host record asks for (nil: a record written without one).
+    public static func leaseTTL(ofHostRecord value: String) -> Int? {
+        (try? JSONValue.parse(value))?["ttl"]?.intValue
     }
 
     public static func networkRecord(vni: UInt32, subnets: [IPNetwork]) -> String {
@@ -98,4 +118,40 @@ public enum StoreLayout {
                       ipv4: v["ipv4"]?.stringValue.flatMap(IPAddress.init), ipv6: v["ipv6"]?.stringValue.flatMap(IPAddress.init))
         }
     }
+}
+
+/// Several store writes as one transaction: keys created only if absent (address
+/// claims: when any exists, nothing is written), keys put and keys deleted.
+///
+/// Why it exists: a host's claims and endpoints are written in a handful of
+/// transactions instead of a round trip per key (etcd applies each atomically; its
+/// default limit is 128 operations per transaction, so a plan writes at most
+/// `maxKeys` keys in one), and the plan shows, simulates and rolls them back as one
+/// step like any other operation.
+public struct StoreTransaction: Sendable, Equatable, Codable {
+    public var creates: [Entry]
+    public var puts: [Entry]
+    public var deletes: [String]
+
+    /// One key and its value.
+    public struct Entry: Sendable, Equatable, Codable {
+        public var key: String
+        public var value: String
+        public init(key: String, value: String) {
+            self.key = key
+            self.value = value
+        }
+    }
+
+    /// Keys one transaction writes at most (under etcd's default `--max-txn-ops` 128).
+    public static let maxKeys = 100
+
+    public init(creates: [Entry] = [], puts: [Entry] = [], deletes: [String] = []) {
+        self.creates = creates
+        self.puts = puts
+        self.deletes = deletes
+    }
+
+    /// Every key it writes or deletes.
+    public var keys: [String] { creates.map(\.key) + puts.map(\.key) + deletes }
 }

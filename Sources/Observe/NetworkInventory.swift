@@ -29,6 +29,16 @@ public struct NetworkRecord: Sendable, Equatable {
     public var containers: [ContainerEntry]
     public var options: [String: String]
     public var labels: [String: String]
+    /// Overlays only: Docker's `Peers`, the hosts the network spans (this one and
+    /// each host with an endpoint on it), by name with their underlay address.
+    public var peers: [Peer]?
+
+    /// One entry of `Peers`.
+    public struct Peer: Sendable, Equatable {
+        /// The host's name in the cluster store (its address when the store was not read).
+        public var name: String
+        public var ip: String
+    }
 
     public var isBuiltIn: Bool { project == nil }
     /// The first 12 hex digits, as `docker network ls` prints them.
@@ -98,7 +108,7 @@ public struct NetworkRecord: Sendable, Equatable {
             M("Containers", .object(ctrs)),
             M("Options", .sortedObject(options)),
             M("Labels", .sortedObject(labels)),
-        ])
+        ] + (peers.map { [M("Peers", .array($0.map { .object([M("Name", .string($0.name)), M("IP", .string($0.ip))]) }))] } ?? []))
     }
 
     /// One line of `docker network ls --format json`: Driver, ID (12 digits unless
@@ -436,13 +446,63 @@ private struct Builder {
             options["com.docker.network.bridge.enable_ip_masquerade"] = String(live.masquerade ?? decl?.masquerade ?? true)
             options["com.docker.network.bridge.host_binding_ipv4"] = live.hostBinding ?? decl?.hostBindingIPv4.description ?? "0.0.0.0"
         }
-        return NetworkRecord(
+        var record = NetworkRecord(
             project: key.project, network: key.network, name: key.network,
             id: NetworkInventory.networkID(project: key.project, network: key.network),
             scope: driver == "overlay" ? "global" : "local", driver: driver,
             enableIPv6: addresses.contains { $0.address.family == .v6 }, ipam: ipam,
             isInternal: live.isInternal ?? decl?.isInternal ?? false, containers: containers(key), options: options,
             labels: decl?.labels ?? [:])
+        if let vxlan, case .vxlan(let settings) = vxlan.kind {
+            addOtherHosts(key, vxlan: vxlan, local: settings.local, subnets: ordered.compactMap(\.subnet), to: &record)
+        }
+        return record
+    }
+
+    /// An overlay's containers on the other hosts and its `Peers`, from the cluster
+    /// store as this host read it (the endpoints of registered hosts); without the
+    /// store, the peers are the VTEPs this host's FDB sends to, named by address.
+    func addOtherHosts(_ key: NetworkKey, vxlan: LinkState, local: IPAddress?, subnets: [IPNetwork], to record: inout NetworkRecord) {
+        var peers: [String: String] = [:]
+        var me = localHost ?? ""
+        if let local { peers[me] = local.description }
+        guard let store = host.clusterStore else {
+            for e in host.fdb where e.link == vxlan.name {
+                if let d = e.destination, !peers.values.contains(d.description) { peers[d.description] = d.description }
+            }
+            record.peers = peers.map { NetworkRecord.Peer(name: $0.key, ip: $0.value) }.sorted { $0.name < $1.name }
+            return
+        }
+        func advertise(_ h: String) -> String? {
+            store[StoreLayout.host(project: key.project, host: h)].flatMap { try? JSONValue.parse($0) }?["advertise"]?.stringValue
+        }
+        if advertise(me) == nil, let local {
+            // `--host-name` not given: this host is the one registered with its VXLAN address.
+            for (k, _) in store.sorted(by: { $0.key < $1.key }) {
+                if case .host(let name)? = StoreLayout.parse(k, project: key.project), advertise(name) == local.description {
+                    peers[me] = nil
+                    me = name
+                    break
+                }
+            }
+        }
+        if let mine = advertise(me) { peers[me] = mine }
+        for (k, v) in store.sorted(by: { $0.key < $1.key }) {
+            guard case .endpoint(let net, let container)? = StoreLayout.parse(k, project: key.project), net == key.network,
+                  let r = StoreLayout.EndpointRecord(network: net, container: container, value: v), r.host != me,
+                  let ip = advertise(r.host) else { continue }
+            peers[r.host] = ip
+            func text(_ a: IPAddress?) -> String {
+                guard let a, let s = subnets.first(where: { $0.contains(a) }) else { return "" }
+                return "\(a)/\(s.prefixLength)"
+            }
+            record.containers.append(NetworkRecord.ContainerEntry(
+                id: NetworkInventory.containerID(project: key.project, container: container), name: container,
+                endpointID: NetworkInventory.endpointID(project: key.project, container: container, network: net),
+                macAddress: r.mac.description, ipv4Address: text(r.ipv4), ipv6Address: text(r.ipv6)))
+        }
+        record.containers.sort { $0.id < $1.id }
+        record.peers = peers.map { NetworkRecord.Peer(name: $0.key, ip: $0.value) }.sorted { $0.name < $1.name }
     }
 
     func macvlanRecord(_ key: NetworkKey) -> NetworkRecord {

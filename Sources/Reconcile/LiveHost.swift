@@ -74,10 +74,18 @@ public struct LiveHost {
         }
         r.driver = HostDriver(store: StoreBackend(store))
         r.makeDriver = { HostDriver(store: StoreBackend(store)) }
-        r.cluster = .init(host: r.localHost ?? ProcessInfo.processInfo.hostName, advertise: advertise)
+        r.cluster = .init(host: r.localHost ?? ProcessInfo.processInfo.hostName, advertise: advertise, leaseTTL: settings.leaseTTL)
         reconciler = r
         self.store = store
         self.settings = settings
+    }
+
+    /// This host's registration in `project`'s part of the store (nil without a
+    /// store): what `apply` renews after it ran and the agent renews every third of
+    /// the lease's TTL.
+    public func registration(project: String) -> HostRegistration? {
+        guard let store, let host = reconciler.cluster?.host else { return nil }
+        return HostRegistration(store: store, project: project, host: host)
     }
 
     /// The store the settings name.

@@ -41,15 +41,18 @@ public struct Reconciler {
     public struct ClusterIdentity: Sendable, Equatable {
         public var host: String
         public var advertise: IPAddress
-        public init(host: String, advertise: IPAddress) {
+        /// The TTL of the lease the registration is held by (`kv.ttl`).
+        public var leaseTTL: Int
+        public init(host: String, advertise: IPAddress, leaseTTL: Int = StoreLayout.defaultLeaseTTL) {
             self.host = host
             self.advertise = advertise
+            self.leaseTTL = leaseTTL
         }
     }
 
     /// The view of the cluster store compile needs, from what was observed.
     func clusterView(_ observed: HostState) -> ClusterView? {
-        cluster.map { ClusterView(host: $0.host, advertise: $0.advertise, entries: observed[.host]?.clusterStore ?? [:]) }
+        cluster.map { ClusterView(host: $0.host, advertise: $0.advertise, entries: observed[.host]?.clusterStore ?? [:], leaseTTL: $0.leaseTTL) }
     }
 
     public init(observe: @escaping (_ extra: [NamespaceRef]) throws -> HostState, driver: any OperationDriver, localHost: String?) {

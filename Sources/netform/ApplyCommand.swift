@@ -69,7 +69,8 @@ enum Apply {
     static func run(source: Source, yes: Bool, dryRun: Bool, lockTimeout: Double, host: HostOptions, verb: String,
                     probe: Bool = false) throws {
         try requireRoot(verb.lowercased())
-        var reconciler = try CLIHost.reconciler(host)
+        let live = try CLIHost.connect(host)
+        var reconciler = live.reconciler
         if ProcessInfo.processInfo.environment["NETFORM_PROFILE"] == "1" { reconciler.profile = Executor.Profile() }
         // Validate before taking the lock: bad input changes nothing.
         let request: ChangeRequest
@@ -119,6 +120,7 @@ enum Apply {
         print(PlanRenderer(color: useColor()).render(planned.plan), terminator: "")
         if !planned.plan.conflicts.isEmpty { throw ExitCode(1) }
         if planned.plan.steps.isEmpty {
+            if verb == "Apply" && !dryRun { CLIHost.renewRegistration(live, project: planned.plan.project) }
             if probe && !dryRun { try checkReachability(spec, reconciler) }
             return
         }
@@ -175,6 +177,7 @@ enum Apply {
                 printErr("profile: \(kind): \(v.count) × \(formatDuration(v.time / v.count)) = \(formatDuration(v.time))")
             }
         }
+        if verb == "Apply" { CLIHost.renewRegistration(live, project: planned.plan.project) }
         let s = planned.plan.summary
         print("\(verb) complete: \(s.add) added, \(s.change) changed, \(s.destroy) destroyed in \(formatDuration(outcome.report.duration)).")
         if probe { try checkReachability(spec, reconciler) }

@@ -35,13 +35,14 @@ struct InventoryOptions: ParsableArguments {
     func records() throws -> (records: [NetworkRecord], preferred: String?) {
         var loaded: Spec?
         if let spec { loaded = try CLIHost.loadSpec(spec) }
-        let state: HostState
+        var state: HostState
         do {
             state = try Observer.observe(extra: loaded.map(NetworkInventory.extraNamespaces) ?? [])
         } catch {
             printErr("netform network: \(error)")
             throw ExitCode(1)
         }
+        if let entries = try CLIHost.storeEntries(host) { state[.host]?.clusterStore = entries }
         let records = NetworkInventory.records(of: state, spec: loaded, project: project,
                                                localHost: host.hostName ?? ProcessInfo.processInfo.hostName)
         return (records, loaded?.project)

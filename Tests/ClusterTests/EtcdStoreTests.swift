@@ -24,6 +24,7 @@ struct EtcdStoreTests {
         try c.binaryValues()
         try c.createIfAbsent()
         try c.concurrentCreates(contenders: 20)
+        try c.transactions()
         // What the contract wrote is what etcd's own client reads.
         let out = try etcd.ctl(["get", "/netform/test/claim/10.0.0.2", "--print-value-only"])
         #expect(out.trimmingCharacters(in: .whitespacesAndNewlines) == "n2")
@@ -35,6 +36,8 @@ struct EtcdStoreTests {
         let (store, c) = try contract(etcd)
         defer { store.close() }
         try c.leases()
+        try c.timeToLiveAndGuardedDeletes()
+        try c.hostRegistration()
     }
 
     /// Watches: the watch contract against etcd (history from a revision, deletes by

@@ -1,4 +1,6 @@
+import Addressing
 import Cluster
+import Model
 import Foundation
 import Testing
 
@@ -146,6 +148,72 @@ struct StoreContract {
         #expect(try store.list(prefix: k("host/n2")).entries.isEmpty, "revoked: its keys are gone")
         try store.revoke(second)
     }
+
+    /// A transaction: creates only if all are absent, then its puts and deletes;
+    /// else nothing at all, and the answer names the keys that existed.
+    func transactions() throws {
+        typealias E = StoreTransaction.Entry
+        #expect(try store.commit(StoreTransaction(creates: [E(key: k("t/a"), value: "1"), E(key: k("t/b"), value: "2")],
+                                                  puts: [E(key: k("t/c"), value: "3")])).isEmpty)
+        #expect(try store.list(prefix: k("t/")).entries.map(\.text) == ["1", "2", "3"])
+        #expect(try store.commit(StoreTransaction(creates: [E(key: k("t/d"), value: "4"), E(key: k("t/b"), value: "x")],
+                                                  puts: [E(key: k("t/e"), value: "5")], deletes: [k("t/a")])) == [k("t/b")])
+        #expect(try store.list(prefix: k("t/")).entries.map(\.text) == ["1", "2", "3"], "nothing written")
+        #expect(try store.commit(StoreTransaction(puts: [E(key: k("t/c"), value: "6")], deletes: [k("t/a"), k("t/never")])).isEmpty)
+        #expect(try store.list(prefix: k("t/")).entries.map(\.text) == ["2", "6"])
+        #expect(try store.commit(StoreTransaction()).isEmpty)
+    }
+
+    /// The time a lease has left (none once revoked), and a delete guarded by the
+    /// absence of another key: a vanished host's garbage goes only while the host
+    /// is still gone.
+    func timeToLiveAndGuardedDeletes() throws {
+        let lease = try store.grantLease(ttl: 60)
+        let left = try #require(try store.timeToLive(lease))
+        #expect(left > 50 && left <= 60, "\(left)")
+        try store.revoke(lease)
+        #expect(try store.timeToLive(lease) == nil)
+
+        try store.put(k("claims/10.0.0.9"), Array(#"{"host":"n9"}"#.utf8), lease: nil)
+        try store.put(k("hosts/n9"), [1], lease: nil)
+        #expect(try !store.delete(k("claims/10.0.0.9"), unlessExists: k("hosts/n9")), "the host is registered: kept")
+        #expect(try store.get(k("claims/10.0.0.9")) != nil)
+        try store.delete(k("hosts/n9"))
+        #expect(try store.delete(k("claims/10.0.0.9"), unlessExists: k("hosts/n9")))
+        #expect(try store.get(k("claims/10.0.0.9")) == nil)
+        #expect(try store.delete(k("claims/10.0.0.9"), unlessExists: k("hosts/n9")), "gone already: done")
+    }
+
+    /// A host's registration on a lease: written with a fresh lease of the record's
+    /// TTL, the same lease renewed by the next registration and by `renew`, a new
+    /// one (the old revoked) when the TTL changes; left alone it expires; `release`
+    /// removes key and lease.
+    func hostRegistration() throws {
+        let project = "contract\(UInt32.random(in: 0...UInt32.max))"
+        let r = HostRegistration(store: store, project: project, host: "n1")
+        #expect(try r.renew() == nil && r.timeLeft() == nil, "not registered")
+        let record = StoreLayout.hostRecord(advertise: IPAddress("10.1.0.1")!, ttl: 3)
+        let first = try r.register(record: record)
+        #expect(try store.get(r.key)?.lease == first && store.get(r.key)?.text == record)
+        #expect(try r.register(record: record) == first, "the same lease, renewed")
+        #expect(try r.renew() == 3)
+        let longer = StoreLayout.hostRecord(advertise: IPAddress("10.1.0.1")!, ttl: 60)
+        let second = try r.register(record: longer)
+        #expect(try second != first && store.timeToLive(first) == nil, "a new TTL: a new lease, the old one revoked")
+        #expect(try (r.timeLeft() ?? 0) > 50)
+        #expect(try r.register(record: record) != second)
+        var gone = false
+        for _ in 0..<10 where !gone {
+            pass(1)
+            gone = try store.get(r.key) == nil
+        }
+        #expect(gone, "not renewed: expired")
+        #expect(try r.renew() == nil)
+        try r.register(record: record)
+        try r.release()
+        #expect(try store.get(r.key) == nil && r.renew() == nil)
+        try r.release()
+    }
 }
 
 /// A value behind a lock, for the contract's threads.
@@ -167,18 +235,26 @@ final class Mutexed<T: Sendable>: @unchecked Sendable {
     @Test func createIfAbsent() throws { try contract().createIfAbsent() }
     @Test func concurrentCreates() throws { try contract().concurrentCreates() }
     @Test func leases() throws { try contract().leases() }
+    @Test func timeToLiveAndGuardedDeletes() throws { try contract().timeToLiveAndGuardedDeletes() }
+    @Test func transactions() throws { try contract().transactions() }
+    @Test func hostRegistration() throws { try contract().hostRegistration() }
 }
 
-/// The file-backed embedded store keeps the same contract, leases aside (its leases
-/// never expire: there is no process to expire them).
+/// The file-backed embedded store keeps the same contract; its leases expire by a
+/// clock the test moves (the wall clock in use).
 @Suite struct FileStoreContract {
     private func withContract(_ body: (StoreContract) throws -> Void) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("netform-filestore-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let s = FileStore(path: dir.appendingPathComponent("store.json").path)
-        try body(StoreContract(store: s, prefix: "/netform/test/", pass: { _ in }))
+        let now = Mutexed(1_000_000.0)
+        let s = FileStore(path: dir.appendingPathComponent("store.json").path, clock: { now.value })
+        try body(StoreContract(store: s, prefix: "/netform/test/", pass: { seconds in now.mutate { $0 += Double(seconds) } }))
     }
+    @Test func leases() throws { try withContract { try $0.leases() } }
+    @Test func timeToLiveAndGuardedDeletes() throws { try withContract { try $0.timeToLiveAndGuardedDeletes() } }
+    @Test func transactions() throws { try withContract { try $0.transactions() } }
+    @Test func hostRegistration() throws { try withContract { try $0.hostRegistration() } }
     @Test func basics() throws { try withContract { try $0.basics() } }
     @Test func binaryValues() throws { try withContract { try $0.binaryValues() } }
     @Test func createIfAbsent() throws { try withContract { try $0.createIfAbsent() } }

@@ -32,8 +32,9 @@ struct AgentAcrossHosts {
           eventually test -e /proc/$(cat $T/holder$h)/root/run/ready
         done
         cleanup() {
-          for f in $T/agent1.pid $T/agent2.pid $T/holder1 $T/holder2 $T/etcd.pid; do [ -e $f ] && kill $(cat $f) 2>/dev/null; done
-          true
+          for f in $T/agent1.pid $T/agent2.pid $T/holder1 $T/holder2 $T/etcd.pid; do
+            if [ -e $f ]; then kill $(cat $f) 2>/dev/null || true; fi
+          done
         }
         trap cleanup EXIT
         onhost() { local h=$1; shift; nsenter -t "$(cat $T/holder$h)" --mount --net=/run/netns/host$h "$@"; }
@@ -52,7 +53,7 @@ struct AgentAcrossHosts {
         agent() {
           local h=$1
           nsenter -t "$(cat $T/holder$h)" --mount --net=/run/netns/host$h netform agent $T/ov.yaml --resync 0 --metrics 127.0.0.1:9109 --host-name node$h \\
-            --cluster-store etcd://192.168.78.254:23790 --cluster-advertise 192.168.78.$h >>$T/agent$h.log 2>&1 &
+            --cluster-store etcd://192.168.78.254:23790 --cluster-advertise 192.168.78.$h --cluster-store-opt kv.ttl=5 >>$T/agent$h.log 2>&1 &
           echo $! > $T/agent$h.pid
         }
         hoststate() { onhost $1 python3 $PWD/Tests/Support/netstate.py; }
@@ -82,6 +83,23 @@ struct AgentAcrossHosts {
         start_etcd
         EVENTUALLY_SECONDS=30 eventually onhost 2 ip link show $v >/dev/null 2>&1 && echo "== repaired after the store returned"
         eventually pings 1 web1 $a2 && echo "== web1 reaches web2 again"
+        # Host 2's agent stopped: its lease (kv.ttl=5, renewed every 1 s while it ran)
+        # expires and host 1 forgets web2 on its own; restarted, it comes back.
+        kill -TERM $(cat $T/agent2.pid); wait $(cat $T/agent2.pid) || true
+        forgotten() { ! onhost 1 bridge fdb show | grep -q 'dst 192.168.78.2 '; }
+        onhost 1 bridge fdb show | { grep dst || true; } | sed 's/^/fdb1 before: /'
+        EVENTUALLY_SECONDS=40 eventually forgotten && echo "== host 2 forgotten after its lease expired"
+        onhost 1 bridge fdb show | { grep dst || true; } | sed 's/^/fdb1 after: /'
+        etcdctl --endpoints=http://192.168.78.254:23790 get --prefix /netform/ --keys-only | { grep . || true; } | sed 's/^/key: /'
+
+        pings 1 web1 $a2 || echo "== web2 unreachable while its host is gone"
+        agent 2
+        eventually pings 1 web1 $a2 && echo "== web2 back after its agent restarted"
+        [ "$(addr 2 web2)" = "$a2" ] && echo "== web2 kept its address"
+        grep -q 'lease_renewals_total{result="ok"} [1-9]' <(onhost 1 curl -sf 127.0.0.1:9109/metrics) && echo "== host 1 renewed its lease"
+        for h in 1 2; do { grep -v -e "lease" -e store_unavailable $T/agent$h.log || true; } | sed "s/^/agent$h.log: /" | tail -12; done
+        onhost 1 bridge fdb show | { grep dst || true; } | sed 's/^/fdb1 end: /'
+        etcdctl --endpoints=http://192.168.78.254:23790 get --prefix /netform/ --keys-only | { grep . || true; } | sed 's/^/key end: /'
         for h in 1 2; do kill -TERM $(cat $T/agent$h.pid); rc=0; wait $(cat $T/agent$h.pid) || rc=$?; echo "== agent $h exit $rc"; rm $T/agent$h.pid; done
         """)
         let out = r.stdout
@@ -92,6 +110,11 @@ struct AgentAcrossHosts {
         #expect(!out.contains("repaired without the store"))
         #expect(out.contains("== repaired after the store returned"), "\(out)\(r.stderr)")
         #expect(out.contains("== web1 reaches web2 again"))
+        #expect(out.contains("== host 2 forgotten after its lease expired"), "\(out)")
+        #expect(out.contains("== web2 unreachable while its host is gone"))
+        #expect(out.contains("== web2 back after its agent restarted"), "\(out)")
+        #expect(out.contains("== web2 kept its address"))
+        #expect(out.contains("== host 1 renewed its lease"))
         #expect(out.contains("== agent 1 exit 0") && out.contains("== agent 2 exit 0"), "\(out)")
     }
 }

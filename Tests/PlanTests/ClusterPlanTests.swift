@@ -7,6 +7,20 @@ import Plan
 import Reconcile
 import Testing
 
+/// For every prefix of `plan`: run it on the simulated host, then the inverses in
+/// reverse order; the cluster store must hold exactly what it held (the store's
+/// operations and their inverses, whatever the kernel's part of the plan).
+func expectStoreRollsBack(_ plan: Plan, from start: HostState, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    for k in 0...plan.steps.count {
+        var s = start
+        for step in plan.steps.prefix(k) { try s.apply(step.operation) }
+        for step in plan.steps.prefix(k).reversed() {
+            for op in step.inverse { try s.apply(op) }
+        }
+        #expect(s[.host]?.clusterStore == start[.host]?.clusterStore, "store after rolling back \(k) steps differs", sourceLocation: sourceLocation)
+    }
+}
+
 /// One simulated host of a cluster: its own kernel (the simulation) and the shared
 /// store, which the host reads into its host namespace's `clusterStore` as the live
 /// observer does.
@@ -29,6 +43,14 @@ final class ClusterHost: OperationDriver {
         var s = asObserved(kernel.state)
         s[.host]?.clusterStore = Dictionary(try store.store.list(prefix: "/netform/").entries.map { ($0.key, $0.text) },
                                             uniquingKeysWith: { a, _ in a })
+        return s
+    }
+
+    /// The simulated kernel as it is (veth peers known) with the store's keys: where
+    /// a plan's prefixes are run and rolled back.
+    func simulated() throws -> HostState {
+        var s = kernel.state
+        s[.host]?.clusterStore = try observed()[.host]?.clusterStore
         return s
     }
 
@@ -97,14 +119,24 @@ containers:
         let fewer = overlaySpec.replacingOccurrences(of: "\n  web3: {host: node2, networks: [front]}", with: "")
         #expect(fewer != overlaySpec)
         let p2 = try r2.plan(try spec(fewer))
+        #expect(p2.plan.steps.contains { if case .storeTransaction(let t) = $0.operation { t.deletes.count == 2 } else { false } },
+                "web3's claim and endpoint go in one transaction")
+        try expectStoreRollsBack(p2.plan, from: try h2.simulated())
         #expect(try r2.apply(p2).succeeded)
+        #expect(try r2.plan(try spec(fewer)).plan.isEmpty)
         #expect(try store.list(prefix: "/netform/swarm/endpoints/").entries.map(\.key) == [
             "/netform/swarm/endpoints/front/web1", "/netform/swarm/endpoints/front/web2"])
         let cleanup = try r1.plan(try spec(fewer))
         #expect(cleanup.plan.steps.count == 2, "one FDB entry, one neighbour: \(cleanup.plan.steps.map(\.operation))")
         #expect(try r1.apply(cleanup).succeeded)
         // Destroy on node2: its keys go, node1's stay, the network definition stays.
-        #expect(try r2.apply(try r2.destroyPlan(project: "swarm")).succeeded)
+        let destroy = try r2.destroyPlan(project: "swarm")
+        try expectStoreRollsBack(destroy.plan, from: try h2.simulated())
+        let storeSteps = destroy.plan.steps.filter { $0.operation.backend == .store }.map(\.operation)
+        #expect(storeSteps.count == 2 && storeSteps.last == .deleteStoreKey(key: "/netform/swarm/hosts/node2"),
+                "its claims and endpoints in one transaction, then the registration: \(storeSteps)")
+        #expect(try r2.apply(destroy).succeeded)
+        #expect(try r2.destroyPlan(project: "swarm").plan.isEmpty)
         #expect(try store.list(prefix: "/netform/swarm/").entries.map(\.key) == [
             "/netform/swarm/claims/front/\(h1.kernel.state[.named("swarm.web1")]!.addresses[0].address)",
             "/netform/swarm/endpoints/front/web1", "/netform/swarm/hosts/node1", "/netform/swarm/networks/front"])
@@ -131,7 +163,7 @@ containers:
         #expect(throws: CompileError.self) { try r1.plan(try spec(pinned)) }
         // A claim taken meanwhile (after planning): the apply fails and rolls back.
         let racing = try r1.plan(try spec(overlaySpec))
-        let wanted = racing.plan.steps.compactMap { if case .claimStoreKey(let k, _) = $0.operation, k.contains("/claims/") { k } else { nil } }
+        let wanted: [String] = racing.plan.steps.flatMap { step -> [String] in if case .storeTransaction(let t) = step.operation { t.creates.map(\.key) } else { [] } }
         try store.put(wanted[0], Array(#"{"container":"y","host":"node3"}"#.utf8), lease: nil)
         let outcome = try r1.apply(racing)
         #expect(!outcome.succeeded && outcome.report.failure?.rolledBack == true)
@@ -156,5 +188,98 @@ containers:
         try h1.kernel.perform(.addNeighbour(namespace: .named("swarm.web1"), neighbour: stale))
         let plan = try r1.plan(try spec(overlaySpec)).plan
         #expect(plan.steps.map(\.operation) == [.deleteNeighbour(namespace: .named("swarm.web1"), neighbour: stale)])
+    }
+
+    /// node1 (default lease TTL) and node2 (a lease of `node2TTL` seconds) on one
+    /// memory store, the overlay spec applied on node1, node2, node1.
+    static func twoHostsApplied(node2TTL: Int) throws -> (MemoryStore, ClusterHost, ClusterHost, Reconciler, Reconciler) {
+        let store = MemoryStore()
+        let h1 = ClusterHost(store), h2 = ClusterHost(store)
+        let r1 = h1.reconciler("node1", advertise: "192.168.50.1")
+        var r2 = h2.reconciler("node2", advertise: "192.168.50.2")
+        r2.cluster?.leaseTTL = node2TTL
+        for r in [r1, r2, r1] { #expect(try r.apply(try r.plan(try spec(overlaySpec))).succeeded) }
+        return (store, h1, h2, r1, r2)
+    }
+
+    /// The addresses of a host's containers, by container, from its kernel.
+    static func addresses(_ h: ClusterHost, _ containers: [String]) -> [String: [IPAddress]] {
+        Dictionary(uniqueKeysWithValues: containers.map { ($0, h.kernel.state[.named("swarm.\($0)")]?.addresses.map(\.address) ?? []) })
+    }
+
+    @Test func aHostWhoseLeaseExpiredIsForgottenAndItsKeysCollected() throws {
+        let (store, h1, h2, r1, r2) = try Self.twoHostsApplied(node2TTL: 30)
+        let node2 = try #require(try store.get("/netform/swarm/hosts/node2"))
+        #expect(node2.text == #"{"advertise":"192.168.50.2","ttl":30}"# && node2.lease != nil, "registered on a lease of kv.ttl")
+        let before = Self.addresses(h2, ["web2", "web3"])
+
+        // node2 vanishes without a destroy: nobody renews its lease.
+        store.advance(seconds: 31)
+        #expect(try store.get("/netform/swarm/hosts/node2") == nil && store.get("/netform/swarm/hosts/node1") != nil)
+        let cleanup = try r1.plan(try spec(overlaySpec))
+        let collected = cleanup.plan.steps.compactMap { step -> String? in
+            guard case .collectStoreKey(let key, let guardKey) = step.operation else { return nil }
+            #expect(guardKey == "/netform/swarm/hosts/node2")
+            return key
+        }
+        let a2 = before["web2"]![0], a3 = before["web3"]![0]
+        #expect(collected == ["/netform/swarm/claims/front/\(a2)", "/netform/swarm/claims/front/\(a3)",
+                              "/netform/swarm/endpoints/front/web2", "/netform/swarm/endpoints/front/web3"])
+        let kernel = cleanup.plan.steps.filter { $0.operation.backend != .store }.map(\.operation)
+        #expect(kernel.count == 4 && kernel.allSatisfy {
+            if case .deleteFDBEntry = $0 { true } else if case .deleteNeighbour = $0 { true } else { false }
+        }, "its FDB entries and neighbours go in the same reconcile: \(kernel)")
+        try expectEveryPrefixRollsBack(cleanup.plan, from: try h1.observed())
+        #expect(try r1.apply(cleanup).succeeded)
+        let a1 = h1.kernel.state[.named("swarm.web1")]!.addresses[0].address
+        #expect(try store.list(prefix: "/netform/swarm/").entries.map(\.key) == [
+            "/netform/swarm/claims/front/\(a1)", "/netform/swarm/endpoints/front/web1", "/netform/swarm/hosts/node1",
+            "/netform/swarm/networks/front"])
+        #expect(h1.kernel.state[.host]!.fdb.isEmpty && h1.kernel.state[.named("swarm.web1")]!.neighbours.isEmpty)
+        #expect(try r1.plan(try spec(overlaySpec)).plan.isEmpty, "converged")
+
+        // node2 comes back: its containers keep their addresses (the kernel's), it
+        // claims and publishes them again, and node1 learns them on its next reconcile.
+        #expect(try r2.apply(try r2.plan(try spec(overlaySpec))).succeeded)
+        #expect(Self.addresses(h2, ["web2", "web3"]) == before)
+        #expect(try r1.apply(try r1.plan(try spec(overlaySpec))).succeeded)
+        #expect(h1.kernel.state[.host]!.fdb.count == 2)
+    }
+
+    @Test func garbageGoesOnlyWhileItsHostIsGoneAndDestroyTakesOnlyItsOwn() throws {
+        let (store, h1, _, r1, r2) = try Self.twoHostsApplied(node2TTL: 30)
+        store.advance(seconds: 31)
+        // A destroy on node1 removes node1's keys, not the vanished node2's.
+        let destroy = try r1.destroyPlan(project: "swarm")
+        #expect(!destroy.plan.steps.contains { if case .collectStoreKey = $0.operation { true } else { false } })
+        // node1 plans the collection, node2 registers again before node1 applies it:
+        // node2's keys stay.
+        let stale = try r1.plan(try spec(overlaySpec))
+        #expect(stale.plan.steps.contains { if case .collectStoreKey = $0.operation { true } else { false } })
+        #expect(try r2.apply(try r2.plan(try spec(overlaySpec))).succeeded)
+        _ = try r1.apply(stale)
+        #expect(try store.list(prefix: "/netform/swarm/endpoints/").entries.map(\.key) == [
+            "/netform/swarm/endpoints/front/web1", "/netform/swarm/endpoints/front/web2", "/netform/swarm/endpoints/front/web3"])
+        #expect(try store.list(prefix: "/netform/swarm/claims/").entries.count == 3)
+        #expect(try r1.apply(try r1.plan(try spec(overlaySpec))).succeeded)
+        #expect(h1.kernel.state[.host]!.fdb.count == 2, "node1 learns node2's endpoints again")
+    }
+
+    @Test func aWipedStoreIsRebuiltFromTheKernelsAndNothingIsRenumbered() throws {
+        let store = MemoryStore()
+        let h1 = ClusterHost(store), h2 = ClusterHost(store)
+        let r1 = h1.reconciler("node1", advertise: "192.168.50.1"), r2 = h2.reconciler("node2", advertise: "192.168.50.2")
+        for r in [r1, r2, r1] { #expect(try r.apply(try r.plan(try spec(overlaySpec))).succeeded) }
+        let addresses = (Self.addresses(h1, ["web1"]), Self.addresses(h2, ["web2", "web3"]))
+        let keys = try store.list(prefix: "/").entries.map(\.key)
+        let values = try store.list(prefix: "/").entries.map(\.text)
+        // etcd lost its data.
+        for e in try store.list(prefix: "/").entries { try store.delete(e.key) }
+        for r in [r1, r2, r1] { #expect(try r.apply(try r.plan(try spec(overlaySpec))).succeeded) }
+        #expect(Self.addresses(h1, ["web1"]) == addresses.0 && Self.addresses(h2, ["web2", "web3"]) == addresses.1, "no container changed address")
+        #expect(try store.list(prefix: "/").entries.map(\.key) == keys && store.list(prefix: "/").entries.map(\.text) == values,
+                "the same claims, endpoints, registrations and definitions, republished from the kernels")
+        #expect(try r1.plan(try spec(overlaySpec)).plan.isEmpty && r2.plan(try spec(overlaySpec)).plan.isEmpty)
+        #expect(h1.kernel.state[.host]!.fdb.count == 2)
     }
 }

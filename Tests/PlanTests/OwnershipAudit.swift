@@ -41,6 +41,7 @@ enum OwnershipAudit {
         case .createVeth(let ns, let name, _, _, _, _, let peer, _, _): [.link(ns, name), .link(peer.namespace, peer.name)]
         case .replaceFirewallTable(let ns, let t): [.table(ns, family: t.family, name: t.name)]
         case .claimStoreKey(let key, _), .putStoreKey(let key, _): [.storeKey(key)]
+        case .storeTransaction(let txn): (txn.creates + txn.puts).map { .storeKey($0.key) }
         default: []
         }
     }
@@ -62,7 +63,8 @@ enum OwnershipAudit {
         case .replaceFirewallTable(let ns, let t): [.table(ns, family: t.family, name: t.name)]
         case .deleteFirewallTable(let ns, let f, let n): [.table(ns, family: f, name: n)]
         case .setSysctl(let ns, let key, _): [.sysctl(ns, key)]
-        case .claimStoreKey(let key, _), .putStoreKey(let key, _), .deleteStoreKey(let key): [.storeKey(key)]
+        case .claimStoreKey(let key, _), .putStoreKey(let key, _), .deleteStoreKey(let key), .collectStoreKey(let key, _): [.storeKey(key)]
+        case .storeTransaction(let txn): txn.keys.map { .storeKey($0) }
         }
     }
 

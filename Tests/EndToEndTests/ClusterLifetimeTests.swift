@@ -1,0 +1,169 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Shell for N simulated hosts (each a network namespace `hostI` on the underlay
+/// bridge at 192.168.77.I, with a mount namespace and /run of its own held by a
+/// process of ours) and the helpers `onhost I CMD…` and `nf I netform-args…` (the
+/// cluster options of host I, `$STORE` and `$NFOPTS`). Everything lives in `$T`.
+func clusterHosts(_ count: Int) -> String {
+    """
+    T=$(mktemp -d)
+    ip link add underlay type bridge; ip link set underlay up
+    ip addr add 192.168.77.254/24 dev underlay
+    HOLDERS=""; ETCDS=""
+    trap 'for p in $HOLDERS $ETCDS; do kill $p 2>/dev/null || true; done' EXIT
+    for h in $(seq \(count)); do
+      ip netns add host$h
+      ip link add u$h type veth peer name eth0 netns host$h
+      ip link set u$h master underlay up
+      ip -n host$h addr add 192.168.77.$h/24 dev eth0
+      ip -n host$h link set eth0 up; ip -n host$h link set lo up
+      unshare --mount --propagation private sh -c 'mount -t tmpfs host /run && mkdir -p /run/netns /run/netform && touch /run/ready && exec sleep 900' &
+      echo $! > $T/holder$h; HOLDERS="$HOLDERS $!"
+      for i in $(seq 200); do [ -e /proc/$(cat $T/holder$h)/root/run/ready ] && break; sleep 0.05; done
+    done
+    onhost() { local h=$1; shift; nsenter -t "$(cat $T/holder$h)" --mount --net=/run/netns/host$h "$@"; }
+    NFOPTS=""
+    nf() { local h=$1; shift; onhost $h netform "$@" --host-name node$h --cluster-store $STORE --cluster-advertise 192.168.77.$h $NFOPTS; }
+    # etcd member NAME on 192.168.77.254 with client port CPORT, data in $T/NAME
+    # (its PID in $T/NAME.pid); SCHEME=https for TLS. `etcd_wait URL` waits until it
+    # answers (ETCDCTL_OPTS: etcdctl's TLS flags).
+    etcd_start() {
+      local name=$1 cport=$2 pport=$3 cluster=$4 state=${5:-new}; shift 5 || true
+      etcd --name $name --data-dir $T/$name --listen-client-urls ${SCHEME:-http}://192.168.77.254:$cport --advertise-client-urls ${SCHEME:-http}://192.168.77.254:$cport \\
+           --listen-peer-urls http://127.0.0.1:$pport --initial-advertise-peer-urls http://127.0.0.1:$pport \\
+           --initial-cluster $cluster --initial-cluster-state $state --initial-cluster-token $(basename $T) "$@" >>$T/$name.log 2>&1 &
+      echo $! > $T/$name.pid; ETCDS="$ETCDS $!"
+    }
+    etcd_wait() {
+      local deadline=$((SECONDS + 30))
+      until etcdctl --endpoints=$1 --dial-timeout=1s --command-timeout=2s ${ETCDCTL_OPTS:-} endpoint health >/dev/null 2>&1; do
+        [ $SECONDS -lt $deadline ] || { echo "etcd at $1 did not start" >&2; return 1; }
+        sleep 0.1
+      done
+    }
+    etcd_stop() { local p; p=$(cat $T/$1.pid); kill $p; while kill -0 $p 2>/dev/null; do sleep 0.05; done; }
+    # A container's address and pings from it; P is the project (default swarm).
+    addr() { onhost $1 ip netns exec ${P:-swarm}.$2 ip -j -4 addr show eth0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["addr_info"][0]["local"])'; }
+    ping_ok() { local i; for i in $(seq 30); do onhost $1 ip netns exec ${P:-swarm}.$2 ping -c1 -W1 $3 >/dev/null 2>&1 && { echo "$2 -> $3 ok"; return; }; done; echo "$2 -> $3 FAILED"; }
+    fdb() { onhost $1 bridge -j fdb show | python3 -c 'import json,sys; print(sorted(e["dst"] for e in json.load(sys.stdin) if e.get("dst")))'; }
+
+    """
+}
+
+/// Hosts come and go: a host whose lease expired is forgotten by the others (its
+/// claims, endpoints, FDB and neighbour entries), it comes back with its addresses;
+/// etcd wiped and restarted: the store is rebuilt from the kernels, nothing is
+/// renumbered. A real etcd on the underlay, started and stopped by PID.
+@Suite(.enabled(if: KernelSandbox.isActive, "\(KernelSandbox.skipReason)"))
+struct ClusterLifetime {
+    @Test func leasesExpireGarbageIsCollectedAndAWipedStoreIsRebuilt() throws {
+        let r = try sandboxed(clusterHosts(2) + """
+        etcd_start nf 23790 23800 nf=http://127.0.0.1:23800 new
+        STORE=etcd://192.168.77.254:23790; EP=http://192.168.77.254:23790
+        etcd_wait $EP
+        cat > $T/ov.yaml <<'EOF'
+        version: 1
+        project: swarm
+        networks:
+          front: {driver: overlay, vni: 4100, mtu: 1450, subnets: [{subnet: 10.3.0.0/24}]}
+        containers:
+          web1: {host: node1, networks: [front]}
+          web2: {host: node2, networks: [front]}
+        EOF
+        nf 1 apply --yes $T/ov.yaml >/dev/null
+        NFOPTS="--cluster-store-opt kv.ttl=5" nf 2 apply --yes $T/ov.yaml >/dev/null
+        nf 1 apply --yes $T/ov.yaml >/dev/null
+        a1=$(addr 1 web1); a2=$(addr 2 web2)
+        echo "== before"; echo "$a1 $a2"; ping_ok 1 web1 $a2; fdb 1
+        echo "== status"
+        onhost 1 netform cluster status --json --cluster-store $STORE | python3 -c '
+        import json,sys
+        for h in json.load(sys.stdin)["projects"][0]["hosts"]: print(h["name"], h["advertise"], 0 < h["ttl"] <= {"node1": 86400, "node2": 5}[h["name"]])'
+        echo "== inspect"
+        onhost 1 netform network inspect front --host-name node1 --cluster-store $STORE | python3 -c '
+        import json,sys
+        n=json.load(sys.stdin)[0]
+        print(n["Scope"], sorted((c["Name"], c["IPv4Address"]) for c in n["Containers"].values()), n["Peers"])'
+        onhost 1 netform network inspect front --host-name node1 | python3 -c 'import json,sys; n=json.load(sys.stdin)[0]; print(len(n["Containers"]), n["Peers"])'
+        onhost 1 netform network inspect front --cluster-store $STORE | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["Peers"])'
+        echo "== a no-op apply renews"
+        NFOPTS="--cluster-store-opt kv.ttl=5" nf 2 apply --yes $T/ov.yaml | tail -1
+        onhost 1 netform cluster status --json --cluster-store $STORE | python3 -c 'import json,sys; print([h["ttl"] > 3 for h in json.load(sys.stdin)["projects"][0]["hosts"]])'
+        echo "== node2 vanishes"
+        # Nobody renews node2's lease: its registration expires (etcd checks twice a second).
+        gone() { [ -z "$(etcdctl --endpoints=$EP get --prefix /netform/swarm/hosts/node2 --keys-only)" ]; }
+        EVENTUALLY_SECONDS=20 eventually gone && echo "registration expired"
+        nf 1 plan $T/ov.yaml > $T/gc.plan || true
+        cat $T/gc.plan >&2
+        grep -c "host node2 is gone" $T/gc.plan || true
+        nf 1 apply --yes $T/ov.yaml >/dev/null
+        fdb 1
+        onhost 1 ip netns exec swarm.web1 ip -j neigh show nud permanent | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'
+        etcdctl --endpoints=$EP get --prefix /netform/swarm/ --keys-only | grep -c node2 || true
+        etcdctl --endpoints=$EP get --prefix /netform/swarm/ --keys-only | grep -c "$a2" || true
+        echo "== node2 comes back"
+        NFOPTS="--cluster-store-opt kv.ttl=5" nf 2 apply --yes $T/ov.yaml >/dev/null
+        nf 1 apply --yes $T/ov.yaml >/dev/null
+        echo "$(addr 1 web1) $(addr 2 web2)"; ping_ok 1 web1 $a2; fdb 1
+        echo "== etcd wiped"
+        etcd_stop nf
+        rm -rf $T/nf
+        etcd_start nf 23790 23800 nf=http://127.0.0.1:23800 new
+        etcd_wait http://192.168.77.254:23790
+        etcdctl --endpoints=$EP get --prefix /netform/ --keys-only | grep -c . || true
+        nf 1 apply --yes $T/ov.yaml >/dev/null
+        nf 2 apply --yes $T/ov.yaml >/dev/null
+        nf 1 apply --yes $T/ov.yaml >/dev/null
+        echo "$(addr 1 web1) $(addr 2 web2)"; ping_ok 1 web1 $a2; ping_ok 2 web2 $a1; fdb 1
+        etcdctl --endpoints=$EP get --prefix /netform/swarm/ --keys-only | grep . | sed 's|/netform/swarm/||' | sort
+        nf 1 plan --detailed-exitcode $T/ov.yaml >/dev/null && nf 2 plan --detailed-exitcode $T/ov.yaml >/dev/null && echo "converged"
+        echo "== destroy"
+        nf 2 destroy --yes $T/ov.yaml >/dev/null
+        etcdctl --endpoints=$EP get --prefix /netform/swarm/ --keys-only | grep -c node2 || true
+        echo "== done"
+        """)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        let before = section(r.stdout, "before").split(separator: "\n")
+        guard before.count == 3 else { Issue.record("\(r.stdout)\n\(r.stderr)"); return }
+        let addresses = String(before[0]), (a1, a2) = (String(before[0].split(separator: " ")[0]), String(before[0].split(separator: " ")[1]))
+        #expect(before[1] == "web1 -> \(a2) ok" && before[2] == "['192.168.77.2']")
+        #expect(section(r.stdout, "status") == "node1 192.168.77.1 True\nnode2 192.168.77.2 True\n", "lease TTL left per host")
+        #expect(section(r.stdout, "inspect") == """
+            global [('web1', '\(a1)/24'), ('web2', '\(a2)/24')] [{'Name': 'node1', 'IP': '192.168.77.1'}, {'Name': 'node2', 'IP': '192.168.77.2'}]
+            1 [{'Name': '192.168.77.2', 'IP': '192.168.77.2'}, {'Name': 'node1', 'IP': '192.168.77.1'}]
+            [{'Name': 'node1', 'IP': '192.168.77.1'}, {'Name': 'node2', 'IP': '192.168.77.2'}]
+
+            """, "with the store: every host's containers and Docker's Peers; without: this host's containers, the VTEPs its FDB knows")
+        #expect(section(r.stdout, "a no-op apply renews") == "No changes. The host matches the spec (project 'swarm').\n[True, True]\n",
+                "a no-op apply renews the lease (TTL 5 s: more than 3 s left right after)")
+        #expect(section(r.stdout, "node2 vanishes") == """
+            registration expired
+            2
+            []
+            0
+            0
+            0
+
+            """, "node1 collects node2's claim and endpoint, drops its FDB entry and neighbour; nothing of node2 is left")
+        #expect(section(r.stdout, "node2 comes back") == "\(addresses)\nweb1 -> \(a2) ok\n['192.168.77.2']\n", "same addresses")
+        #expect(section(r.stdout, "etcd wiped") == """
+            0
+            \(addresses)
+            web1 -> \(a2) ok
+            web2 -> \(a1) ok
+            ['192.168.77.2']
+            claims/front/\(a1)
+            claims/front/\(a2)
+            endpoints/front/web1
+            endpoints/front/web2
+            hosts/node1
+            hosts/node2
+            networks/front
+            converged
+
+            """, "rebuilt from the kernels: the same addresses, claims and endpoints")
+        #expect(section(r.stdout, "destroy") == "0\n")
+    }
+}
