@@ -196,7 +196,7 @@ public enum Executor {
     static func hostLinkCreated(by op: Operation) -> String? {
         switch op {
         case .createBridge(.host, let name, _, _, _), .createVeth(.host, let name, _, _, _, _, _, _, _),
-             .createVXLAN(.host, let name, _, _, _, _), .createMacvlan(.host, let name, _, _, _, _, _):
+             .createVXLAN(.host, let name, _, _, _, _, _), .createMacvlan(.host, let name, _, _, _, _, _):
             name
         default:
             nil

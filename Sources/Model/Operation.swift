@@ -19,7 +19,11 @@ public enum Operation: Sendable, Equatable, Codable {
     /// enslaved to `master` and brought up.
     case createVeth(namespace: NamespaceRef, name: String, mac: MACAddress?, master: String?, mtu: Int, alias: String,
                     peer: VethPeerRef, peerMac: MACAddress?, peerAlias: String)
-    case createVXLAN(namespace: NamespaceRef, name: String, settings: VXLANSettings, master: String?, mtu: Int, alias: String)
+    /// `mac`: the device's address when it must be a given one (a rebuilt device gets
+    /// its old address back: other hosts' FDB entries and neighbours point at it);
+    /// nil lets the kernel pick one.
+    case createVXLAN(namespace: NamespaceRef, name: String, settings: VXLANSettings, master: String?, mtu: Int, mac: MACAddress?,
+                     alias: String)
     case createMacvlan(namespace: NamespaceRef, name: String, parent: String, mode: String, mtu: Int, mac: MACAddress?, alias: String)
     /// Change attributes of an existing link in place (nil: leave as is).
     case setLink(namespace: NamespaceRef, name: String, change: LinkChangeSet)
@@ -58,7 +62,7 @@ public enum Operation: Sendable, Equatable, Codable {
         switch self {
         case .createNamespace(let name, _), .deleteNamespace(let name): .named(name)
         case .createBridge(let ns, _, _, _, _), .createVeth(let ns, _, _, _, _, _, _, _, _),
-             .createVXLAN(let ns, _, _, _, _, _), .createMacvlan(let ns, _, _, _, _, _, _),
+             .createVXLAN(let ns, _, _, _, _, _, _), .createMacvlan(let ns, _, _, _, _, _, _),
              .setLink(let ns, _, _), .deleteLink(let ns, _),
              .addAddress(let ns, _), .deleteAddress(let ns, _), .addRoute(let ns, _), .deleteRoute(let ns, _),
              .addNeighbour(let ns, _), .deleteNeighbour(let ns, _), .addFDBEntry(let ns, _), .deleteFDBEntry(let ns, _),
