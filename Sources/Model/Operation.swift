@@ -57,6 +57,20 @@ public enum Operation: Sendable, Equatable, Codable {
     /// Writes `/proc/sys/KEY` (dots for slashes) in the namespace.
     case setSysctl(namespace: NamespaceRef, key: String, value: String)
 
+    /// The case names as JSON keys. Plan JSON converts keys to snake_case and back;
+    /// a run of capitals does not survive that (`createVXLAN` is written
+    /// `create_vxlan` and read back as `createVxlan`), so those cases are named here
+    /// the way they come back: a saved plan with a VXLAN or an FDB step must read.
+    enum CodingKeys: String, CodingKey {
+        case createNamespace, deleteNamespace
+        case createBridge, createVeth, createVXLAN = "createVxlan", createMacvlan, setLink, deleteLink
+        case addAddress, deleteAddress, addRoute, deleteRoute, addNeighbour, deleteNeighbour
+        case addFDBEntry = "addFdbEntry", deleteFDBEntry = "deleteFdbEntry"
+        case replaceFirewallTable, deleteFirewallTable
+        case claimStoreKey, putStoreKey, deleteStoreKey
+        case setSysctl
+    }
+
     /// The namespace the operation acts in.
     public var namespace: NamespaceRef {
         switch self {
