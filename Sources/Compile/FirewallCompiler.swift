@@ -68,15 +68,16 @@ enum Nft {
             : ["prefix": ["addr": .string("\(n.network)"), "len": .int(n.prefixLength)]]
     }
 
-    static func addresses(_ nets: [IPNetwork]) -> JSONValue {
+    static func addresses(_ nets: [IPNetwork], elements: [IPNetwork: JSONValue] = [:]) -> JSONValue {
         let sorted = Set(nets).sorted { ($0.network, $0.prefixLength) < ($1.network, $1.prefixLength) }
-        return setOrValue(sorted.map(element))
+        return setOrValue(sorted.map { elements[$0] ?? element($0) })
     }
 
     static func names(_ names: [String]) -> JSONValue { setOrValue(Set(names).sorted().map { .string($0) }) }
 
     /// A comment cut to nft's 128 bytes (on a character boundary).
     static func comment(_ s: String) -> String {
+        if s.utf8.count <= 127 { return s }
         var out = ""
         for ch in s {
             if out.utf8.count + String(ch).utf8.count > 127 { break }
@@ -92,6 +93,32 @@ private struct Builder {
     let spec: Spec
     let endpoints: [Endpoint]
     var notes: [String] = []
+    /// What the rules' selectors resolve through, built once when there are rules
+    /// (a label selector names ~100 containers of 1000; each rule has two, per family).
+    let selectors: SelectorIndex
+    /// A selector's addresses as a set, per family: label and network selectors
+    /// recur across rules.
+    var addressSets: [SelectorKey: Addresses] = [:]
+    /// Networks whose published ports the host reaches on 127.0.0.1 (their bridges
+    /// get `route_localnet`).
+    let loopbackNetworks: [NetworkSpec]
+
+    /// What a selector matches in one family.
+    enum Addresses {
+        /// `any`: no match needed.
+        case anything
+        /// No address: a rule with it cannot match in that family.
+        case nothing
+        /// The addresses, as an nft set (or a single value).
+        case set(JSONValue)
+    }
+
+    struct SelectorKey: Hashable {
+        var kind: Int
+        var name: String
+        var value: String
+        var family: IPFamily
+    }
 
     /// Networks with a bridge on this host (bridge and overlay drivers), spec order.
     var bridged: [NetworkSpec] { spec.networks.filter { $0.driver != .macvlan } }
@@ -99,6 +126,50 @@ private struct Builder {
     init(spec: Spec, endpoints: [Endpoint]) {
         self.spec = spec
         self.endpoints = endpoints
+        selectors = spec.rules.isEmpty ? SelectorIndex() : SelectorIndex(spec: spec, endpoints: endpoints)
+        let publishing = spec.containers.filter { !$0.ports.isEmpty }
+        if publishing.isEmpty {
+            loopbackNetworks = []
+        } else {
+            let placed = Set(endpoints.map(\.container))
+            let names = loopbackPublishingNetworks(spec, containers: publishing.filter { placed.contains($0.name) })
+            loopbackNetworks = spec.networks.filter { names.contains($0.name) }
+        }
+    }
+
+    /// Containers' host addresses by family, containers by label, and each address's
+    /// set element, so a selector resolves without scanning every endpoint.
+    struct SelectorIndex {
+        /// Container → its host addresses (`/32`, `/128`) on its endpoints, per family.
+        var v4: [String: [IPNetwork]] = [:]
+        var v6: [String: [IPNetwork]] = [:]
+        /// Label key → value → the containers carrying it, spec order.
+        var labelled: [String: [String: [String]]] = [:]
+        /// Each host address as a set element (its text built once).
+        var elements: [IPNetwork: JSONValue] = [:]
+
+        init() {}
+
+        init(spec: Spec, endpoints: [Endpoint]) {
+            for ep in endpoints {
+                if let a = ep.ipv4, let n = IPNetwork(address: a.address, prefixLength: 32) {
+                    v4[ep.container, default: []].append(n)
+                    if elements[n] == nil { elements[n] = Nft.element(n) }
+                }
+                if let a = ep.ipv6, let n = IPNetwork(address: a.address, prefixLength: 128) {
+                    v6[ep.container, default: []].append(n)
+                    if elements[n] == nil { elements[n] = Nft.element(n) }
+                }
+            }
+            for c in spec.containers {
+                for (key, value) in c.labels { labelled[key, default: [:]][value, default: []].append(c.name) }
+            }
+        }
+
+        func hosts(_ containers: [String], _ family: IPFamily) -> [IPNetwork] {
+            let byContainer = family == .v4 ? v4 : v6
+            return containers.flatMap { byContainer[$0] ?? [] }
+        }
     }
 
     mutating func build() -> CompiledFirewall {
@@ -203,20 +274,30 @@ private struct Builder {
     /// What a selector matches in one family: nil for `any` (no match needed), else
     /// the addresses/prefixes (possibly none: then the rule cannot match this family).
     func resolve(_ selector: Selector, _ family: IPFamily) -> [IPNetwork]? {
-        func hosts(_ containers: Set<String>) -> [IPNetwork] {
-            endpoints.filter { containers.contains($0.container) }.compactMap { ep in
-                let a = family == .v4 ? ep.ipv4 : ep.ipv6
-                return a.flatMap { IPNetwork(address: $0.address, prefixLength: family.bitWidth) }
-            }
-        }
         switch selector {
         case .any: return nil
-        case .container(let name): return hosts([name])
+        case .container(let name): return selectors.hosts([name], family)
         case .network(let name):
             return spec.network(named: name)?.subnets.map(\.subnet).filter { $0.family == family } ?? []
         case .label(let key, let value):
-            return hosts(Set(spec.containers.filter { $0.labels[key] == value }.map(\.name)))
+            return selectors.hosts(selectors.labelled[key]?[value] ?? [], family)
         }
+    }
+
+    /// `resolve` as an nft set (or single value), remembered per selector and family.
+    mutating func addressSet(_ selector: Selector, _ family: IPFamily) -> Addresses {
+        let key: SelectorKey
+        switch selector {
+        case .any: return .anything
+        case .container(let n): key = SelectorKey(kind: 0, name: n, value: "", family: family)
+        case .network(let n): key = SelectorKey(kind: 1, name: n, value: "", family: family)
+        case .label(let k, let v): key = SelectorKey(kind: 2, name: k, value: v, family: family)
+        }
+        if let known = addressSets[key] { return known }
+        let nets = resolve(selector, family) ?? []
+        let found: Addresses = nets.isEmpty ? .nothing : .set(Nft.addresses(nets, elements: selectors.elements))
+        addressSets[key] = found
+        return found
     }
 
     /// One spec rule → nft rules: one per address family its selectors have addresses
@@ -236,11 +317,12 @@ private struct Builder {
         for family in families {
             var expr: [JSONValue] = []
             if let family {
-                let src = resolve(rule.from, family)
-                let dst = resolve(rule.to, family)
-                if src?.isEmpty == true || dst?.isEmpty == true { continue }
-                if let src { expr.append(Nft.match(Nft.payload(Nft.family(family), "saddr"), Nft.addresses(src))) }
-                if let dst { expr.append(Nft.match(Nft.payload(Nft.family(family), "daddr"), Nft.addresses(dst))) }
+                let src = addressSet(rule.from, family)
+                let dst = addressSet(rule.to, family)
+                if case .nothing = src { continue }
+                if case .nothing = dst { continue }
+                if case .set(let set) = src { expr.append(Nft.match(Nft.payload(Nft.family(family), "saddr"), set)) }
+                if case .set(let set) = dst { expr.append(Nft.match(Nft.payload(Nft.family(family), "daddr"), set)) }
             }
             if !rule.protocols.isEmpty {
                 let names = rule.protocols.compactMap { p -> String? in
@@ -319,14 +401,6 @@ private struct Builder {
             }
         }
         return rules
-    }
-
-    /// Networks whose published ports the host reaches on 127.0.0.1 (their bridges
-    /// get `route_localnet`).
-    var loopbackNetworks: [NetworkSpec] {
-        let placedNames = Set(endpoints.map(\.container))
-        let names = loopbackPublishingNetworks(spec, containers: spec.containers.filter { placedNames.contains($0.name) })
-        return spec.networks.filter { names.contains($0.name) }
     }
 
     /// `route_localnet` would let a container send to the host's 127.0.0.1 services

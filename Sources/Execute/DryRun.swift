@@ -18,8 +18,8 @@ public enum DryRun {
                         + "\(peerMac.map { " address \($0)" } ?? "") mtu \(mtu) netns \(peer.namespace)"),
                     ip(ns, "link set \(name) alias \(q(alias))"),
                     ip(peer.namespace, "link set \(peer.name) alias \(q(peerAlias)) up")]
-        case .createVXLAN(let ns, let name, let s, let master, let mtu, let alias):
-            var line = "link add \(name) mtu \(mtu) type vxlan id \(s.vni) dstport \(s.port) nolearning"
+        case .createVXLAN(let ns, let name, let s, let master, let mtu, let mac, let alias):
+            var line = "link add \(name)\(mac.map { " address \($0)" } ?? "") mtu \(mtu) type vxlan id \(s.vni) dstport \(s.port) nolearning"
             if let l = s.local { line += " local \(l)" }
             if let d = s.device { line += " dev \(d)" }
             return [ip(ns, line), ip(ns, "link set \(name)\(master.map { " master \($0)" } ?? "") alias \(q(alias)) up")]

@@ -1,18 +1,43 @@
 import Model
 import Plan
 
-/// A deliberate failure for tests: `NETFORM_FAILPOINT=step:7` makes step 7 fail
-/// before it runs, so rollback can be exercised at every step of a plan.
-public struct Failpoint: Sendable, Equatable {
-    public var step: Int
-
-    public init(step: Int) { self.step = step }
-
-    /// Parses `step:N`; nil for anything else.
-    public init?(_ text: String?) {
-        guard let text, text.hasPrefix("step:"), let n = Int(text.dropFirst(5)), n > 0 else { return nil }
-        step = n
+/// A deliberate fault for tests, from `NETFORM_FAILPOINT`:
+/// - `step:N` makes step N fail before it runs, so rollback can be exercised at every
+///   step of a plan;
+/// - `skip:N` makes step N report success without running, as a kernel that
+///   acknowledged a change and did not make it would: the steps all "succeed", and
+///   apply's verification (re-observe, re-plan) must catch what is missing and roll
+///   the host back.
+public struct Failpoint: Sendable, Equatable, CustomStringConvertible {
+    /// What happens at the step.
+    public enum Action: String, Sendable, Equatable {
+        /// The step throws before it runs.
+        case fail = "step"
+        /// The step is counted as done without running.
+        case skip
     }
+
+    public var step: Int
+    public var action: Action
+
+    public init(step: Int, action: Action = .fail) {
+        self.step = step
+        self.action = action
+    }
+
+    /// Parses `step:N` or `skip:N` (N ≥ 1); nil for anything else.
+    public init?(_ text: String?) {
+        guard let text, let colon = text.firstIndex(of: ":"), let action = Action(rawValue: String(text[..<colon])),
+              let n = Int(text[text.index(after: colon)...]), n > 0 else { return nil }
+        step = n
+        self.action = action
+    }
+
+    /// How it is written in `NETFORM_FAILPOINT`.
+    public var description: String { "\(action.rawValue):\(step)" }
+
+    func fails(_ step: Step) -> Bool { action == .fail && self.step == step.id }
+    func skips(_ step: Step) -> Bool { action == .skip && self.step == step.id }
 }
 
 /// What happened when a plan was executed.
@@ -106,9 +131,15 @@ public enum Executor {
             let stepStart = clock.now
             defer { profile?.add(step.operation, clock.now - stepStart) }
             do throws(ExecuteError) {
-                if failpoint?.step == step.id {
+                if failpoint?.fails(step) == true {
                     throw ExecuteError(operation: DryRun.describe(step.operation),
                                        message: "failpoint NETFORM_FAILPOINT=step:\(step.id)")
+                }
+                if failpoint?.skips(step) == true {
+                    // Reported done, not run: only verification can tell.
+                    done.append(step)
+                    i += 1
+                    continue
                 }
                 if let name = hostLinkCreated(by: step.operation), pendingGone.contains(name) {
                     try driver.awaitGone(pendingGone.sorted())
@@ -118,7 +149,7 @@ public enum Executor {
                 pendingGone.formUnion(step.awaitGone)
                 done.append(step)
             } catch {
-                return rollback(after: step, error, undoFailed: failpoint?.step != step.id)
+                return rollback(after: step, error, undoFailed: failpoint?.fails(step) != true)
             }
             i += 1
         }
@@ -165,7 +196,7 @@ public enum Executor {
     static func hostLinkCreated(by op: Operation) -> String? {
         switch op {
         case .createBridge(.host, let name, _, _, _), .createVeth(.host, let name, _, _, _, _, _, _, _),
-             .createVXLAN(.host, let name, _, _, _, _), .createMacvlan(.host, let name, _, _, _, _, _):
+             .createVXLAN(.host, let name, _, _, _, _, _), .createMacvlan(.host, let name, _, _, _, _, _):
             name
         default:
             nil

@@ -145,12 +145,12 @@ public final class KernelDriver: OperationDriver {
                 // is not connected"): do it from inside its namespace.
                 try handle(peer.namespace).setLink(.name(peer.name), LinkChange(up: true, alias: peerAlias))
             }
-        case .createVXLAN(let ref, let name, let s, let master, let mtu, let alias):
+        case .createVXLAN(let ref, let name, let s, let master, let mtu, let mac, let alias):
             let h = try handle(ref)
             let underlay: Int32? = if let d = s.device { try index(d, in: ref) } else { nil }
             let masterIndex: Int32? = if let master { try index(master, in: ref) } else { nil }
             try h.execute(.newLink(NewLink(name: name, kind: .vxlan(VXLANConfig(vni: s.vni, local: s.local, port: s.port, learning: false, underlay: underlay)),
-                                           mtu: UInt32(mtu), master: masterIndex, group: OwnerMark.linkGroup(alias: alias), up: true)))
+                                           mtu: UInt32(mtu), mac: mac, master: masterIndex, group: OwnerMark.linkGroup(alias: alias), up: true)))
             try finishing(name, in: ref) { () throws(NetlinkError) in try h.setLink(.name(name), LinkChange(alias: alias)) }
         case .createMacvlan(let ref, let name, let parent, let mode, let mtu, let mac, let alias):
             let parentIndex = try index(parent, in: .host)

@@ -140,32 +140,100 @@ public struct FirewallTable: Sendable, Equatable, Codable {
     /// The same table with every anonymous set's elements in one order. The kernel
     /// keeps set elements in an order of its own (`{"nf-f1…", "nf-77…"}` comes back
     /// from `{"nf-77…", "nf-f1…"}`), and a set means the same in any order.
+    ///
+    /// The order is that of each element's canonical text (`JSONValue.rendered`).
+    /// Cheap when the table is normalized already: only what is out of order is
+    /// rebuilt (planning normalizes the same tables several times).
     public func normalized() -> FirewallTable {
         var t = self
         for c in t.chains.indices {
             for r in t.chains[c].rules.indices {
-                t.chains[c].rules[r].expr = t.chains[c].rules[r].expr.map(Self.sortingSets)
+                for e in t.chains[c].rules[r].expr.indices {
+                    if let sorted = Self.sortedSets(t.chains[c].rules[r].expr[e]) { t.chains[c].rules[r].expr[e] = sorted }
+                }
             }
         }
         return t
     }
 
-    static func sortingSets(_ v: JSONValue) -> JSONValue {
+    static func sortingSets(_ v: JSONValue) -> JSONValue { sortedSets(v) ?? v }
+
+    /// `v` with the elements of its sets in canonical order; nil when they are already.
+    static func sortedSets(_ v: JSONValue) -> JSONValue? {
         switch v {
         case .object(let m):
-            var out: [String: JSONValue] = [:]
+            var out: [String: JSONValue]?
             for (k, x) in m {
+                let new: JSONValue?
                 if k == "set", case .array(let items) = x {
-                    // Each element rendered once, not once per comparison.
-                    out[k] = .array(items.map(sortingSets).map { ($0.rendered, $0) }.sorted { $0.0 < $1.0 }.map(\.1))
+                    new = sortedElements(items).map(JSONValue.array)
                 } else {
-                    out[k] = sortingSets(x)
+                    new = sortedSets(x)
+                }
+                if let new {
+                    if out == nil { out = m }
+                    out![k] = new
                 }
             }
-            return .object(out)
-        case .array(let a): return .array(a.map(sortingSets))
-        default: return v
+            return out.map(JSONValue.object)
+        case .array(let a):
+            var out: [JSONValue]?
+            for i in a.indices {
+                if let new = sortedSets(a[i]) {
+                    if out == nil { out = a }
+                    out![i] = new
+                }
+            }
+            return out.map(JSONValue.array)
+        default:
+            return nil
         }
+    }
+
+    /// A set's elements (their own sets sorted too) ordered by canonical text; nil
+    /// when nothing changes.
+    static func sortedElements(_ items: [JSONValue]) -> [JSONValue]? {
+        // Keys: the canonical text, or, for a string of printable ASCII that JSON
+        // writes as is between its quotes and that has no byte below `"`+1, the
+        // string itself — it sorts exactly as its text does (`"a"` < `"ab"` as `a` <
+        // `ab`). Addresses and interface names are such strings: no text is built for
+        // them, and a set already in order (a table read back from the kernel is
+        // normalized once, as it is observed) costs one comparison per element.
+        var plain = true
+        var ordered = true
+        var previous: String?
+        for e in items {
+            guard case .string(let s) = e, isPlain(s) else {
+                plain = false
+                break
+            }
+            if ordered, let p = previous, s < p { ordered = false }
+            previous = s
+        }
+        if plain {
+            if ordered { return nil }
+            let keyed = items.compactMap { e -> (String, JSONValue)? in if case .string(let s) = e { (s, e) } else { nil } }
+            return keyed.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+        var elements = items
+        var changed = false
+        for i in elements.indices {
+            if let new = sortedSets(elements[i]) { elements[i] = new; changed = true }
+        }
+        let keys = elements.map(\.rendered)
+        for i in keys.indices.dropFirst() where keys[i] < keys[i - 1] {
+            return zip(keys, elements).sorted { $0.0 < $1.0 }.map(\.1)
+        }
+        return changed ? elements : nil
+    }
+
+    /// Printable ASCII from `#` on, without `\` and DEL: written as is in JSON, and
+    /// ordered by `<` as its quoted text is.
+    static func isPlain(_ s: String) -> Bool {
+        let ok = s.utf8.withContiguousStorageIfAvailable { bytes in
+            bytes.allSatisfy { $0 > 0x22 && $0 < 0x7f && $0 != 0x5c }
+        }
+        return ok ?? s.utf8.allSatisfy { $0 > 0x22 && $0 < 0x7f && $0 != 0x5c }
     }
 }
 

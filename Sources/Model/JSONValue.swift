@@ -33,7 +33,11 @@ public indirect enum JSONValue: Sendable, Hashable, CustomStringConvertible {
             feed("["); for item in items { item.digest(into: feed) }; feed("]")
         case .object(let members):
             feed("{")
-            for key in members.keys.sorted() { feed(key); members[key]!.digest(into: feed) }
+            if members.count == 1, let (key, value) = members.first {
+                feed(key); value.digest(into: feed)  // most of nft's objects: no keys to sort
+            } else {
+                for key in members.keys.sorted() { feed(key); members[key]!.digest(into: feed) }
+            }
             feed("}")
         }
     }
@@ -97,7 +101,12 @@ public indirect enum JSONValue: Sendable, Hashable, CustomStringConvertible {
         init(bytes: [UInt8]) { self.bytes = bytes }
 
         mutating func skipSpace() {
-            while index < bytes.count, [0x20, 0x0a, 0x0d, 0x09].contains(bytes[index]) { index += 1 }
+            while index < bytes.count {
+                switch bytes[index] {
+                case 0x20, 0x0a, 0x0d, 0x09: index += 1
+                default: return
+                }
+            }
         }
 
         func fail(_ what: String) -> Failure { Failure(offset: index, what: what) }
@@ -121,7 +130,8 @@ public indirect enum JSONValue: Sendable, Hashable, CustomStringConvertible {
                     skipSpace()
                     let key = try string()
                     skipSpace()
-                    try expect(":")
+                    guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected :") }
+                    index += 1
                     skipSpace()
                     members[key] = try value()
                     skipSpace()
@@ -149,11 +159,21 @@ public indirect enum JSONValue: Sendable, Hashable, CustomStringConvertible {
             case UInt8(ascii: "f"): try expect("false"); return .bool(false)
             case UInt8(ascii: "n"): try expect("null"); return .null
             default:
-                let start = index
-                if bytes[index] == UInt8(ascii: "-") { index += 1 }
-                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
-                guard let n = Int(String(decoding: bytes[start..<index], as: UTF8.self)) else { throw fail("bad number") }
-                return .int(n)
+                // An optional minus and digits, accumulated negatively (Int.min fits).
+                let negative = bytes[index] == UInt8(ascii: "-")
+                if negative { index += 1 }
+                let digitsStart = index
+                var n = 0
+                var overflow = false
+                while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
+                    let (times10, o1) = n.multipliedReportingOverflow(by: 10)
+                    let (next, o2) = times10.subtractingReportingOverflow(Int(bytes[index] - UInt8(ascii: "0")))
+                    overflow = overflow || o1 || o2
+                    n = next
+                    index += 1
+                }
+                guard index > digitsStart, !overflow, negative || n != .min else { throw fail("bad number") }
+                return .int(negative ? n : -n)
             }
         }
 

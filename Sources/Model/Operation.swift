@@ -19,7 +19,11 @@ public enum Operation: Sendable, Equatable, Codable {
     /// enslaved to `master` and brought up.
     case createVeth(namespace: NamespaceRef, name: String, mac: MACAddress?, master: String?, mtu: Int, alias: String,
                     peer: VethPeerRef, peerMac: MACAddress?, peerAlias: String)
-    case createVXLAN(namespace: NamespaceRef, name: String, settings: VXLANSettings, master: String?, mtu: Int, alias: String)
+    /// `mac`: the device's address when it must be a given one (a rebuilt device gets
+    /// its old address back: other hosts' FDB entries and neighbours point at it);
+    /// nil lets the kernel pick one.
+    case createVXLAN(namespace: NamespaceRef, name: String, settings: VXLANSettings, master: String?, mtu: Int, mac: MACAddress?,
+                     alias: String)
     case createMacvlan(namespace: NamespaceRef, name: String, parent: String, mode: String, mtu: Int, mac: MACAddress?, alias: String)
     /// Change attributes of an existing link in place (nil: leave as is).
     case setLink(namespace: NamespaceRef, name: String, change: LinkChangeSet)
@@ -60,12 +64,26 @@ public enum Operation: Sendable, Equatable, Codable {
     /// Writes `/proc/sys/KEY` (dots for slashes) in the namespace.
     case setSysctl(namespace: NamespaceRef, key: String, value: String)
 
+    /// The case names as JSON keys. Plan JSON converts keys to snake_case and back;
+    /// a run of capitals does not survive that (`createVXLAN` is written
+    /// `create_vxlan` and read back as `createVxlan`), so those cases are named here
+    /// the way they come back: a saved plan with a VXLAN or an FDB step must read.
+    enum CodingKeys: String, CodingKey {
+        case createNamespace, deleteNamespace
+        case createBridge, createVeth, createVXLAN = "createVxlan", createMacvlan, setLink, deleteLink
+        case addAddress, deleteAddress, addRoute, deleteRoute, addNeighbour, deleteNeighbour
+        case addFDBEntry = "addFdbEntry", deleteFDBEntry = "deleteFdbEntry"
+        case replaceFirewallTable, deleteFirewallTable
+        case claimStoreKey, putStoreKey, deleteStoreKey
+        case setSysctl
+    }
+
     /// The namespace the operation acts in.
     public var namespace: NamespaceRef {
         switch self {
         case .createNamespace(let name, _), .deleteNamespace(let name): .named(name)
         case .createBridge(let ns, _, _, _, _), .createVeth(let ns, _, _, _, _, _, _, _, _),
-             .createVXLAN(let ns, _, _, _, _, _), .createMacvlan(let ns, _, _, _, _, _, _),
+             .createVXLAN(let ns, _, _, _, _, _, _), .createMacvlan(let ns, _, _, _, _, _, _),
              .setLink(let ns, _, _), .deleteLink(let ns, _),
              .addAddress(let ns, _), .deleteAddress(let ns, _), .addRoute(let ns, _), .deleteRoute(let ns, _),
              .addNeighbour(let ns, _), .deleteNeighbour(let ns, _), .addFDBEntry(let ns, _), .deleteFDBEntry(let ns, _),

@@ -44,8 +44,8 @@ extension HostState {
             try addLink(LinkState(name: name, kind: .veth(peer: peer), mtu: mtu, isUp: true, mac: mac, master: master, alias: alias), in: ns)
             try addLink(LinkState(name: peer.name, kind: .veth(peer: VethPeerRef(namespace: ns, name: name)), mtu: mtu, isUp: true,
                                   mac: peerMac, alias: peerAlias), in: peer.namespace)
-        case .createVXLAN(let ns, let name, let settings, let master, let mtu, let alias):
-            try addLink(LinkState(name: name, kind: .vxlan(settings), mtu: mtu, isUp: true, master: master, alias: alias), in: ns)
+        case .createVXLAN(let ns, let name, let settings, let master, let mtu, let mac, let alias):
+            try addLink(LinkState(name: name, kind: .vxlan(settings), mtu: mtu, isUp: true, mac: mac, master: master, alias: alias), in: ns)
         case .createMacvlan(let ns, let name, let parent, let mode, let mtu, let mac, let alias):
             guard namespaces[.host]?.link(named: parent) != nil else { throw SimulationError("no parent \(parent)") }
             try addLink(LinkState(name: name, kind: .macvlan(parent: parent, mode: mode), mtu: mtu, isUp: true, mac: mac, alias: alias), in: ns)

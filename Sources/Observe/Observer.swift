@@ -154,10 +154,12 @@ public enum Observer {
     /// the planner changes only the project's, `plan` reads the others to warn
     /// about chains that would drop what the spec allows). netform puts no table in
     /// container namespaces, so those are not read (a libnftables context per
-    /// namespace would cost more than reading its links).
+    /// namespace would cost more than reading its links). Each table comes
+    /// normalized (`FirewallTable.normalized()`: set elements in canonical order, not
+    /// the kernel's, which means nothing), once here rather than at every comparison.
     public static func firewall() throws(ObserveError) -> [FirewallTable] {
         do {
-            return try Nftables(namespace: nil).ruleset()
+            return try Nftables(namespace: nil).ruleset().map { $0.normalized() }
         } catch {
             throw ObserveError(namespace: .host, NetlinkError(errno: EIO, request: error.operation, detail: "nftables: \(error.message)"))
         }

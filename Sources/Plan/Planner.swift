@@ -455,7 +455,8 @@ struct PlanBuilder {
                  provides: [linkKey(ref, link.name)], disruption: .none,
                  details: [AttributeChange("bridge", old: nil, new: "\(link.name) mtu \(link.mtu)")])
         case .vxlan(let settings):
-            emit(res, .create, .createVXLAN(namespace: ref, name: link.name, settings: settings, master: link.master, mtu: link.mtu, alias: alias),
+            emit(res, .create, .createVXLAN(namespace: ref, name: link.name, settings: settings, master: link.master, mtu: link.mtu,
+                                            mac: link.mac, alias: alias),
                  inverse: [.deleteLink(namespace: ref, name: link.name)],
                  requires: [nsKey(ref), linkKey(ref, link.name)] + (link.master.map { [linkKey(ref, $0)] } ?? []),
                  provides: [linkKey(ref, link.name)], disruption: .none,
@@ -651,7 +652,8 @@ struct PlanBuilder {
                 ops.append(.setLink(namespace: ref, name: port.name, change: LinkChangeSet(master: .some(link.name))))
             }
         case .vxlan(let s):
-            ops.append(.createVXLAN(namespace: ref, name: link.name, settings: s, master: link.master, mtu: link.mtu, alias: alias))
+            // With its MAC: other hosts' FDB entries and neighbours point at it.
+            ops.append(.createVXLAN(namespace: ref, name: link.name, settings: s, master: link.master, mtu: link.mtu, mac: link.mac, alias: alias))
         case .macvlan(let parent, let mode):
             ops.append(.createMacvlan(namespace: ref, name: link.name, parent: parent, mode: mode, mtu: link.mtu, mac: link.mac, alias: alias))
         case .veth:

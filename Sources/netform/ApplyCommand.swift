@@ -18,7 +18,7 @@ struct ApplyCommand: ParsableCommand {
         the steps, the host is read again and re-planned: the plan must be empty. When a \
         step fails, the steps already done are undone, newest first.
         Only one apply runs at a time on a host (lock under /run/netform).
-        NETFORM_FAILPOINT=step:N makes step N fail (for testing rollback).
+        NETFORM_FAILPOINT=step:N makes step N fail (for testing rollback); skip:N makes step N report success without running (for testing verification).
         """)
 
     @Argument(help: "A spec file, or a plan saved with `netform plan --out`.") var file: String

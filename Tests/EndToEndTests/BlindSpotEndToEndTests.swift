@@ -135,17 +135,11 @@ struct LinkDeletionRollback {
         netform apply --yes "$dir/before.yaml" >/dev/null
         ip -d -j link show | python3 -c 'import json,sys; print("vxlan ports:", sum(1 for l in json.load(sys.stdin) if l.get("linkinfo",{}).get("info_kind")=="vxlan"))'
         bridge -d -j link show | python3 -c 'import json,sys; print("isolated ports:", sum(1 for l in json.load(sys.stdin) if l.get("isolated")))'
-        # A VXLAN device is created without a MAC (the operation has none), so the
-        # kernel picks a new random one when a rollback recreates it: left out.
-        state() { netstate | python3 -c '
-        import json,sys
-        s=json.load(sys.stdin)
-        for ns in s.values():
-            vx={l["ifname"] for l in ns["links"] if l.get("linkinfo",{}).get("info_kind")=="vxlan"}
-            for l in ns["links"]:
-                if l["ifname"] in vx: l.pop("address",None)
-            ns["fdb"]=[e for e in ns["fdb"] if e.get("ifname") not in vx]
-        print(json.dumps(s, sort_keys=True, indent=1))'; }
+        # Everything, the VXLAN device's MAC (and the bridge's FDB entry for it)
+        # included: a rollback recreates the device with the MAC it had.
+        state() { netstate | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin), sort_keys=True, indent=1))'; }
+        vxmac() { ip -d -j link show type vxlan | python3 -c 'import json,sys; print(" ".join(l["address"] for l in json.load(sys.stdin)))'; }
+        echo "vxlan mac before: $(vxmac)"
         before=$(state)
         netform plan --json "$dir/after.yaml" > "$dir/plan.json"
         python3 -c 'import json,sys; p=json.load(open(sys.argv[1])); print("steps=%d" % len(p["steps"])); print("deletes=%d" % sum(1 for s in p["steps"] if "delete_link" in s["operation"]))' "$dir/plan.json"
@@ -157,6 +151,7 @@ struct LinkDeletionRollback {
           set -e
           grep -q "The host was rolled back" "$dir/err" || { echo "step $k: no rollback message"; cat "$dir/err"; }
           if [ "$code" = 1 ] && [ "$before" = "$(state)" ]; then echo "step $k: same"; else echo "step $k: DIFFERENT (exit $code)"; diff <(echo "$before") <(state) | head -20; fi
+          echo "vxlan mac after step $k: $(vxmac)"
         done
         netform apply --yes "$dir/after.yaml" | tail -1
         netform plan --detailed-exitcode "$dir/after.yaml" >/dev/null && echo "converged"
@@ -172,5 +167,12 @@ struct LinkDeletionRollback {
         }
         #expect(!r.stdout.contains("DIFFERENT") && !r.stdout.contains("no rollback message"), "\(r.stdout)")
         #expect(r.stdout.contains("converged\n"))
+        // The VXLAN device was deleted and recreated by each rollback after its delete
+        // step, and came back with its MAC every time.
+        let mac = text(after: "vxlan mac before: ", in: r.stdout, until: "\n")
+        #expect(mac.count == 17, "\(r.stdout)")
+        for k in 1...max(steps, 1) {
+            #expect(r.stdout.contains("vxlan mac after step \(k): \(mac)\n"), "step \(k):\n\(r.stdout)")
+        }
     }
 }

@@ -289,7 +289,7 @@ func sameOperations(_ a: [Model.Operation], _ b: [Model.Operation]) -> Bool {
         host[.host]!.addresses = [AddressState(link: "eth0", address: IPAddress("192.168.1.10")!, prefixLength: 24)]
         let (compiled, plan) = try planFor(spec, host)
         #expect(plan.conflicts.isEmpty, "\(plan.conflicts)")
-        #expect(plan.steps.contains { if case .createVXLAN(.host, _, let s, _, _, _) = $0.operation { s.vni == 4100 } else { false } })
+        #expect(plan.steps.contains { if case .createVXLAN(.host, _, let s, _, _, _, _) = $0.operation { s.vni == 4100 } else { false } })
         #expect(plan.steps.contains { if case .createMacvlan(.named("mix.a"), _, "eth0", "bridge", _, _, _) = $0.operation { true } else { false } })
         #expect(OwnershipAudit.violations(plan, observed: asObserved(host), desired: compiled.desired).isEmpty)
         let after = try applied(plan, to: host)

@@ -49,6 +49,22 @@ import Testing
         #expect(Failpoint("step:0") == nil)
         #expect(Failpoint("7") == nil)
         #expect(Failpoint(nil) == nil)
+        #expect(Failpoint("skip:3") == Failpoint(step: 3, action: .skip))
+        #expect(Failpoint("skip:3")?.description == "skip:3")
+        #expect(Failpoint("skip:0") == nil)
+        #expect(Failpoint("skip:") == nil)
+        #expect(Failpoint("jump:3") == nil)
+    }
+
+    @Test func aSkippedStepIsReportedDoneAndNotRun() throws {
+        let (_, plan) = try planFor(seedSpec, pristineHost())
+        let k = try #require(plan.steps.first { if case .addAddress(.host, _) = $0.operation { true } else { false } }).id
+        let driver = SimulatedDriver(pristineHost())
+        let report = Executor.run(plan, driver: driver, failpoint: Failpoint(step: k, action: .skip))
+        #expect(report.succeeded)
+        #expect(report.completedSteps == plan.steps.count)
+        #expect(driver.log.count == plan.steps.count - 1)
+        #expect(!driver.log.contains(plan.steps[k - 1].operation))
     }
 
     @Test func dryRunSpeaksIproute2() throws {

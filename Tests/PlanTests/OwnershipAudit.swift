@@ -35,7 +35,7 @@ enum OwnershipAudit {
     static func created(by op: Model.Operation) -> [Target] {
         switch op {
         case .createNamespace(let name, _): [.namespace(.named(name))]
-        case .createBridge(let ns, let name, _, _, _), .createVXLAN(let ns, let name, _, _, _, _),
+        case .createBridge(let ns, let name, _, _, _), .createVXLAN(let ns, let name, _, _, _, _, _),
              .createMacvlan(let ns, let name, _, _, _, _, _):
             [.link(ns, name)]
         case .createVeth(let ns, let name, _, _, _, _, let peer, _, _): [.link(ns, name), .link(peer.namespace, peer.name)]
@@ -51,7 +51,7 @@ enum OwnershipAudit {
         switch op {
         case .createNamespace, .createBridge, .createMacvlan: []
         case .deleteNamespace(let name): [.namespace(.named(name))]
-        case .createVeth(let ns, _, _, let master, _, _, _, _, _), .createVXLAN(let ns, _, _, let master, _, _):
+        case .createVeth(let ns, _, _, let master, _, _, _, _, _), .createVXLAN(let ns, _, _, let master, _, _, _):
             master.map { [.link(ns, $0)] } ?? []
         case .setLink(let ns, let name, let change):
             [.link(ns, name)] + ((change.master ?? nil).map { [.link(ns, $0)] } ?? [])

@@ -37,6 +37,22 @@ func simulatedReconciler(_ start: HostState) -> (Reconciler, SimulatedDriver) {
         #expect(driver.state.normalized() == start.normalized())
     }
 
+    @Test func aStepThatSilentlyDidNothingFailsVerificationAndRollsBack() throws {
+        let start = pristineHost()
+        var (r, driver) = simulatedReconciler(start)
+        r.verifyAttempts = 2
+        r.verifyDelay = .zero
+        let planned = try r.plan(try spec(seedSpec))
+        let k = try #require(planned.plan.steps.first { if case .addAddress(.host, _) = $0.operation { true } else { false } }).id
+        let outcome = try r.apply(planned, failpoint: Failpoint(step: k, action: .skip))
+        #expect(outcome.report.succeeded)
+        #expect(!outcome.succeeded)
+        let remaining = try #require(outcome.remaining)
+        #expect(remaining.steps.map(\.operation) == [planned.plan.steps[k - 1].operation], "exactly the skipped step is still needed")
+        #expect(outcome.verificationRolledBack)
+        #expect(driver.state.normalized() == start.normalized())
+    }
+
     @Test func destroyRemovesExactlyTheProject() throws {
         let start = pristineHost()
         let (r, driver) = simulatedReconciler(start)
