@@ -4,9 +4,10 @@ import Foundation
 import Logging
 import Reconcile
 import ServiceLifecycle
+import Synchronization
 
 /// `netform agent SPEC`: keep this host reconciled, on events, until SIGTERM.
-struct AgentCommand: AsyncParsableCommand {
+struct AgentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent",
         abstract: "Keep this host matching a spec: reconcile whenever the kernel, the spec or the cluster store changes.",
@@ -37,7 +38,21 @@ struct AgentCommand: AsyncParsableCommand {
         if let metrics, MetricsAddress(metrics) == nil { throw ValidationError("--metrics: HOST:PORT, e.g. 127.0.0.1:9109") }
     }
 
-    func run() async throws {
+    /// Blocks the main thread until the agent's async work ends (the root command is
+    /// synchronous, see `Netform`).
+    func run() throws {
+        let outcome = Mutex<Result<Void, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let command = self
+        Task {
+            do { try await command.runAgent(); outcome.withLock { $0 = .success(()) } } catch { outcome.withLock { $0 = .failure(error) } }
+            done.signal()
+        }
+        done.wait()
+        try outcome.withLock { $0 }?.get()
+    }
+
+    func runAgent() async throws {
         try requireRoot("agent")
         let format = LogFormat(rawValue: logFormat)!
         let level = Logger.Level(rawValue: logLevel)!

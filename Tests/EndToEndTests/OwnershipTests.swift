@@ -15,11 +15,24 @@ import TestSupport
 let mainThreadStrace = """
 main_thread_strace() {
   ( kill -STOP $BASHPID; exec netform "${@:2}" ) &
-  local p=$!
-  until grep -q '^State:.*T' /proc/$p/status; do sleep 0.01; done
-  strace -qq $1 -p $p &
-  local s=$!
-  while grep -q '^TracerPid:[[:space:]]*0$' /proc/$p/status; do sleep 0.01; done
+  local p=$! s deadline=$((SECONDS + 60))
+  until grep -q '^State:.*T' /proc/$p/status; do
+    [ $SECONDS -lt $deadline ] || { echo "main_thread_strace: netform never stopped" >&2; kill -9 $p; return 98; }
+    sleep 0.01
+  done
+  # Attach; an strace that gave up without attaching (seen once under load, which
+  # hung the suite) is started again, and the whole wait has a deadline.
+  while grep -q '^TracerPid:[[:space:]]*0$' /proc/$p/status; do
+    strace -qq $1 -p $p &
+    s=$!
+    while grep -q '^TracerPid:[[:space:]]*0$' /proc/$p/status && kill -0 $s 2>/dev/null; do
+      [ $SECONDS -lt $deadline ] || break
+      sleep 0.01
+    done
+    if [ $SECONDS -ge $deadline ]; then
+      echo "main_thread_strace: strace never attached" >&2; kill $s 2>/dev/null; kill -9 $p; return 98
+    fi
+  done
   kill -CONT $p
   local rc=0
   wait $p 2>/dev/null || rc=$?
