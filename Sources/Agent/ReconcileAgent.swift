@@ -335,7 +335,7 @@ final class HostWork: @unchecked Sendable {
     /// Replaces the spec; false when it is the same.
     func replaceSpec(_ new: Spec) -> Bool {
         lock.withLock {
-            guard "\(new)" != "\(spec)" else { return false }
+            guard new != spec else { return false }
             spec = new
             return true
         }
