@@ -59,7 +59,7 @@ t1=$(now)
 ipdestroy=$(elapsed "$t0" "$t1")
 # The namespaces' veths go asynchronously; netform destroy waits for them (so a
 # following apply can reuse the names): time the same for ip.
-while ip -o link show | grep -q ' vb'; do sleep 0.01; done
+while grep -q ' vb' <(ip -o link show); do sleep 0.01; done
 t2=$(now)
 ipdestroyall=$(elapsed "$t0" "$t2")
 

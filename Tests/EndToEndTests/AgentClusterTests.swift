@@ -86,7 +86,9 @@ struct AgentAcrossHosts {
         # Host 2's agent stopped: its lease (kv.ttl=5, renewed every 1 s while it ran)
         # expires and host 1 forgets web2 on its own; restarted, it comes back.
         kill -TERM $(cat $T/agent2.pid); wait $(cat $T/agent2.pid) || true
-        forgotten() { ! onhost 1 bridge fdb show | grep -q 'dst 192.168.78.2 '; }
+        # Output captured first: under pipefail, `cmd | grep -q` can fail on SIGPIPE once grep
+        # has quit, and a negated one then passes by accident.
+        forgotten() { local f; f=$(onhost 1 bridge fdb show) && ! grep -q 'dst 192.168.78.2 ' <<<"$f"; }
         onhost 1 bridge fdb show | { grep dst || true; } | sed 's/^/fdb1 before: /'
         EVENTUALLY_SECONDS=40 eventually forgotten && echo "== host 2 forgotten after its lease expired"
         onhost 1 bridge fdb show | { grep dst || true; } | sed 's/^/fdb1 after: /'

@@ -26,7 +26,7 @@ func agentScenario(_ script: String) throws -> TestSupport.Output {
     # The number of reconciles so far (every trigger, every result).
     reconciles() { curl -sf 127.0.0.1:9109/metrics | awk '/^netform_agent_reconciles_total/ { n += $2 } END { print n + 0 }'; }
     link_exists() { ip link show "$1" >/dev/null 2>&1; }
-    has_addr() { ip -n "$1" -j addr show dev eth0 | grep -q "\\"$2\\""; }
+    has_addr() { grep -q "\\"$2\\"" <(ip -n "$1" -j addr show dev eth0); }
     veth_of() { ip -j link show | python3 -c "import json,sys; print([l['ifname'] for l in json.load(sys.stdin) if l.get('ifalias') == '$1'][0])"; }
 
     """ + script)
@@ -149,7 +149,7 @@ struct AgentEndToEnd {
         ip link add docker0 type bridge
         rc=0; netform agent --once Examples/seed.yaml >"$T/agent.log" 2>&1 || rc=$?; echo "== once exit $rc"
         grep -o 'result=conflict' "$T/agent.log" | head -1 | sed 's/^/== /'
-        ip -j link show docker0 | grep -q '"ifalias"' && echo "== docker0 was touched" || echo "== docker0 untouched"
+        grep -q '"ifalias"' <(ip -j link show docker0) && echo "== docker0 was touched" || echo "== docker0 untouched"
         """)
         #expect(out.stdout.contains("== once exit 1"), "\(out.stdout)\(out.stderr)")
         #expect(out.stdout.contains("== result=conflict"))

@@ -36,7 +36,7 @@ func sandboxed(_ script: String) throws -> TestSupport.Output {
       # Settled before anyone takes a "before" dump: carrier up on both ends, IPv6
       # duplicate address detection done (the kernel changes state until then).
       settled() {
-        ip -j link show vsent0 | grep -q LOWER_UP && ip -n sentinel-ns -j link show eth0 | grep -q LOWER_UP &&
+        grep -q LOWER_UP <(ip -j link show vsent0) && grep -q LOWER_UP <(ip -n sentinel-ns -j link show eth0) &&
           [ -z "$(ip -6 addr show tentative; ip -n sentinel-ns -6 addr show tentative)" ]
       }
       eventually settled
@@ -237,7 +237,7 @@ struct ApplyLifecycle {
         let r = try sandboxed("""
         sentinels; sbefore=$(sentinel_state)
         before=$(netstate)
-        netform apply --dry-run Examples/seed.yaml | grep -E '^  ip' | head -3
+        dry=$(netform apply --dry-run Examples/seed.yaml); grep -E '^  ip' <<<"$dry" | head -3
         [ "$before" = "$(netstate)" ] && echo "dry run changed nothing"
         netform plan --out /tmp/seed.plan Examples/seed.yaml >/dev/null
         ip link add late0 type bridge
@@ -315,7 +315,7 @@ struct ApplyLifecycle {
           echo "namespaces: $(ip netns list | grep -c '^big\\.')"
           eventually ip netns exec big.c5 ping -c1 -W1 10.61.0.1 >/dev/null && echo "c5 up"
           netform destroy --yes --project big >/dev/null
-          while ip -o link show | grep -q nfv; do sleep 0.1; done
+          while grep -q nfv <(ip -o link show); do sleep 0.1; done
         done
         [ "$sbefore" = "$(sentinel_state)" ] && echo "sentinels unchanged"
         """)

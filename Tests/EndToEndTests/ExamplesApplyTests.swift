@@ -391,7 +391,7 @@ struct ExamplesApply {
         # The namespace dies with its process and takes the veth with it, but
         # asynchronously (the kernel's namespace teardown): wait until it has gone, so
         # this is the scenario above and not a race with the teardown.
-        for _ in $(seq 1 600); do ip -o link show | grep -q 'netform:adopt/ep/bypid/' || break; sleep 0.1; done
+        for _ in $(seq 1 600); do grep -q 'netform:adopt/ep/bypid/' <(ip -o link show) || break; sleep 0.1; done
         netform destroy --yes /run/adopt.yaml | tail -1
         leftovers adopt /run/elsewhere/zns
         """)

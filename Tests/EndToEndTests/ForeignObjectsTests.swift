@@ -56,7 +56,7 @@ struct ForeignObjectsOnNetformObjectsE2E {
         echo "== apply"; netform apply --yes Examples/seed.yaml | tail -n 1
         [ "$before" = "$(netstate)" ] && echo "apply changed nothing"
         echo "== destroy"; netform destroy --yes --project seed
-        for _ in $(seq 1 100); do ip -o link show | grep -q ' nfv' || break; sleep 0.1; done
+        for _ in $(seq 1 100); do grep -q ' nfv' <(ip -o link show) || break; sleep 0.1; done
         echo "== after"
         ip -o link show dbg1 >/dev/null 2>&1 || echo "dbg1 gone with its peer"
         ip -j link show fport | python3 -c 'import json,sys; l=json.load(sys.stdin)[0]; print("fport stays, master", l.get("master"))'

@@ -196,7 +196,7 @@ struct HardeningEndToEnd {
           netform destroy --yes --project seed >/dev/null 2>&1 || echo "trial $t: final destroy failed"
           left="$(ls /run/netns | grep '^seed\\.' || true)$(ip -o link show | grep -c 'netform:seed' | grep -v '^0$' || true)"
           [ -z "$left" ] || echo "trial $t leftovers: $left"
-          ip netns list 2>&1 | grep -q invalid && echo "trial $t: ip netns list complains"
+          grep -q invalid <(ip netns list 2>&1) && echo "trial $t: ip netns list complains"
         done
         echo "converged=$ok failed=$bad"
         [ "$before" = "$(sentinel_state)" ] && echo "sentinels unchanged"

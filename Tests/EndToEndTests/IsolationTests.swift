@@ -35,7 +35,7 @@ func isolation(_ script: String) throws -> TestSupport.Output {
       case $addr in *:*) fam=-6 ;; esac
       ip netns exec "$to" nc $fam -k -l -p "$listen" >/dev/null 2>&1 &
       pid=$!
-      until ip netns exec "$to" ss -ltnH "sport = :$listen" | grep -q .; do
+      until [ -n "$(ip netns exec "$to" ss -ltnH "sport = :$listen")" ]; do
         [ $SECONDS -ge $deadline ] && { echo "listener on $to:$listen never came up" >&2; exit 1; }
         sleep 0.05
       done
@@ -227,7 +227,7 @@ struct Isolation {
         echo "== from the host"
         for addr in 10.200.0.1 127.0.0.1; do
           ip netns exec nat.web nc -l -p 80 >/dev/null 2>&1 & pid=$!
-          for i in $(seq 50); do ip netns exec nat.web ss -ltn | grep -q ":80 " && break; sleep 0.05; done
+          for i in $(seq 50); do grep -q ":80 " <(ip netns exec nat.web ss -ltn) && break; sleep 0.05; done
           nc -z -w2 $addr 8080 && echo "host -> $addr:8080 ok" || echo "host -> $addr:8080 blocked"
           kill $pid 2>/dev/null || true; wait $pid 2>/dev/null || true
         done
@@ -285,7 +285,7 @@ struct Isolation {
         reach no seed.container1 172.18.0.2
         netform plan --detailed-exitcode Examples/seed.yaml >/dev/null && echo "converged"
         echo "== dry run"
-        netform destroy --dry-run Examples/seed.yaml | grep -A1 "nft" | head -3 | cut -c1-60
+        dry=$(netform destroy --dry-run Examples/seed.yaml); grep -A1 "nft" <<<"$dry" | head -3 | cut -c1-60
         echo "== end"
         netform destroy --yes Examples/seed.yaml >/dev/null
         nft list tables

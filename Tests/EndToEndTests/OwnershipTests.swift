@@ -164,7 +164,7 @@ struct OwnershipEndToEnd {
         halfmade=0; bad=0
         for k in $(seq 1 20); do
           main_thread_strace "-o /dev/null -e trace=sendto -e inject=sendto:signal=SIGKILL:when=$k" apply --yes $T/adopt.yaml >/dev/null 2>&1 || true
-          if ip -n legacy -o link show eth0 2>/dev/null | grep -vq 'netform:'; then halfmade=$((halfmade+1)); fi
+          if grep -vq 'netform:' <(ip -n legacy -o link show eth0 2>/dev/null); then halfmade=$((halfmade+1)); fi
           if ! netform apply --yes $T/adopt.yaml >$T/out 2>&1; then echo "trial $k: re-apply failed: $(tail -3 $T/out)"; bad=$((bad+1)); fi
           if ! netform plan --detailed-exitcode $T/adopt.yaml >/dev/null 2>&1; then echo "trial $k: not converged"; bad=$((bad+1)); fi
           netform destroy --yes $T/adopt.yaml >/dev/null 2>&1 || { echo "trial $k: destroy failed"; bad=$((bad+1)); }
@@ -197,7 +197,7 @@ struct OwnershipEndToEnd {
         set +e
         main_thread_strace "-o /dev/null -e trace=sendto -e inject=sendto:delay_enter=1500000:when=$k" apply --yes Examples/seed.yaml >$T/out 2>&1 &
         apply=$!
-        until ip netns list | grep -q '^seed\\.container1'; do sleep 0.01; done
+        until grep -q '^seed\\.container1' <(ip netns list); do sleep 0.01; done
         ip link add docker0 type bridge; ip link set docker0 alias "docker's bridge"
         wait $apply; echo "exit=$?"
         set -e
