@@ -3,7 +3,8 @@ import Testing
 import TestSupport
 
 /// Runs a bash script in a fresh sandbox of its own (new network + mount namespace,
-/// tmpfs on /run), with the built `netform` first on PATH and the repository as the
+/// tmpfs on /run and on /tmp, so two scenarios that run at once never share a fixed
+/// path such as /tmp/changed.yaml), with the built `netform` first on PATH and the repository as the
 /// working directory. Every scenario starts from an empty host and leaves nothing.
 func sandboxed(_ script: String) throws -> TestSupport.Output {
     let prelude = """
@@ -55,7 +56,7 @@ func sandboxed(_ script: String) throws -> TestSupport.Output {
 
     """
     return try TestSupport.run(TestSupport.repoRoot.appendingPathComponent("Scripts/sandbox"),
-                               ["/bin/bash", "-c", prelude + script])
+                               ["--private-tmp", "/bin/bash", "-c", prelude + script])
 }
 
 /// The text after the first `marker` (up to the next `until`, if given); empty
