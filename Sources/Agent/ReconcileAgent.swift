@@ -377,10 +377,14 @@ final class HostWork: @unchecked Sendable {
         defer { prepared.release() }
         let plan = prepared.planned.plan
         let namespaces = Set(prepared.planned.desired.state.namespaces.keys)
+        // The store could not be read: the plan changes only what does not depend on
+        // it; the reconcile counts as postponed (retried with backoff) until it answers.
+        let unreachable = prepared.planned.storeUnreachable.map { "cluster store: \($0)" }
         if !plan.conflicts.isEmpty {
-            return .init(result: .conflict, message: plan.conflicts.map { "\($0)" }.joined(separator: "; "), namespaces: namespaces)
+            return .init(result: unreachable == nil ? .conflict : .storeUnavailable,
+                         message: plan.conflicts.map { "\($0)" }.joined(separator: "; "), namespaces: namespaces)
         }
-        if plan.steps.isEmpty { return .init(result: .converged, namespaces: namespaces) }
+        if plan.steps.isEmpty { return .init(result: unreachable == nil ? .converged : .storeUnavailable, message: unreachable, namespaces: namespaces) }
         var kinds: [String: Int] = [:]
         for step in plan.steps { kinds[String(String(describing: step.operation).prefix { $0 != "(" }), default: 0] += 1 }
         let outcome: Reconciler.Outcome
@@ -398,6 +402,7 @@ final class HostWork: @unchecked Sendable {
             return .init(result: .failed, steps: plan.steps.count,
                          message: "verification failed (\(remaining.steps.count) changes still needed); \(outcome.verificationRolledBack ? "rolled back" : "rollback incomplete")")
         }
-        return .init(result: .repaired, steps: plan.steps.count, changedKinds: kinds, namespaces: namespaces)
+        return .init(result: unreachable == nil ? .repaired : .storeUnavailable, steps: plan.steps.count, changedKinds: kinds,
+                     message: unreachable, namespaces: namespaces)
     }
 }

@@ -17,12 +17,16 @@ public struct ClusterView: Sendable, Equatable {
     public var entries: [String: String]
     /// The TTL of the lease this host's registration is held by (`kv.ttl`).
     public var leaseTTL: Int
+    /// Why the store could not be read (then `entries` is empty and means nothing).
+    public var unreachable: String?
 
-    public init(host: String, advertise: IPAddress, entries: [String: String], leaseTTL: Int = StoreLayout.defaultLeaseTTL) {
+    public init(host: String, advertise: IPAddress, entries: [String: String], leaseTTL: Int = StoreLayout.defaultLeaseTTL,
+                unreachable: String? = nil) {
         self.host = host
         self.advertise = advertise
         self.entries = entries
         self.leaseTTL = leaseTTL
+        self.unreachable = unreachable
     }
 
     /// Endpoints other hosts published, by network: only of hosts that are
@@ -59,7 +63,11 @@ extension Compiler {
     /// learning), and the store keys this host must hold: its registration, the
     /// overlay networks it uses (create-if-absent: the first definition wins), a claim
     /// per address and an endpoint record per local container.
-    static func addCluster(_ view: ClusterView, spec: Spec, to compiled: inout CompiledSpec) {
+    static func addCluster(_ view: ClusterView, spec: Spec, observed: HostState, to compiled: inout CompiledSpec) {
+        if let why = view.unreachable {
+            addClusterUnread(why, view: view, spec: spec, observed: observed, to: &compiled)
+            return
+        }
         let project = spec.project
         var host = compiled.desired.state[.host] ?? NamespaceState(ref: .host)
         var store: [String: String] = [StoreLayout.host(project: project, host: view.host): StoreLayout.hostRecord(advertise: view.advertise, ttl: view.leaseTTL)]
@@ -98,5 +106,46 @@ extension Compiler {
         host.clusterStore = store
         compiled.desired.state[.host] = host
         compiled.desired.storeHost = view.host
+    }
+}
+
+extension Compiler {
+    /// The store could not be read: nothing that depends on it changes. The VXLAN
+    /// devices' FDB entries and the containers' neighbour entries towards other hosts
+    /// stay as the kernel has them (an unread store is not an empty one: deleting them
+    /// would cut every container off the other hosts), no store key is written or
+    /// deleted, and an overlay address the kernel does not hold yet — a new
+    /// container, or one whose interface is gone — would need a claim, so its
+    /// container is blocked (`CompiledSpec.blockedByStore`) and the plan refuses it.
+    /// Everything local (bridges, other networks, the firewall) is planned as usual.
+    static func addClusterUnread(_ why: String, view: ClusterView, spec: Spec, observed: HostState, to compiled: inout CompiledSpec) {
+        let project = spec.project
+        var host = compiled.desired.state[.host] ?? NamespaceState(ref: .host)
+        let seen = observed[.host]
+        for net in spec.networks where net.driver == .overlay {
+            let vxlan = Naming.vxlan(project: project, network: net.name)
+            if let i = host.links.firstIndex(where: { $0.name == vxlan }), case .vxlan(var settings) = host.links[i].kind {
+                settings.local = view.advertise
+                host.links[i].kind = .vxlan(settings)
+            }
+            host.fdb += seen?.fdb.filter { $0.link == vxlan } ?? []
+            for ep in compiled.endpoints where ep.network == net.name {
+                guard var ns = compiled.desired.state[ep.namespace] else { continue }
+                let live = observed[ep.namespace]
+                ns.neighbours += live?.neighbours.filter { $0.link == ep.interface } ?? []
+                compiled.desired.state[ep.namespace] = ns
+                let held = Set(live?.addresses.filter { $0.link == ep.interface }.map(\.address) ?? [])
+                let unclaimed = [ep.ipv4, ep.ipv6].compactMap { $0?.address }.filter { !held.contains($0) }
+                if !unclaimed.isEmpty {
+                    compiled.blockedByStore[ep.container] = "needs an address on overlay network \(net.name) "
+                        + "(\(unclaimed.map(\.description).joined(separator: ", "))), claimed in the cluster store, which could not be read: \(why)"
+                }
+            }
+        }
+        host.clusterStore = nil
+        compiled.desired.state[.host] = host
+        compiled.desired.storeHost = nil
+        compiled.notes.append("the cluster store could not be read (\(why)): the other hosts' endpoints, the address claims and this "
+            + "host's records there were not checked; the FDB and neighbour entries towards other hosts are kept as they are")
     }
 }

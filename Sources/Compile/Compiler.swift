@@ -27,6 +27,9 @@ public struct CompiledSpec: Sendable, Equatable {
     /// What the firewall cannot express of the spec (a rule that matches nothing, a
     /// published port without a target), said plainly.
     public var notes: [String] = []
+    /// Containers this plan must not build because the cluster store could not be
+    /// read and they need a claim there (a new overlay address), with why.
+    public var blockedByStore: [String: String] = [:]
 }
 
 /// Why a spec cannot be compiled for this host (beyond what `validate` can know).
@@ -174,7 +177,7 @@ public enum Compiler {
         desired[.host] = host
         var compiled = CompiledSpec(desired: DesiredState(project: project, state: desired, createdNamespaces: created, adoptedNamespaces: adopted),
                                     endpoints: endpoints, unenforced: cluster == nil ? unenforced(spec) : [], notes: firewall.notes)
-        if let cluster { addCluster(cluster, spec: spec, to: &compiled) }
+        if let cluster { addCluster(cluster, spec: spec, observed: observed, to: &compiled) }
         return compiled
     }
 }

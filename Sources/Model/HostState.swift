@@ -111,6 +111,11 @@ public struct NamespaceState: Sendable, Equatable, Codable {
     /// overlay networks it uses, its address claims and endpoints). nil: no store.
     /// Store changes are plan steps like kernel changes, and are rolled back alike.
     public var clusterStore: [String: String]?
+    /// Host namespace, Observed only: why the cluster store could not be read (no
+    /// endpoint answered), with `clusterStore` then nil. The plan keeps what depends on
+    /// the store as the kernel has it and refuses what needs a claim: an unreadable
+    /// store is never read as an empty one.
+    public var clusterStoreUnreachable: String?
 
     public init(ref: NamespaceRef, owner: OwnerMark? = nil, links: [LinkState] = [], addresses: [AddressState] = [],
                 routes: [RouteState] = [], neighbours: [NeighbourState] = [], fdb: [FDBEntryState] = [],

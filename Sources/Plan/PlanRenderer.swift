@@ -31,7 +31,7 @@ public struct PlanRenderer: Sendable {
             for c in plan.conflicts {
                 out += paint("error:", .red) + " \(c.resource): \(c.message)\n"
             }
-            out += "\n" + paint("Plan refused:", .bold) + " \(plan.conflicts.count) conflict\(plan.conflicts.count == 1 ? "" : "s") with objects netform does not own; nothing will be changed.\n"
+            out += "\n" + paint("Plan refused:", .bold) + " \(plan.conflicts.count) conflict\(plan.conflicts.count == 1 ? "" : "s") (above); nothing will be changed.\n"
             return out
         }
         if plan.steps.isEmpty {

@@ -742,6 +742,7 @@ public enum Fingerprint {
             for t in ns.firewall where t.isNetforms { feed("t"); t.digest(into: feed) }
             for (k, v) in ns.sysctls.sorted(by: { $0.key < $1.key }) { feed("s"); feed(k); feed(v) }
             for (k, v) in (ns.clusterStore ?? [:]).sorted(by: { $0.key < $1.key }) { feed("k"); feed(k); feed(v) }
+            if ns.clusterStoreUnreachable != nil { feed("u") }
         }
         func hex(_ v: UInt64) -> String {
             let s = String(v, radix: 16)

@@ -62,9 +62,9 @@ public final class PreparedChange {
     /// then releases the lock. A prepared change runs at most once.
     public func apply(failpoint: Failpoint? = nil,
                       progress: (_ done: Int, _ total: Int, _ step: Step) -> Void = { _, _, _ in }) throws -> Reconciler.Outcome {
-        precondition(lock != nil || planned.plan.steps.isEmpty, "a change prepared without the lock cannot be applied")
         defer { release() }
         guard planned.plan.conflicts.isEmpty else { throw Conflicts(count: planned.plan.conflicts.count) }
+        precondition(lock != nil || planned.plan.steps.isEmpty, "a change prepared without the lock cannot be applied")
         return try reconciler.apply(planned, failpoint: failpoint, progress: progress)
     }
 

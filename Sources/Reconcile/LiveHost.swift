@@ -68,8 +68,7 @@ public struct LiveHost {
         let observe = r.observe
         r.observe = { extra in
             var state = try observe(extra)
-            let entries = try store.list(prefix: "/netform/").entries
-            state[.host]?.clusterStore = Dictionary(entries.map { ($0.key, $0.text) }, uniquingKeysWith: { a, _ in a })
+            try Self.readStore(into: &state) { () throws(StoreError) in try store.list(prefix: "/netform/").entries }
             return state
         }
         r.driver = HostDriver(store: StoreBackend(store))
@@ -86,6 +85,21 @@ public struct LiveHost {
     public func registration(project: String) -> HostRegistration? {
         guard let store, let host = reconciler.cluster?.host else { return nil }
         return HostRegistration(store: store, project: project, host: host)
+    }
+
+    /// Puts the store's netform keys into the host namespace's `clusterStore`. A store
+    /// that does not answer (`StoreError.Kind.unavailable`) is recorded as
+    /// `clusterStoreUnreachable`, never as an empty store, and the plan keeps what
+    /// depends on it; a store that refuses (credentials, permissions) is an error.
+    public static func readStore(into state: inout HostState, _ list: () throws(StoreError) -> [StoreEntry]) throws(StoreError) {
+        do {
+            let entries = try list()
+            state[.host]?.clusterStore = Dictionary(entries.map { ($0.key, $0.text) }, uniquingKeysWith: { a, _ in a })
+            state[.host]?.clusterStoreUnreachable = nil
+        } catch where error.kind == .unavailable {
+            state[.host]?.clusterStore = nil
+            state[.host]?.clusterStoreUnreachable = error.message
+        }
     }
 
     /// The store the settings name.

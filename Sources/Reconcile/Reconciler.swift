@@ -52,7 +52,8 @@ public struct Reconciler {
 
     /// The view of the cluster store compile needs, from what was observed.
     func clusterView(_ observed: HostState) -> ClusterView? {
-        cluster.map { ClusterView(host: $0.host, advertise: $0.advertise, entries: observed[.host]?.clusterStore ?? [:], leaseTTL: $0.leaseTTL) }
+        cluster.map { ClusterView(host: $0.host, advertise: $0.advertise, entries: observed[.host]?.clusterStore ?? [:], leaseTTL: $0.leaseTTL,
+                                  unreachable: observed[.host]?.clusterStoreUnreachable) }
     }
 
     public init(observe: @escaping (_ extra: [NamespaceRef]) throws -> HostState, driver: any OperationDriver, localHost: String?) {
@@ -71,6 +72,9 @@ public struct Reconciler {
         public var unenforced: [String] = []
         /// What the firewall cannot express of the spec.
         public var notes: [String] = []
+        /// Why the cluster store could not be read, when it could not: the plan then
+        /// changes nothing that depends on it (see `Compiler.addClusterUnread`).
+        public var storeUnreachable: String?
     }
 
     /// Observes the host, compiles the spec against it and plans.
@@ -83,10 +87,14 @@ public struct Reconciler {
             t = now
         }
         let (compiled, observed) = try observeAndCompile(spec, lap: lap)
-        let plan = withFileConflicts(Planner.plan(compiled.desired, observed: observed))
+        var plan = withFileConflicts(Planner.plan(compiled.desired, observed: observed))
+        for (container, why) in compiled.blockedByStore.sorted(by: { $0.key < $1.key }) {
+            plan.conflicts.append(Conflict(Resource(.container, container), why))
+        }
         lap("plan")
         return PlannedChange(plan: plan, desired: compiled.desired, endpoints: compiled.endpoints, unenforced: compiled.unenforced,
-                             notes: compiled.notes + HostAdvice.warnings(desired: compiled.desired, observed: observed))
+                             notes: compiled.notes + HostAdvice.warnings(desired: compiled.desired, observed: observed),
+                             storeUnreachable: observed[.host]?.clusterStoreUnreachable)
     }
 
     /// Reads the host (adopted namespaces included) and compiles the spec against it:
@@ -171,9 +179,16 @@ public struct Reconciler {
         var host = HostState()
         host[.host] = NamespaceState(ref: .host)
         for ref in present { host[ref] = NamespaceState(ref: ref) }
-        if cluster != nil { host[.host]!.clusterStore = [:] }
-        let desired = DesiredState(project: project, state: host, adoptedNamespaces: present, storeHost: cluster?.host)
-        return PlannedChange(plan: Planner.plan(desired, observed: observed), desired: desired, endpoints: [])
+        let unreachable = observed[.host]?.clusterStoreUnreachable
+        if cluster != nil, unreachable == nil { host[.host]!.clusterStore = [:] }
+        let desired = DesiredState(project: project, state: host, adoptedNamespaces: present, storeHost: unreachable == nil ? cluster?.host : nil)
+        var notes: [String] = []
+        if let unreachable, let me = cluster?.host {
+            notes.append("the cluster store could not be read (\(unreachable)): this host's records there (host \(me), its claims and "
+                + "endpoints) stay until its lease expires, when the other hosts collect them")
+        }
+        return PlannedChange(plan: Planner.plan(desired, observed: observed), desired: desired, endpoints: [], notes: notes,
+                             storeUnreachable: unreachable)
     }
 
     /// Why a saved plan cannot be applied any more.

@@ -39,10 +39,16 @@ final class ClusterHost: OperationDriver {
 
     func awaitGone(_ links: [String]) throws(ExecuteError) {}
 
+    /// When set, the store does not answer (connection refused): the host reads it
+    /// through `LiveHost.readStore`, as the live observer does.
+    var outage: String?
+
     func observed() throws -> HostState {
         var s = asObserved(kernel.state)
-        s[.host]?.clusterStore = Dictionary(try store.store.list(prefix: "/netform/").entries.map { ($0.key, $0.text) },
-                                            uniquingKeysWith: { a, _ in a })
+        try LiveHost.readStore(into: &s) { () throws(StoreError) in
+            if let outage { throw StoreError(.unavailable, outage) }
+            return try store.store.list(prefix: "/netform/").entries
+        }
         return s
     }
 
@@ -263,6 +269,63 @@ containers:
         #expect(try store.list(prefix: "/netform/swarm/claims/").entries.count == 3)
         #expect(try r1.apply(try r1.plan(try spec(overlaySpec))).succeeded)
         #expect(h1.kernel.state[.host]!.fdb.count == 2, "node1 learns node2's endpoints again")
+    }
+
+    @Test func anUnreachableStoreChangesNothingThatDependsOnItAndRefusesWhatNeedsAClaim() throws {
+        let bridged = overlaySpec.replacingOccurrences(of: "networks:\n", with: "networks:\n  local: {subnets: [{subnet: 10.8.0.0/24}]}\n")
+        let (store, h1, _, r1, _) = try Self.twoHostsApplied(node2TTL: 30)
+        let keys = try store.list(prefix: "/").entries
+        let fdb = h1.kernel.state[.host]!.fdb, neighbours = h1.kernel.state[.named("swarm.web1")]!.neighbours
+        #expect(fdb.count == 2 && neighbours.count == 2)
+        h1.outage = "192.168.50.254:2379: connection refused"
+
+        // plan works, says what it could not check, and deletes nothing it would
+        // have learned from the store (the other hosts' FDB and neighbour entries).
+        let quiet = try r1.plan(try spec(bridged))
+        #expect(quiet.storeUnreachable == "192.168.50.254:2379: connection refused")
+        #expect(quiet.notes.contains { $0.contains("cluster store could not be read (192.168.50.254:2379: connection refused)") }, "\(quiet.notes)")
+        #expect(quiet.plan.conflicts.isEmpty)
+        #expect(!quiet.plan.steps.contains { $0.operation.backend == .store }, "no store step while it cannot be read")
+        #expect(!quiet.plan.steps.contains {
+            if case .deleteFDBEntry = $0.operation { true } else if case .deleteNeighbour = $0.operation { true } else { false }
+        }, "\(quiet.plan.steps.map(\.operation))")
+        // The new local bridge needs no claim: it is built, the overlay is untouched.
+        #expect(quiet.plan.steps.contains { $0.resource == Resource(.network, "local") })
+        #expect(try r1.apply(quiet).succeeded)
+        #expect(h1.kernel.state[.host]!.fdb == fdb && h1.kernel.state[.named("swarm.web1")]!.neighbours == neighbours)
+        #expect(try r1.plan(try spec(bridged)).plan.isEmpty, "converged as far as it can see")
+
+        // web1's interface deleted by hand: its address needs a claim, so the plan
+        // names the container and the store's error, and apply refuses.
+        let veth = try #require(h1.kernel.state[.host]!.links.first { $0.alias == "netform:swarm/ep/web1/front" }?.name)
+        try h1.kernel.perform(.deleteLink(namespace: .host, name: veth))
+        let blocked = try r1.plan(try spec(bridged))
+        #expect(blocked.plan.conflicts.map(\.resource) == [Resource(.container, "web1")])
+        #expect(blocked.plan.conflicts.first?.message.contains("could not be read: 192.168.50.254:2379: connection refused") == true,
+                "\(blocked.plan.conflicts)")
+        #expect(throws: PreparedChange.Conflicts.self) { try r1.prepare(.spec(try spec(bridged)), lock: .none).apply() }
+        #expect(h1.kernel.state[.host]!.link(named: veth) == nil)
+        // A saved plan made during the outage is stale once the store answers.
+        let saved = try r1.plan(try spec(overlaySpec))
+        h1.outage = nil
+        #expect(throws: Reconciler.StalePlan.self) { try r1.checkFresh(saved) }
+        #expect(try store.list(prefix: "/").entries == keys, "the store was never written during the outage")
+
+        // The store is back: web1 is rebuilt with its address and everything converges.
+        let back = try r1.plan(try spec(bridged))
+        #expect(back.storeUnreachable == nil && back.plan.conflicts.isEmpty)
+        #expect(try r1.apply(back).succeeded)
+        #expect(try r1.plan(try spec(bridged)).plan.isEmpty)
+        #expect(h1.kernel.state[.host]!.fdb == fdb)
+
+        // destroy during an outage removes the kernel's objects and leaves the store's
+        // records to the lease, saying so.
+        h1.outage = "timeout"
+        let destroy = try r1.destroyPlan(project: "swarm")
+        #expect(!destroy.plan.steps.contains { $0.operation.backend == .store })
+        #expect(destroy.notes.contains { $0.contains("stay until its lease expires") }, "\(destroy.notes)")
+        #expect(try r1.apply(destroy).succeeded)
+        #expect(h1.kernel.state.namespaces.keys.allSatisfy { $0 == .host } && h1.kernel.state[.host]!.fdb.isEmpty)
     }
 
     @Test func aWipedStoreIsRebuiltFromTheKernelsAndNothingIsRenumbered() throws {

@@ -468,7 +468,7 @@ containers:
         foreign[.host]!.links.append(LinkState(name: "docker0", kind: .bridge))
         let text = PlanRenderer(color: false).render(try planFor(seedSpec, foreign).1)
         #expect(text.hasPrefix("error: network.bridge: link docker0 in namespace host exists and is not netform's\n"))
-        #expect(text.contains("Plan refused: 1 conflict with objects netform does not own; nothing will be changed."))
+        #expect(text.contains("Plan refused: 1 conflict (above); nothing will be changed."))
     }
 }
 
