@@ -62,10 +62,10 @@ public final class ReconcileAgent: Service, Sendable {
         self.configuration = configuration
         self.logger = logger
         self.metrics = metrics
-        let loaded = SpecLoader.load(path: configuration.specPath)
+        let loaded = LiveHost.loadSpec(path: configuration.specPath)
         guard let spec = loaded.spec else { throw AgentStartError(message: loaded.rendered().joined(separator: "\n") + "\n\(configuration.specPath): invalid spec") }
         let live: LiveHost
-        do { live = try LiveHost(configuration.host) } catch { throw AgentStartError(message: error.description) }
+        do { live = try LiveHost(configuration.host.over(spec.cluster)) } catch { throw AgentStartError(message: error.description) }
         host = HostWork(live: live, spec: spec, lockTimeout: configuration.lockTimeout)
         (inputs, input) = AsyncStream.makeStream(of: Input.self)
     }
@@ -197,13 +197,20 @@ public final class ReconcileAgent: Service, Sendable {
     }
 
     func reloadSpec() {
-        let loaded = SpecLoader.load(path: configuration.specPath)
+        let loaded = LiveHost.loadSpec(path: configuration.specPath)
         guard let spec = loaded.spec else {
             for block in loaded.rendered() { logger.error("\(block)") }
             logger.error("the spec no longer validates; keeping the last good one", metadata: ["spec": .string(configuration.specPath)])
             return
         }
-        if host.replaceSpec(spec) { logger.info("spec reloaded", metadata: ["spec": .string(configuration.specPath)]) }
+        let before = host.cluster
+        if host.replaceSpec(spec) {
+            logger.info("spec reloaded", metadata: ["spec": .string(configuration.specPath)])
+            // The store is wired once, at start: a changed section waits for a restart.
+            if spec.cluster != before {
+                logger.warning("the spec's cluster section changed; restart the agent to use it (the store it started with stays)")
+            }
+        }
     }
 
     // MARK: Event sources
@@ -342,6 +349,8 @@ final class HostWork: @unchecked Sendable {
     }
 
     var store: (any ClusterStore)? { live.store }
+    /// The spec's `cluster:` section now.
+    var cluster: ClusterSpec? { lock.withLock { spec.cluster } }
     var project: String { lock.withLock { spec.project } }
     /// The TTL this host's registration is held for (`kv.ttl`).
     var leaseTTL: Int { live.reconciler.cluster?.leaseTTL ?? StoreLayout.defaultLeaseTTL }

@@ -20,10 +20,16 @@ public struct ClusterSettings: Sendable, Equatable {
     public var advertise: String
     public var options: [String: String]
 
-    /// Why the options cannot be used, naming the option.
+    /// Why the options cannot be used: which option (`--cluster-store`,
+    /// `--cluster-advertise`, `--cluster-store-opt`, or a key such as `kv.ttl`) and why.
     public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
-        public var message: String
-        public var description: String { message }
+        public var option: String
+        public var reason: String
+        public init(_ option: String, _ reason: String) {
+            self.option = option
+            self.reason = reason
+        }
+        public var description: String { "\(option): \(reason)" }
     }
 
     public static let knownOptions: Set<String> = ["kv.cacertfile", "kv.certfile", "kv.keyfile", "kv.username", "kv.password", "kv.timeout", "kv.ttl"]
@@ -37,7 +43,7 @@ public struct ClusterSettings: Sendable, Equatable {
     public init(store: String, advertise: String?, options: [String]) throws(Problem) {
         if store.hasPrefix("file:") {
             let path = String(store.dropFirst(5))
-            guard path.hasPrefix("/") else { throw Problem(message: "--cluster-store \(store): file: takes an absolute path (file:/var/lib/netform/store.json)") }
+            guard path.hasPrefix("/") else { throw Problem("--cluster-store", "'\(store)': file: takes an absolute path (file:/var/lib/netform/store.json)") }
             location = .file(path)
         } else if store.hasPrefix("etcd://") || store.hasPrefix("etcds://") {
             let tls = store.hasPrefix("etcds://")
@@ -45,27 +51,27 @@ public struct ClusterSettings: Sendable, Equatable {
             let endpoints = rest.split(separator: ",").map { String($0).trimmingSlash() }
             // One parser for etcd URLs (hosts, [IPv6], default port): EtcdConfiguration's.
             do { _ = try EtcdConfiguration(clusterStore: store, options: []) } catch {
-                throw Problem(message: "\(error)")
+                throw Problem(error.option, error.reason)
             }
             location = .etcd(endpoints: endpoints, tls: tls)
         } else {
-            throw Problem(message: "--cluster-store \(store): unknown provider; use etcd://HOST:PORT, etcds://HOST:PORT or file:/PATH")
+            throw Problem("--cluster-store", "'\(store)': unknown provider; use etcd://HOST:PORT, etcds://HOST:PORT or file:/PATH")
         }
         guard let advertise, !advertise.isEmpty else {
-            throw Problem(message: "--cluster-store needs --cluster-advertise IP|IFACE: the underlay address other hosts send VXLAN to")
+            throw Problem("--cluster-advertise", "a cluster store needs the underlay address (IP|IFACE) other hosts send VXLAN to")
         }
         self.advertise = advertise
         var opts: [String: String] = [:]
         for o in options {
-            guard let eq = o.firstIndex(of: "=") else { throw Problem(message: "--cluster-store-opt \(o): give KEY=VALUE") }
+            guard let eq = o.firstIndex(of: "=") else { throw Problem("--cluster-store-opt", "'\(o)': give KEY=VALUE") }
             let key = String(o[..<eq])
             guard Self.knownOptions.contains(key) else {
-                throw Problem(message: "--cluster-store-opt \(o): unknown option '\(key)'; known: \(Self.knownOptions.sorted().joined(separator: ", "))")
+                throw Problem(key.isEmpty ? "--cluster-store-opt" : key, "unknown option; known: \(Self.knownOptions.sorted().joined(separator: ", "))")
             }
             opts[key] = String(o[o.index(after: eq)...])
         }
         if let ttl = opts["kv.ttl"], Int(ttl).map({ !(5...31_536_000).contains($0) }) ?? true {
-            throw Problem(message: "--cluster-store-opt kv.ttl=\(ttl): give the registration's lease TTL in whole seconds, 5 to 31536000")
+            throw Problem("kv.ttl", "'\(ttl)': give the registration's lease TTL in whole seconds, 5 to 31536000")
         }
         self.options = opts
     }

@@ -5,6 +5,7 @@ import Foundation
 import Model
 import Netlink
 import Observe
+import Spec
 
 /// The reconcile cycle wired to this machine: the live observer (every named
 /// namespace, plus the cluster store's keys when there is a store), the kernel
@@ -33,6 +34,52 @@ public struct LiveHost {
             self.clusterAdvertise = clusterAdvertise
             self.clusterStoreOptions = clusterStoreOptions
         }
+
+        /// These options over a spec's `cluster:` section: each setting given here
+        /// wins (`--cluster-store`, `--cluster-advertise`), and store options merge key
+        /// by key, a `--cluster-store-opt` over the spec's value of the same key.
+        public func over(_ cluster: ClusterSpec?) -> Options {
+            guard let cluster else { return self }
+            var out = self
+            out.clusterStore = clusterStore ?? cluster.store
+            out.clusterAdvertise = clusterAdvertise ?? cluster.advertise
+            let given = Set(clusterStoreOptions.map { String($0.prefix { $0 != "=" }) })
+            out.clusterStoreOptions = cluster.options.sorted { $0.key < $1.key }.filter { !given.contains($0.key) }
+                .map { "\($0.key)=\($0.value)" } + clusterStoreOptions
+            return out
+        }
+    }
+
+    /// Reads a spec as every front end must: `SpecLoader` with the `cluster:` section
+    /// checked by the cluster module (`clusterSectionCheck`).
+    public static func loadSpec(path: String) -> LoadedSpec {
+        SpecLoader.load(path: path, clusterCheck: clusterSectionCheck)
+    }
+
+    /// What a spec's `cluster:` section means, checked as strictly as the command
+    /// line's options (the same parsers); each problem names the key it is about.
+    /// `advertise` may be left to `--cluster-advertise`.
+    public static let clusterSectionCheck: ClusterSectionCheck = { cluster in
+        let options = cluster.options.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        func problem(_ option: String, _ reason: String) -> ClusterSpec.Problem {
+            switch option {
+            case "--cluster-store": .init(path: "store", message: "cluster store: \(reason)")
+            case "--cluster-advertise": .init(path: "advertise", message: "cluster advertise: \(reason)")
+            case let key where cluster.options[key] != nil: .init(path: "options.\(key)", message: "cluster option \(key): \(reason)")
+            default: .init(path: "options", message: "cluster options: \(option): \(reason)")
+            }
+        }
+        do {
+            let settings = try ClusterSettings(store: cluster.store, advertise: cluster.advertise ?? "(given per host)", options: options)
+            _ = try EtcdConfiguration(settings)
+        } catch let e as ClusterSettings.Problem {
+            return [problem(e.option, e.reason)]
+        } catch let e as EtcdConfigurationError {
+            return [problem(e.option, e.reason)]
+        } catch {
+            return [.init(path: "store", message: "cluster: \(error)")]
+        }
+        return []
     }
 
     /// Why the host could not be wired (a bad store option, an unknown interface).

@@ -75,6 +75,8 @@ public struct Reconciler {
         /// Why the cluster store could not be read, when it could not: the plan then
         /// changes nothing that depends on it (see `Compiler.addClusterUnread`).
         public var storeUnreachable: String?
+        /// The spec's `cluster:` section, so `apply PLANFILE` reaches the same store.
+        public var cluster: ClusterSpec?
     }
 
     /// Observes the host, compiles the spec against it and plans.
@@ -94,7 +96,7 @@ public struct Reconciler {
         lap("plan")
         return PlannedChange(plan: plan, desired: compiled.desired, endpoints: compiled.endpoints, unenforced: compiled.unenforced,
                              notes: compiled.notes + HostAdvice.warnings(desired: compiled.desired, observed: observed),
-                             storeUnreachable: observed[.host]?.clusterStoreUnreachable)
+                             storeUnreachable: observed[.host]?.clusterStoreUnreachable, cluster: spec.cluster)
     }
 
     /// Reads the host (adopted namespaces included) and compiles the spec against it:

@@ -15,14 +15,18 @@ public struct Spec: Sendable, Equatable {
     public var containers: [ContainerSpec]
     /// Isolation rules, first match wins.
     public var rules: [RuleSpec]
+    /// The cluster store every host applying this spec shares (`cluster:`); the
+    /// command line's `--cluster-*` options override it setting by setting.
+    public var cluster: ClusterSpec?
 
     public init(version: Int = 1, project: String, networks: [NetworkSpec] = [],
-                containers: [ContainerSpec] = [], rules: [RuleSpec] = []) {
+                containers: [ContainerSpec] = [], rules: [RuleSpec] = [], cluster: ClusterSpec? = nil) {
         self.version = version
         self.project = project
         self.networks = networks
         self.containers = containers
         self.rules = rules
+        self.cluster = cluster
     }
 
     public func network(named name: String) -> NetworkSpec? { networks.first { $0.name == name } }
@@ -258,3 +262,40 @@ public struct PortRange: Sendable, Equatable, CustomStringConvertible {
 public enum RuleProtocol: String, Sendable, Equatable, CaseIterable {
     case tcp, udp, sctp, icmp, icmpv6
 }
+
+/// The spec's `cluster:` section: the same settings as `--cluster-store`,
+/// `--cluster-advertise` and `--cluster-store-opt`, written once for every host that
+/// applies the spec (so `advertise` is best an interface name common to them all).
+///
+/// Why it exists: a GitOps repository holds one spec for a fleet; without it every
+/// host's unit file or CI job repeats the store's URL and TLS files. The values are
+/// kept as written: what they mean (URL syntax, option values) is checked by the
+/// cluster module through `SpecLoader.load(path:clusterCheck:)`, at their position.
+public struct ClusterSpec: Sendable, Equatable, Codable {
+    /// `etcd://HOST:PORT[,…]`, `etcds://…` or `file:/PATH`.
+    public var store: String
+    /// An address or an interface name; nil: give `--cluster-advertise` per host.
+    public var advertise: String?
+    /// Store options by key (`kv.cacertfile`, `kv.timeout`, `kv.ttl`, …).
+    public var options: [String: String]
+
+    public init(store: String, advertise: String? = nil, options: [String: String] = [:]) {
+        self.store = store
+        self.advertise = advertise
+        self.options = options
+    }
+
+    /// A problem the cluster module found in the section: where (`store`,
+    /// `advertise`, `options`, or `options.KEY`) and why.
+    public struct Problem: Sendable, Equatable {
+        public var path: String
+        public var message: String
+        public init(path: String, message: String) {
+            self.path = path
+            self.message = message
+        }
+    }
+}
+
+/// Checks what a `cluster:` section means (see `ClusterSpec`).
+public typealias ClusterSectionCheck = @Sendable (ClusterSpec) -> [ClusterSpec.Problem]

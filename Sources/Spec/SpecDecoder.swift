@@ -35,7 +35,8 @@ struct SpecDecoder {
         self.defaultProject = defaultProject
     }
 
-    static let topKeys = ["version", "project", "networks", "containers", "rules"]
+    static let topKeys = ["version", "project", "networks", "containers", "rules", "cluster"]
+    static let clusterKeys = ["store", "advertise", "options"]
     static let networkKeys = ["driver", "bridge", "subnets", "icc", "masquerade", "internal", "mtu",
                               "host_binding_ipv4", "vni", "parent", "mode", "labels"]
     static let subnetKeys = ["subnet", "gateway", "ip_range", "aux_addresses"]
@@ -109,7 +110,49 @@ struct SpecDecoder {
                 sink.error(r.mark, "'rules' must be a list, got \(r.kindName)")
             }
         }
+        if let c = top.value("cluster") { spec.cluster = decodeCluster(c) }
         return spec
+    }
+
+    // MARK: cluster
+
+    /// `cluster: {store, advertise, options}`: shape only; the cluster module checks
+    /// what the strings mean (`SpecLoader.load(path:clusterCheck:)`).
+    mutating func decodeCluster(_ node: Node) -> ClusterSpec? {
+        marks["cluster"] = node.mark
+        guard let r = MappingReader(node, what: "'cluster'", allowed: Self.clusterKeys, sink: &sink) else { return nil }
+        guard let (store, storeMark) = r.string("store", sink: &sink) else {
+            if r.present("store") == nil {
+                sink.error(node.mark, "'cluster' needs 'store' (etcd://HOST:PORT[,HOST:PORT…], etcds://… or file:/PATH)")
+            }
+            return nil
+        }
+        marks["cluster.store"] = storeMark
+        var cluster = ClusterSpec(store: store)
+        if let (advertise, m) = r.string("advertise", sink: &sink) {
+            marks["cluster.advertise"] = m
+            if advertise.isEmpty { sink.error(m, "'advertise' in 'cluster' is empty; give an address or an interface name, or leave it out") }
+            cluster.advertise = advertise
+        }
+        if let options = r.present("options") {
+            marks["cluster.options"] = options.mark
+            guard let pairs = options.mapping else {
+                sink.error(options.mark, "'options' in 'cluster' must be a mapping of option names (kv.timeout, …) to values, got \(options.kindName)")
+                return nil
+            }
+            for p in pairs {
+                let key = p.key.scalar ?? ""
+                marks["cluster.options.\(key)"] = p.value.mark
+                // Numbers are written as numbers (kv.ttl: 600) and read as their text.
+                switch p.value.resolved {
+                case .string(let text)?: cluster.options[key] = text
+                case .int, .float: cluster.options[key] = p.value.scalar ?? ""
+                default:
+                    sink.error(p.value.mark, "the value of '\(key)' in 'cluster.options' must be a string or a number, got \(p.value.kindName)")
+                }
+            }
+        }
+        return cluster
     }
 
     // MARK: networks

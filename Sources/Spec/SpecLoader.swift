@@ -20,17 +20,20 @@ public struct LoadedSpec: Sendable {
 /// all accept and refuse exactly the same files.
 public enum SpecLoader {
     /// Reads and checks the file at `path`. The default project is the file's stem.
-    public static func load(path: String) -> LoadedSpec {
+    /// `clusterCheck` checks what a `cluster:` section means (the cluster module's
+    /// parser: `Reconcile.LiveHost.clusterSectionCheck`); its problems are errors at
+    /// the value they are about.
+    public static func load(path: String, clusterCheck: ClusterSectionCheck? = nil) -> LoadedSpec {
         guard let bytes = readFile(path) else {
             let mark = Mark(file: path, line: 1, column: 1)
             return LoadedSpec(spec: nil, diagnostics: [Diagnostic(.error, mark, "cannot read file: \(lastErrorText())")],
                               source: SourceText(path: path, text: ""))
         }
-        return load(bytes: bytes, file: path)
+        return load(bytes: bytes, file: path, clusterCheck: clusterCheck)
     }
 
     /// Checks spec text already in memory; `file` names it in diagnostics.
-    public static func load(bytes: [UInt8], file: String) -> LoadedSpec {
+    public static func load(bytes: [UInt8], file: String, clusterCheck: ClusterSectionCheck? = nil) -> LoadedSpec {
         let text = String(decoding: bytes, as: UTF8.self)
         let source = SourceText(path: file, text: text)
         let root: Node?
@@ -46,6 +49,9 @@ public enum SpecLoader {
             var validator = SpecValidator(spec: decoded, marks: decoder.marks, sink: diagnostics)
             validator.run()
             diagnostics = validator.sink
+            if let cluster = decoded.cluster, let clusterCheck {
+                for p in clusterCheck(cluster) { diagnostics.error(decoder.marks["cluster.\(p.path)"], p.message) }
+            }
         }
         let sorted = diagnostics.items.enumerated().sorted { a, b in
             (a.element.mark.line, a.element.mark.column, a.offset) < (b.element.mark.line, b.element.mark.column, b.offset)

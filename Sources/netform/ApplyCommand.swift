@@ -69,9 +69,6 @@ enum Apply {
     static func run(source: Source, yes: Bool, dryRun: Bool, lockTimeout: Double, host: HostOptions, verb: String,
                     probe: Bool = false) throws {
         try requireRoot(verb.lowercased())
-        let live = try CLIHost.connect(host)
-        var reconciler = live.reconciler
-        if ProcessInfo.processInfo.environment["NETFORM_PROFILE"] == "1" { reconciler.profile = Executor.Profile() }
         // Validate before taking the lock: bad input changes nothing.
         let request: ChangeRequest
         var spec: Spec?
@@ -94,6 +91,12 @@ enum Apply {
         case .destroyProject(let project):
             request = .destroy(project: project, spec: nil)
         }
+        // The store comes from the command line over the spec's `cluster:` section
+        // (a saved plan keeps the section of the spec it was made from).
+        let cluster: ClusterSpec? = if case .savedPlan(let saved) = request { saved.cluster } else { spec?.cluster }
+        let live = try CLIHost.connect(host, cluster: cluster)
+        var reconciler = live.reconciler
+        if ProcessInfo.processInfo.environment["NETFORM_PROFILE"] == "1" { reconciler.profile = Executor.Profile() }
 
         let prepared: PreparedChange
         do {

@@ -13,17 +13,18 @@ import Spec
 /// with its failures mapped to a message and exit 1, and specs loaded with their
 /// diagnostics printed.
 enum CLIHost {
-    /// The live host for the host options, or exit 1 saying which option is wrong.
-    static func connect(_ options: HostOptions) throws -> LiveHost {
-        do { return try LiveHost(options.live) } catch {
+    /// The live host for the host options over the spec's `cluster:` section (the
+    /// command line wins, setting by setting), or exit 1 saying which option is wrong.
+    static func connect(_ options: HostOptions, cluster: ClusterSpec? = nil) throws -> LiveHost {
+        do { return try LiveHost(options.live.over(cluster)) } catch {
             printErr("error: \(error)")
             throw ExitCode(1)
         }
     }
 
     /// The reconciler for the host options (see `connect`).
-    static func reconciler(_ options: HostOptions) throws -> Reconciler {
-        try connect(options).reconciler
+    static func reconciler(_ options: HostOptions, cluster: ClusterSpec? = nil) throws -> Reconciler {
+        try connect(options, cluster: cluster).reconciler
     }
 
     /// The store the settings name, or exit 1 saying which option is wrong.
@@ -36,7 +37,7 @@ enum CLIHost {
 
     /// Loads a spec or exits 1 after printing its diagnostics (nothing is changed).
     static func loadSpec(_ path: String) throws -> Spec {
-        let loaded = SpecLoader.load(path: path)
+        let loaded = LiveHost.loadSpec(path: path)
         for block in loaded.rendered() { printErr(block) }
         guard let spec = loaded.spec else {
             printErr("\(path): invalid spec; nothing was changed")

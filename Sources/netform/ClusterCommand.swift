@@ -3,6 +3,7 @@ import Cluster
 import Foundation
 import Model
 import Reconcile
+import Spec
 
 /// `netform cluster status`: what the cluster store holds — hosts, overlay networks
 /// with their endpoints per host, and address claims.
@@ -17,12 +18,14 @@ struct ClusterCommand: ParsableCommand {
 
         @Option(help: "Only this project.") var project: String?
         @Flag(help: "Print JSON.") var json = false
+        @Option(help: "Read the store's settings from this spec's `cluster:` section (the --cluster-* options win).") var spec: String?
         @OptionGroup var host: HostOptions
 
         func run() throws {
-            guard let url = host.clusterStore else { throw ValidationError("give --cluster-store (and --cluster-advertise) as for apply") }
+            let options = host.live.over(try spec.map { try CLIHost.loadSpec($0) }?.cluster)
+            guard let url = options.clusterStore else { throw ValidationError("give --cluster-store (or --spec with a cluster: section) as for apply") }
             let settings: ClusterSettings
-            do { settings = try ClusterSettings(store: url, advertise: host.clusterAdvertise ?? "-", options: host.clusterStoreOpt) } catch {
+            do { settings = try ClusterSettings(store: url, advertise: options.clusterAdvertise ?? "-", options: options.clusterStoreOptions) } catch {
                 printErr("error: \(error)")
                 throw ExitCode(1)
             }
@@ -73,10 +76,11 @@ extension CLIHost {
 extension CLIHost {
     /// The cluster store's netform keys (`/netform/…`, key → value) when
     /// `--cluster-store` is given, nil otherwise; exit 1 when the store cannot be read.
-    static func storeEntries(_ options: HostOptions) throws -> [String: String]? {
+    static func storeEntries(_ host: HostOptions, cluster: ClusterSpec? = nil) throws -> [String: String]? {
+        let options = host.live.over(cluster)
         guard let url = options.clusterStore else { return nil }
         let settings: ClusterSettings
-        do { settings = try ClusterSettings(store: url, advertise: options.clusterAdvertise ?? "-", options: options.clusterStoreOpt) } catch {
+        do { settings = try ClusterSettings(store: url, advertise: options.clusterAdvertise ?? "-", options: options.clusterStoreOptions) } catch {
             printErr("error: \(error)")
             throw ExitCode(1)
         }

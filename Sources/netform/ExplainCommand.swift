@@ -39,7 +39,7 @@ struct ExplainCommand: ParsableCommand {
     func run() throws {
         try requireRoot("explain")
         let spec = try CLIHost.loadSpec(self.spec)
-        let reconciler = try CLIHost.reconciler(host)
+        let reconciler = try CLIHost.reconciler(host, cluster: spec.cluster)
         let (compiled, observed) = try reconciler.observeAndCompile(spec)
         let explainer = Explainer(spec: spec, compiled: compiled, observed: observed)
         var answers: [ReachabilityAnswer]

@@ -42,7 +42,7 @@ struct InventoryOptions: ParsableArguments {
             printErr("netform network: \(error)")
             throw ExitCode(1)
         }
-        if let entries = try CLIHost.storeEntries(host) { state[.host]?.clusterStore = entries }
+        if let entries = try CLIHost.storeEntries(host, cluster: loaded?.cluster) { state[.host]?.clusterStore = entries }
         let records = NetworkInventory.records(of: state, spec: loaded, project: project,
                                                localHost: host.hostName ?? ProcessInfo.processInfo.hostName)
         return (records, loaded?.project)

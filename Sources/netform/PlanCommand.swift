@@ -25,7 +25,7 @@ struct PlanCommand: ParsableCommand {
     func run() throws {
         try requireRoot("plan")
         let spec = try CLIHost.loadSpec(self.spec)
-        var reconciler = try CLIHost.reconciler(host)
+        var reconciler = try CLIHost.reconciler(host, cluster: spec.cluster)
         if ProcessInfo.processInfo.environment["NETFORM_PROFILE"] == "1" { reconciler.profile = Executor.Profile() }
         let planned = try reconciler.plan(spec)
         for (name, time) in reconciler.profile?.phases ?? [] { printErr("profile: phase \(name): \(formatDuration(time))") }

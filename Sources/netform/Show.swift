@@ -45,7 +45,7 @@ struct Show: ParsableCommand {
         var selected = project
         var extra: [NamespaceRef] = []
         if let spec {
-            let loaded = SpecLoader.load(path: spec)
+            let loaded = LiveHost.loadSpec(path: spec)
             for block in loaded.rendered() { FileHandle.standardError.write(Data((block + "\n").utf8)) }
             guard let s = loaded.spec, !loaded.hasErrors else { throw ExitCode(1) }
             selected = s.project

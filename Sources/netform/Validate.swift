@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Reconcile
 import Spec
 
 /// `netform validate SPEC...`: checks spec files without root or kernel access.
@@ -19,7 +20,7 @@ struct Validate: ParsableCommand {
     var specs: [String]
 
     func run() throws {
-        let results = specs.map { SpecLoader.load(path: $0) }
+        let results = specs.map { LiveHost.loadSpec(path: $0) }
         switch format {
         case .text:
             for r in results {

@@ -239,4 +239,47 @@ struct ClusterLifetime {
         #expect(section(r.stdout, "store back") == "2\nweb3 did not take web2's address\nconverged\n",
                 "node2's endpoint and registration stay until its lease expires: \(r.stdout)\n\(r.stderr)")
     }
+
+    /// Examples/cluster.yaml: the store's settings from the spec's `cluster:` section
+    /// (advertise: eth0, kv.ttl: 3600), no --cluster-* option; then with the store
+    /// given on the command line (it wins), two hosts reach each other.
+    @Test func theClusterExampleTakesItsStoreFromTheSpec() throws {
+        let r = try sandboxed(clusterHosts(2) + """
+        as() { local h=$1; shift; onhost $h netform "$@" --host-name node$h; }
+        X=$PWD/Examples/cluster.yaml   # nsenter --mount starts in the holder's root
+        echo "== as written"
+        as 1 apply --yes $X | tail -1 | sed 's/ in .*//'
+        onhost 1 python3 -c '
+        import json,base64
+        d=json.load(open("/run/netform/fleet-store.json"))
+        e={x["key"]: base64.b64decode(x["value"]).decode() for x in d["entries"]}
+        print(sorted(k.split("/", 3)[3] for k in e)); print(e["/netform/fleet/hosts/node1"])'
+        as 1 cluster status --spec $X | grep -E "^  *node1" | sed 's/  */ /g; s/lease.*//; s/ *$//; s/^ //'
+        as 1 plan --detailed-exitcode $X >/dev/null && echo converged
+        as 1 destroy --yes $X | tail -1 | sed 's/ in .*//'
+        echo "== two hosts"
+        for h in 1 2 1; do as $h apply --yes --cluster-store file:$T/store.json $X >/dev/null; done
+        P=fleet ping_ok 1 api $(P=fleet addr 2 worker)
+        P=fleet ping_ok 2 worker $(P=fleet addr 1 api)
+        as 2 cluster status --spec $X --cluster-store file:$T/store.json --json | python3 -c '
+        import json,sys; print(sorted((h["name"], h["advertise"]) for h in json.load(sys.stdin)["projects"][0]["hosts"]))'
+        echo "== end"
+        """)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(section(r.stdout, "as written") == """
+            Apply complete: 4 added, 1 changed, 0 destroyed
+            ['claims/app/10.42.0.2', 'endpoints/app/api', 'hosts/node1', 'networks/app']
+            {"advertise":"192.168.77.1","ttl":3600}
+            node1 192.168.77.1
+            converged
+            Destroy complete: 0 added, 0 changed, 4 destroyed
+
+            """, "\(r.stdout)\n\(r.stderr)")
+        #expect(section(r.stdout, "two hosts") == """
+            api -> 10.42.0.3 ok
+            worker -> 10.42.0.2 ok
+            [('node1', '192.168.77.1'), ('node2', '192.168.77.2')]
+
+            """, "\(r.stdout)\n\(r.stderr)")
+    }
 }

@@ -72,7 +72,7 @@ func hostLink(_ text: String, alias: String) -> String {
     @Test func everyExampleHasAnApplyTest() throws {
         let dir = TestSupport.repoRoot.appendingPathComponent("Examples").path
         let files = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".yaml") }.sorted()
-        #expect(files == ["dual-stack.yaml", "macvlan.yaml", "multi-network.yaml", "overlay.yaml", "seed.yaml"])
+        #expect(files == ["cluster.yaml", "dual-stack.yaml", "macvlan.yaml", "multi-network.yaml", "overlay.yaml", "seed.yaml"])
     }
 }
 

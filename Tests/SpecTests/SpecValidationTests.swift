@@ -18,7 +18,7 @@ import Testing
 
     @Test func unknownTopLevelKeyListsAllowedWhenNoCloseMatch() {
         #expect(problems("version: 1\nzzzzzzzzzz: 1\n") == [
-            "2:1: error: unknown key 'zzzzzzzzzz' in the spec (allowed: version, project, networks, containers, rules)",
+            "2:1: error: unknown key 'zzzzzzzzzz' in the spec (allowed: version, project, networks, containers, rules, cluster)",
         ])
     }
 
@@ -294,5 +294,44 @@ import Testing
             """,
         ])
         #expect(r.spec == nil, "an invalid spec yields no Spec")
+    }
+}
+
+/// The `cluster:` section's shape (what its strings mean is the cluster module's:
+/// `ClusterSectionTests` in PlanTests).
+@Suite struct ClusterSection {
+    @Test func isDecodedAsWrittenWithNumbersAsText() throws {
+        let spec = try #require(load("""
+        version: 1
+        cluster:
+          store: etcds://10.0.0.1:2379,10.0.0.2
+          advertise: eth0
+          options: {kv.ttl: 600, kv.timeout: 2.5, kv.cacertfile: /etc/ca.pem}
+        """).spec)
+        #expect(spec.cluster == ClusterSpec(store: "etcds://10.0.0.1:2379,10.0.0.2", advertise: "eth0",
+                                            options: ["kv.ttl": "600", "kv.timeout": "2.5", "kv.cacertfile": "/etc/ca.pem"]))
+        #expect(try #require(load("version: 1\n").spec).cluster == nil)
+    }
+
+    @Test func shapeMistakesAreErrorsAtTheirPosition() {
+        #expect(problems("version: 1\ncluster: {advertise: eth0}\n") == [
+            "2:10: error: 'cluster' needs 'store' (etcd://HOST:PORT[,HOST:PORT…], etcds://… or file:/PATH)",
+        ])
+        #expect(problems("version: 1\ncluster: {store: file:/s.json, advertize: eth0}\n") == [
+            "2:32: error: unknown key 'advertize' in 'cluster'; did you mean 'advertise'?",
+        ])
+        #expect(problems("version: 1\ncluster: {store: file:/s.json, options: [kv.ttl=5]}\n") == [
+            "2:41: error: 'options' in 'cluster' must be a mapping of option names (kv.timeout, …) to values, got a list",
+        ])
+        #expect(problems("version: 1\ncluster: {store: file:/s.json, options: {kv.ttl: true}}\n") == [
+            "2:50: error: the value of 'kv.ttl' in 'cluster.options' must be a string or a number, got true/false",
+        ])
+        #expect(problems("version: 1\ncluster: {store: 2379}\n") == [
+            "2:18: error: 'store' in 'cluster' must be a string, got a number",
+        ])
+        #expect(problems("version: 1\ncluster: {store: file:/s.json, advertise: ''}\n") == [
+            "2:43: error: 'advertise' in 'cluster' is empty; give an address or an interface name, or leave it out",
+        ])
+        #expect(problems("version: 1\ncluster: etcd://h:2379\n") == ["2:10: error: 'cluster' must be a mapping, got a string"])
     }
 }
