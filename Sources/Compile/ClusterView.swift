@@ -43,6 +43,20 @@ public struct ClusterView: Sendable, Equatable {
         return out.mapValues { $0.sorted { $0.container < $1.container } }
     }
 
+    /// The endpoints other hosts published of containers this spec places elsewhere,
+    /// as the firewall's selectors need them (container, network, addresses): a rule
+    /// naming `web1` on node2 matches web1's address on node1.
+    func ruleEndpoints(spec: Spec, localHost: String?) -> [Endpoint] {
+        guard !spec.rules.isEmpty else { return [] }
+        return remoteEndpoints(project: spec.project).values.joined().compactMap { r -> Endpoint? in
+            guard let c = spec.container(named: r.container), c.host != nil, c.host != localHost,
+                  c.attachments.contains(where: { $0.network == r.network }) else { return nil }
+            return Endpoint(container: r.container, network: r.network, namespace: .host, interface: "",
+                            ipv4: r.ipv4.map { AddressState(link: "", address: $0, prefixLength: 32) },
+                            ipv6: r.ipv6.map { AddressState(link: "", address: $0, prefixLength: 128) }, mac: r.mac)
+        }.sorted { ($0.container, $0.network) < ($1.container, $1.network) }
+    }
+
     /// Addresses other hosts claimed, by network — also those of a host whose lease
     /// expired: they are freed by the delete of the claim, never in the same plan.
     func claimedElsewhere(project: String) -> [String: Set<IPAddress>] {
@@ -141,6 +155,16 @@ extension Compiler {
                         + "(\(unclaimed.map(\.description).joined(separator: ", "))), claimed in the cluster store, which could not be read: \(why)"
                 }
             }
+        }
+        // Rules naming containers of other hosts match addresses only the store knows:
+        // the table stays as the kernel has it until the store answers.
+        let elsewhere = spec.containers.contains { $0.host != nil && $0.host != view.host }
+        let name = FirewallTable.name(project: project)
+        if !spec.rules.isEmpty, elsewhere, let live = seen?.firewall.first(where: { $0.family == "inet" && $0.name == name }) {
+            if host.firewall != [live] {
+                compiled.notes.append("the firewall table \(name) is kept as it is: its rules name containers on other hosts, whose addresses are in the cluster store")
+            }
+            host.firewall = [live]
         }
         host.clusterStore = nil
         compiled.desired.state[.host] = host

@@ -172,7 +172,7 @@ public enum Compiler {
         for net in spec.networks where loopback.contains(net.name) {
             host.sysctls[HostSysctl.routeLocalnet(net.device)] = "1"
         }
-        let firewall = FirewallCompiler.compile(spec, endpoints: endpoints)
+        let firewall = FirewallCompiler.compile(spec, endpoints: endpoints, remote: cluster?.ruleEndpoints(spec: spec, localHost: localHost) ?? [])
         if let table = firewall.table { host.firewall = [table] }
         desired[.host] = host
         var compiled = CompiledSpec(desired: DesiredState(project: project, state: desired, createdNamespaces: created, adoptedNamespaces: adopted),

@@ -34,8 +34,12 @@ public struct CompiledFirewall: Sendable, Equatable {
 
 /// Spec + compiled endpoints → the project's nftables table. Pure: no kernel access.
 public enum FirewallCompiler {
-    public static func compile(_ spec: Spec, endpoints: [Endpoint]) -> CompiledFirewall {
-        var c = Builder(spec: spec, endpoints: endpoints)
+    /// - Parameter remote: the endpoints of containers on other hosts (from the
+    ///   cluster store): the rules' selectors match their addresses too, so a rule
+    ///   naming a container of another host holds where its traffic arrives. Only
+    ///   selectors use them; nothing else of the table is about other hosts.
+    public static func compile(_ spec: Spec, endpoints: [Endpoint], remote: [Endpoint] = []) -> CompiledFirewall {
+        var c = Builder(spec: spec, endpoints: endpoints, remote: remote)
         return c.build()
     }
 }
@@ -123,10 +127,10 @@ private struct Builder {
     /// Networks with a bridge on this host (bridge and overlay drivers), spec order.
     var bridged: [NetworkSpec] { spec.networks.filter { $0.driver != .macvlan } }
 
-    init(spec: Spec, endpoints: [Endpoint]) {
+    init(spec: Spec, endpoints: [Endpoint], remote: [Endpoint]) {
         self.spec = spec
         self.endpoints = endpoints
-        selectors = spec.rules.isEmpty ? SelectorIndex() : SelectorIndex(spec: spec, endpoints: endpoints)
+        selectors = spec.rules.isEmpty ? SelectorIndex() : SelectorIndex(spec: spec, endpoints: endpoints + remote)
         let publishing = spec.containers.filter { !$0.ports.isEmpty }
         if publishing.isEmpty {
             loopbackNetworks = []

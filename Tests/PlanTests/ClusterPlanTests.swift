@@ -328,6 +328,37 @@ containers:
         #expect(h1.kernel.state.namespaces.keys.allSatisfy { $0 == .host } && h1.kernel.state[.host]!.fdb.isEmpty)
     }
 
+    @Test func rulesNamingAnotherHostsContainerMatchItsPublishedAddressAndSurviveAnOutage() throws {
+        let ruled = overlaySpec + """
+
+        rules:
+          - allow: {from: web2, to: web1, ports: [8080/tcp]}
+          - deny: {to: web1}
+        """
+        let store = MemoryStore()
+        let h1 = ClusterHost(store), h2 = ClusterHost(store)
+        let r1 = h1.reconciler("node1", advertise: "192.168.50.1"), r2 = h2.reconciler("node2", advertise: "192.168.50.2")
+        #expect(try r1.apply(try r1.plan(try spec(ruled))).succeeded)
+        func table(_ h: ClusterHost) -> String {
+            h.kernel.state[.host]!.firewall.first { $0.name == "netform_swarm" }.map { "\($0)" } ?? "(none)"
+        }
+        let before = table(h1)
+        #expect(try r2.apply(try r2.plan(try spec(ruled))).succeeded)
+        let web2 = try #require(h2.kernel.state[.named("swarm.web2")]?.addresses.first?.address)
+        #expect(!before.contains("\(web2)"), "node1 does not know web2's address before node2 published it")
+        // node1 learns web2's endpoint: the allow rule now matches web2's address.
+        let learned = try r1.plan(try spec(ruled))
+        #expect(learned.plan.steps.contains { if case .replaceFirewallTable = $0.operation { true } else { false } })
+        #expect(!learned.notes.contains { $0.contains("match no address") }, "\(learned.notes)")
+        #expect(try r1.apply(learned).succeeded)
+        #expect(table(h1).contains("\(web2)"), "\(table(h1))")
+        // The store goes away: the table (which only the store could fill) stays.
+        h1.outage = "connection refused"
+        let quiet = try r1.plan(try spec(ruled))
+        #expect(quiet.plan.isEmpty, "\(quiet.plan.steps.map(\.operation))")
+        #expect(table(h1).contains("\(web2)"))
+    }
+
     @Test func aWipedStoreIsRebuiltFromTheKernelsAndNothingIsRenumbered() throws {
         let store = MemoryStore()
         let h1 = ClusterHost(store), h2 = ClusterHost(store)
