@@ -1,5 +1,6 @@
 // Fuzz target for the netlink decoders: the typed ones of `Netlink` (`Link`,
-// `InterfaceAddress`, `Route`, `Neighbour`, attribute lists, message framing) and
+// `InterfaceAddress`, `Route`, `Neighbour`, attribute lists, message framing, and the
+// agent's notifications, `NetlinkEvent.decode` with its kernel-maintained filter) and
 // Observe's lean records with their mapping to `NamespaceState`.
 //
 // An input is read as a receive buffer (netlink messages back to back); when it does
@@ -41,6 +42,12 @@ func typed(_ type: UInt16, _ payload: [UInt8]) {
     case 24: _ = try? Route(payload: payload)
     case 28: _ = try? Neighbour(payload: payload)
     default: _ = try? AttributeList(parsing: payload[...])
+    }
+    // The same payload as a notification (new and deleted), as a subscription reads it.
+    for t in [type, type + 1] {
+        if let event = NetlinkEvent.decode(NetlinkMessage(type: t, flags: NetlinkFlags(rawValue: 0), sequence: 0, portID: 0, payload: payload)) {
+            _ = event.isKernelMaintained
+        }
     }
 }
 
