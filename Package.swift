@@ -58,7 +58,7 @@ let package = Package(
         // `netform agent`: the reconcile cycle triggered by netlink events, /run/netns and
         // spec-file changes, SIGHUP and store watches; logs, metrics, graceful shutdown (I/O).
         .target(name: "Agent", dependencies: [
-            "Reconcile", "Spec", "Model", "Netlink", "Cluster", "Plan", "Execute",
+            "Reconcile", "Spec", "Model", "Netlink", "CNetlink", "Cluster", "Plan", "Execute",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -4,6 +4,7 @@
 #include <errno.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
@@ -41,4 +42,12 @@ int cnl_is_nsfs(const char *path) {
     struct statfs fs;
     if (statfs(path, &fs) != 0) return -errno;
     return fs.f_type == 0x6e736673 ? 1 : 0;
+}
+
+int cnl_heap_limit_arenas(int n) {
+    return mallopt(M_ARENA_MAX, n);
+}
+
+int cnl_heap_trim(void) {
+    return malloc_trim(0);
 }

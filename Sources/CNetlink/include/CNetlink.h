@@ -43,4 +43,11 @@ int cnl_umount_detach(const char *target);
 /// 1 when `path` is a namespace file (nsfs), 0 when it is something else, -errno on error.
 int cnl_is_nsfs(const char *path);
 
+// glibc heap settings for a long-lived process (malloc.h is not in Swift's Glibc).
+
+/// mallopt(M_ARENA_MAX, n): at most n heap arenas; 1 on success, 0 on failure.
+int cnl_heap_limit_arenas(int n);
+/// malloc_trim(0): gives freed heap memory back to the kernel; 1 when some was.
+int cnl_heap_trim(void);
+
 #endif
