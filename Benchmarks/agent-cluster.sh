@@ -63,6 +63,7 @@ agents() {
 
 spec 0
 agents
+t0=$(now)
 for b in 1 2 3; do
   for a in 1 2 3; do [ $a = $b ] || [ "$(reach $b 10.3.0.1$a)" != miss ] || { echo "probes never met" >&2; tail $T/agent*.log >&2; exit 1; }; done
 done
