@@ -25,7 +25,13 @@ public final class ApplyLock {
         public var path: String
         public var waited: Duration
         public var description: String {
-            "another netform apply holds \(path)\(holderPID.map { " (PID \($0))" } ?? " (holder unknown)"); gave up after \(waited)"
+            "another netform apply holds \(path)\(holderPID.map { " (PID \($0))" } ?? " (holder unknown)"); gave up after \(Self.seconds(waited))"
+        }
+
+        /// `1.0 s`, `0.5 s`: a wait as a person reads it (not `1.0040745 seconds`).
+        static func seconds(_ d: Duration) -> String {
+            let s = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+            return String(format: "%.1f s", s)
         }
     }
 

@@ -23,7 +23,7 @@ public final class StoreBackend: @unchecked Sendable {
             switch op {
             case .claimStoreKey(let key, let value):
                 guard try store.create(key, Array(value.utf8), lease: nil) else {
-                    throw StoreError(.invalid, "\(key) is held by another host (claimed meanwhile); plan again")
+                    throw StoreError(.invalid, "\(key) was created meanwhile, by another host; plan again (the next plan compares the definitions)")
                 }
             case .putStoreKey(let key, let value):
                 if let registration = registration(key) {

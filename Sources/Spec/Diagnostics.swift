@@ -65,14 +65,32 @@ public struct SourceText: Sendable {
     ///       |     ^
     /// ```
     /// Tabs before the caret are reproduced so the caret lines up in a terminal.
+    /// An empty line (a missing or empty file) shows no source line; a long one (a
+    /// plan file given as a spec, minified JSON) shows the 100 characters around the
+    /// column; control characters (binary input) show as U+FFFD, never raw.
     public func render(_ d: Diagnostic) -> String {
         var out = d.description
-        guard let text = line(d.mark.line) else { return out }
+        guard let full = line(d.mark.line), !full.isEmpty else { return out }
+        let window = 100
+        let column = max(0, d.mark.column - 1)
+        var start = full.startIndex
+        var lead = ""
+        if full.count > window, column > window / 2 {
+            start = full.index(full.startIndex, offsetBy: min(column - window / 2, full.count - window))
+            lead = "…"
+        }
+        var shown = full[start...].prefix(window)
+        let tail = shown.endIndex < full.endIndex ? "…" : ""
+        let before = full.distance(from: start, to: full.index(full.startIndex, offsetBy: min(column, full.count)))
+        shown = Substring(shown.map { c -> Character in
+            guard let a = c.asciiValue else { return c }
+            return a == 0x09 || (a >= 0x20 && a != 0x7f) ? c : "\u{FFFD}"
+        })
         let number = String(d.mark.line)
         let gutter = String(repeating: " ", count: number.count)
-        out += "\n \(number) | \(text)"
-        let prefix = text.prefix(max(0, d.mark.column - 1)).map { $0 == "\t" ? "\t" : " " }.joined()
-        out += "\n \(gutter) | \(prefix)^"
+        out += "\n \(number) | \(lead)\(shown)\(tail)"
+        let prefix = shown.prefix(before).map { $0 == "\t" ? "\t" : " " }.joined()
+        out += "\n \(gutter) | \(String(repeating: " ", count: lead.count))\(prefix)^"
         return out
     }
 }

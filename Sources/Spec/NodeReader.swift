@@ -57,7 +57,12 @@ struct MappingReader {
     func bool(_ key: String, sink: inout DiagnosticSink) -> Bool? {
         guard let v = present(key) else { return nil }
         guard case .bool(let b)? = v.resolved else {
-            sink.error(v.mark, "'\(key)' in \(what) must be true or false, got \(v.kindName)")
+            var message = "'\(key)' in \(what) must be true or false, got \(v.kindName)"
+            // YAML 1.1's booleans are strings in YAML 1.2, which netform reads.
+            if let text = stringValue(v), let meant = ["yes": true, "no": false, "on": true, "off": false, "y": true, "n": false][text.lowercased()] {
+                message += " ('\(text)' is a string in YAML 1.2; write \(meant))"
+            }
+            sink.error(v.mark, message)
             return nil
         }
         return b

@@ -29,6 +29,9 @@ struct SpecDecoder {
     var sink = DiagnosticSink()
     var marks: SpecMarks
     let defaultProject: String
+    /// Every subnet written anywhere in the spec (read before the networks are
+    /// decoded), so a hint proposes a subnet that does not overlap one of them.
+    var writtenSubnets: [IPNetwork] = []
 
     init(root: Mark, defaultProject: String) {
         marks = SpecMarks(root: root)
@@ -89,6 +92,13 @@ struct SpecDecoder {
             }
         }
         var spec = Spec(project: project)
+        for net in top.present("networks")?.mapping ?? [] {
+            for item in net.value.mapping?.first(where: { $0.key.scalar == "subnets" })?.value.sequence ?? [] {
+                if let text = item.mapping?.first(where: { $0.key.scalar == "subnet" })?.value.scalar, let n = IPNetwork(text) {
+                    writtenSubnets.append(n)
+                }
+            }
+        }
         if let n = top.present("networks") {
             if let pairs = n.mapping {
                 for p in pairs { if let net = decodeNetwork(p, project: project) { spec.networks.append(net) } }
@@ -112,6 +122,13 @@ struct SpecDecoder {
         }
         if let c = top.value("cluster") { spec.cluster = decodeCluster(c) }
         return spec
+    }
+
+    /// The first of Docker's user-network pools (172.18-31.0.0/16, then
+    /// 192.168.N.0/24) that overlaps no subnet of the spec.
+    var freeSubnetHint: String {
+        let candidates = (18...31).map { "172.\($0).0.0/16" } + (0...255).map { "192.168.\($0).0/24" }
+        return candidates.first { c in IPNetwork(c).map { n in !writtenSubnets.contains { $0.overlaps(n) } } ?? false } ?? "10.99.0.0/24"
     }
 
     // MARK: cluster
@@ -203,7 +220,7 @@ struct SpecDecoder {
                 sink.error(s.mark, "'subnets' in network '\(name)' must be a list, got \(s.kindName)")
             }
         } else if driver != .macvlan {
-            sink.error(pair.key.mark, "network '\(name)' has no 'subnets'; add for example `subnets: [{subnet: 172.18.0.0/16}]`")
+            sink.error(pair.key.mark, "network '\(name)' has no 'subnets'; add for example `subnets: [{subnet: \(freeSubnetHint)}]`")
         }
 
         let internalNet = r.bool("internal", sink: &sink) ?? false

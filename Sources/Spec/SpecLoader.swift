@@ -60,6 +60,7 @@ public enum SpecLoader {
     }
 
     static func fileStem(_ path: String) -> String {
+        if path == "<stdin>" { return "stdin" }
         let base = path.split(separator: "/").last.map(String.init) ?? path
         for ext in [".yaml", ".yml", ".json"] where base.hasSuffix(ext) {
             return String(base.dropLast(ext.count))

@@ -331,6 +331,11 @@ struct TreeBuilder {
         default:
             let at = mark(p.problem_mark)
             var message = problem
+            // libyaml says "found character that cannot start any token" for a tab: say why.
+            let offset = Int(p.problem_mark.index)
+            if offset >= 0, offset < input.count, input[offset] == 0x09 {
+                return YAMLError(mark: at, message: "a tab character: YAML does not allow tabs for indentation or before a value; use spaces")
+            }
             if let context = cString(p.context) {
                 message += " " + context
                 let started = mark(p.context_mark)

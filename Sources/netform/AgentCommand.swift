@@ -20,6 +20,12 @@ struct AgentCommand: ParsableCommand {
         kept. SIGTERM or SIGINT: the reconcile in flight finishes (or rolls back), then \
         the agent exits 0.
         Exit status with --once: 0 when the host matches the spec afterwards, 1 otherwise.
+
+        Examples:
+          sudo netform agent lab.yaml --metrics 127.0.0.1:9109
+          sudo netform agent --once lab.yaml                 (one reconcile, for cron)
+          sudo netform agent overlay.yaml --cluster-store etcds://10.0.0.1:2379 --cluster-advertise eth0 \\
+               --cluster-store-opt kv.cacertfile=/etc/netform/ca.pem --log-format json
         """)
 
     @Argument(help: "The spec file.") var spec: String

@@ -19,6 +19,15 @@ struct ApplyCommand: ParsableCommand {
         step fails, the steps already done are undone, newest first.
         Only one apply runs at a time on a host (lock under /run/netform).
         NETFORM_FAILPOINT=step:N makes step N fail (for testing rollback); skip:N makes step N report success without running (for testing verification).
+        Exit status: 0 applied (or nothing to do), 1 on an invalid spec, a conflict, a stale plan, \
+        a busy lock, or a failed apply (the host is rolled back and the message says so).
+
+        Examples:
+          sudo netform apply lab.yaml                       (shows the plan, asks)
+          sudo netform apply --yes lab.yaml                 (CI)
+          sudo netform apply lab.plan                       (a plan saved with plan --out)
+          sudo netform apply --dry-run lab.yaml             (the iproute2/nft commands; changes nothing)
+          sudo netform apply --yes --probe lab.yaml         (then test every pair with real traffic)
         """)
 
     @Argument(help: "A spec file, or a plan saved with `netform plan --out`.") var file: String
@@ -39,7 +48,15 @@ struct ApplyCommand: ParsableCommand {
 struct DestroyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "destroy",
-        abstract: "Remove every object a project owns on this host, and nothing else.")
+        abstract: "Remove every object a project owns on this host, and nothing else.",
+        discussion: """
+        Exit status: 0 removed (or nothing to remove), 1 on error (rolled back).
+
+        Examples:
+          sudo netform destroy lab.yaml
+          sudo netform destroy --project lab --yes
+          sudo netform destroy --dry-run lab.yaml
+        """)
 
     @Argument(help: "The spec whose project to destroy.") var spec: String?
     @Option(help: "The project to destroy (instead of a spec).") var project: String?
@@ -120,7 +137,14 @@ enum Apply {
         }
         let planned = prepared.planned
         warnUnenforced(planned.unenforced, notes: planned.notes)
-        print(PlanRenderer(color: useColor()).render(planned.plan), terminator: "")
+        var rendered = PlanRenderer(color: useColor()).render(planned.plan)
+        if verb == "Destroy", planned.plan.steps.isEmpty, planned.plan.conflicts.isEmpty {
+            // Not "the host matches the spec": there may be no spec, and nothing was found.
+            let p = planned.plan.project
+            rendered = rendered.replacingOccurrences(of: "No changes. The host matches the spec (project '\(p)').",
+                                                     with: "Nothing to destroy: project '\(p)' has no objects on this host.")
+        }
+        print(rendered, terminator: "")
         if !planned.plan.conflicts.isEmpty { throw ExitCode(1) }
         if planned.plan.steps.isEmpty {
             if verb == "Apply" && !dryRun { CLIHost.renewRegistration(live, project: planned.plan.project) }

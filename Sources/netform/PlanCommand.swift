@@ -14,6 +14,13 @@ struct PlanCommand: ParsableCommand {
         against it and prints the ordered steps. Nothing is changed.
         Exit status: 0 (and 2 with --detailed-exitcode when there are changes), 1 on \
         error or conflict.
+
+        Examples:
+          sudo netform plan lab.yaml
+          sudo netform plan --detailed-exitcode lab.yaml     (CI: 2 means drift)
+          sudo netform plan --out lab.plan lab.yaml          (then: netform apply lab.plan)
+          sudo netform plan --json lab.yaml | jq '.steps | length'
+          sudo netform plan --host-name node1 --cluster-store etcd://10.0.0.1:2379 --cluster-advertise eth0 overlay.yaml
         """)
 
     @Argument(help: "The spec file.") var spec: String

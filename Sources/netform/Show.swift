@@ -3,6 +3,7 @@ import Foundation
 import Model
 import Netlink
 import Observe
+import Plan
 import Reconcile
 import Spec
 
@@ -16,6 +17,7 @@ struct Show: ParsableCommand {
             netform show SPEC            the objects of SPEC's project (adopted namespaces included)
             netform show --project NAME  the objects marked netform:NAME/... and their proto-78 routes
             netform show --all           everything visible, owned or not, with an owner per namespace and link
+            netform show PLANFILE        a plan saved with `plan --out`, as plan prints it (--json: its JSON); reads no kernel state
 
             Reads every namespace under /run/netns (needs root for setns). Exit status: 0 on success,
             1 when the spec is invalid or the kernel state cannot be read.
@@ -41,6 +43,22 @@ struct Show: ParsableCommand {
     }
 
     func run() throws {
+        // A saved plan (Terraform's `show PLANFILE`): printed, nothing read from the host.
+        if let spec {
+            let saved: Reconciler.PlannedChange?
+            do { saved = try PlanFile.read(path: spec) } catch {
+                printErr("error: \(error)")
+                throw ExitCode(1)
+            }
+            if let saved {
+                if json {
+                    print(String(decoding: try PlanJSON.encoder(pretty: true).encode(saved.plan), as: UTF8.self))
+                } else {
+                    print(PlanRenderer(color: useColor()).render(saved.plan), terminator: "")
+                }
+                return
+            }
+        }
         try requireRoot("show")
         var selected = project
         var extra: [NamespaceRef] = []

@@ -7,7 +7,15 @@ import Spec
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check spec files and print every problem with its file:line:col.",
-        discussion: "Exit status: 0 when every file is valid (warnings allowed), 1 when any file has an error.")
+        discussion: """
+        Needs no root and reads no kernel state. `-` reads the spec from standard input.
+        Exit status: 0 when every file is valid (warnings allowed), 1 when any file has an error.
+
+        Examples:
+          netform validate Examples/*.yaml
+          netform validate --format json lab.yaml            (CI annotations)
+          generate-spec | netform validate -
+        """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
         case text, json
@@ -20,7 +28,11 @@ struct Validate: ParsableCommand {
     var specs: [String]
 
     func run() throws {
-        let results = specs.map { LiveHost.loadSpec(path: $0) }
+        let results = specs.map { path in
+            path == "-" ? SpecLoader.load(bytes: Array(FileHandle.standardInput.readDataToEndOfFile()), file: "<stdin>",
+                                          clusterCheck: LiveHost.clusterSectionCheck)
+                        : LiveHost.loadSpec(path: path)
+        }
         switch format {
         case .text:
             for r in results {

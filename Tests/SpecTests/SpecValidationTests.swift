@@ -335,3 +335,18 @@ import Testing
         #expect(problems("version: 1\ncluster: etcd://h:2379\n") == ["2:10: error: 'cluster' must be a mapping, got a string"])
     }
 }
+
+/// Hints that say what was meant.
+@Suite struct Hints {
+    @Test func yaml11BooleansSayWhatToWrite() {
+        #expect(problems("version: 1\nnetworks: {a: {masquerade: no, subnets: [{subnet: 10.1.0.0/24}]}}\n") == [
+            "2:28: error: 'masquerade' in network 'a' must be true or false, got a string ('no' is a string in YAML 1.2; write false)",
+        ])
+    }
+
+    @Test func theMissingSubnetHintProposesAFreeOne() {
+        #expect(problems("version: 1\nnetworks:\n  b: {subnets: [{subnet: 172.18.0.0/16}, {subnet: 172.19.0.0/24}]}\n  a: {mtu: 1500}\n") == [
+            "4:3: error: network 'a' has no 'subnets'; add for example `subnets: [{subnet: 172.20.0.0/16}]`",
+        ])
+    }
+}
