@@ -3,6 +3,7 @@ import Execute
 import Foundation
 import Plan
 import Reconcile
+import Spec
 
 /// `netform plan SPEC`: what apply would change, without changing anything.
 struct PlanCommand: ParsableCommand {
@@ -31,14 +32,26 @@ struct PlanCommand: ParsableCommand {
 
     func run() throws {
         try requireRoot("plan")
-        let spec = try CLIHost.loadSpec(self.spec)
+        let spec: Spec
+        if json {
+            // Machine-readable all the way: an invalid spec is a JSON document too.
+            let loaded = LiveHost.loadSpec(path: self.spec)
+            guard let valid = loaded.spec else {
+                print(String(decoding: try PlanJSON.encoder(pretty: true).encode(ValidationReport(files: [.init(loaded)])), as: UTF8.self))
+                throw ExitCode(1)
+            }
+            spec = valid
+        } else {
+            spec = try CLIHost.loadSpec(self.spec)
+        }
         var reconciler = try CLIHost.reconciler(host, cluster: spec.cluster)
         if ProcessInfo.processInfo.environment["NETFORM_PROFILE"] == "1" { reconciler.profile = Executor.Profile() }
         let planned = try reconciler.plan(spec)
         for (name, time) in reconciler.profile?.phases ?? [] { printErr("profile: phase \(name): \(formatDuration(time))") }
         warnUnenforced(planned.unenforced, notes: planned.notes)
         if json {
-            print(String(decoding: try PlanJSON.encoder(pretty: true).encode(planned.plan), as: UTF8.self))
+            let document = PlanDocument(plan: planned.plan, warnings: planned.notes + planned.unenforced)
+            print(String(decoding: try PlanJSON.encoder(pretty: true).encode(document), as: UTF8.self))
         } else {
             print(PlanRenderer(color: useColor()).render(planned.plan), terminator: "")
         }
@@ -53,5 +66,21 @@ struct PlanCommand: ParsableCommand {
         }
         if !planned.plan.conflicts.isEmpty { throw ExitCode(1) }
         if detailedExitcode && !planned.plan.steps.isEmpty { throw ExitCode(2) }
+    }
+}
+
+/// `plan --json`: the plan's own keys and `warnings` (what stderr says too: notes of
+/// the firewall, advice about the host, an unreadable cluster store), so a CI job
+/// reading only stdout sees them.
+struct PlanDocument: Encodable {
+    var plan: Plan
+    var warnings: [String]
+
+    enum Keys: String, CodingKey { case warnings }
+
+    func encode(to encoder: any Encoder) throws {
+        try plan.encode(to: encoder)
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(warnings, forKey: .warnings)
     }
 }

@@ -68,6 +68,17 @@ struct ValidationReport: Encodable {
         var project: String?
         var diagnostics: [Entry]
 
+        /// `project` is written as null for an invalid file (as the README shows), not left out.
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: Keys.self)
+            try c.encode(file, forKey: .file)
+            try c.encode(valid, forKey: .valid)
+            try c.encode(project, forKey: .project)
+            try c.encode(diagnostics, forKey: .diagnostics)
+        }
+
+        enum Keys: String, CodingKey { case file, valid, project, diagnostics }
+
         init(_ r: LoadedSpec) {
             file = r.source.path
             valid = !r.hasErrors

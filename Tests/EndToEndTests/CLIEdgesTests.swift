@@ -30,6 +30,11 @@ import TestSupport
         #expect(bad.status == 64 && bad.stderr.contains("tcsh"), "a usage error exits 64: \(bad.stderr)")
     }
 
+    @Test func validateJSONSaysProjectNullForAnInvalidFile() throws {
+        let r = try TestSupport.sh("printf 'version: 2\\n' | '\(TestSupport.netformBinary.path)' validate --format json -")
+        #expect(r.status == 1 && r.stdout.contains("\"project\" : null"), "\(r.stdout)")
+    }
+
     @Test func validateReadsStandardInput() throws {
         let ok = try TestSupport.sh("printf 'version: 1\\nnetworks: {a: {subnets: [{subnet: 10.1.0.0/24}]}}\\n' | '\(TestSupport.netformBinary.path)' validate -")
         #expect(ok.status == 0 && ok.stdout == "<stdin>: valid (project 'stdin')\n", "\(ok.stdout)\(ok.stderr)")
@@ -63,12 +68,20 @@ struct CLIEdgesOnAHost {
         grep -v "^Saved the plan to" /tmp/plan.txt | cmp - /tmp/show.txt && echo "same as plan printed"
         netform show --json /tmp/seed.plan | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["project"], len(d["steps"]) > 0)'
         ip netns list | wc -l
+        echo "== plan json"
+        echo "version: 2" > /tmp/v2.yaml
+        rc=0; netform plan --json /tmp/v2.yaml > /tmp/v2.json 2>/tmp/v2.err || rc=$?
+        python3 -c 'import json,sys; f=json.load(open("/tmp/v2.json"))["files"][0]; print(f["valid"], f["project"], f["diagnostics"][0]["line"], f["diagnostics"][0]["column"])'
+        echo "exit $rc, stderr $(wc -c < /tmp/v2.err) bytes"
+        netform plan --json Examples/multi-network.yaml 2>/dev/null | python3 -c 'import json,sys; print(any("not forwarded" in w for w in json.load(sys.stdin)["warnings"]))'
         echo "== destroy nothing"
         netform destroy --yes --project nope
         echo "== end"
         """)
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         #expect(section(r.stdout, "show") == "same as plan printed\nseed True\n0\n", "\(r.stdout)\n\(r.stderr)")
+        #expect(section(r.stdout, "plan json") == "False None 1 10\nexit 1, stderr 0 bytes\nTrue\n",
+                "an invalid spec is a JSON document on stdout; warnings are in the plan's JSON: \(r.stdout)")
         #expect(section(r.stdout, "destroy nothing") == "Nothing to destroy: project 'nope' has no objects on this host.\n", "\(r.stdout)")
     }
 }
