@@ -75,9 +75,14 @@ public struct NetworkRecord: Sendable, Equatable {
         public var ipv6Address: String
     }
 
-    /// The `docker network inspect` object, keys in Docker's order: Name, Id, Scope,
-    /// Driver, EnableIPv6, IPAM, Internal, Attachable, Containers, Options, Labels
-    /// (`Created` is left out: the kernel does not record it).
+    /// The default bridge (Docker's `bridge`): its `IPAM.Options` is null, a
+    /// user-defined network's `{}`, as in Docker 20.10.
+    public var isDefaultBridge: Bool { options["com.docker.network.bridge.default_bridge"] == "true" }
+
+    /// The `docker network inspect` object, keys in Docker 20.10's order: Name, Id,
+    /// Scope, Driver, EnableIPv6, IPAM, Internal, Attachable, Ingress, ConfigFrom,
+    /// ConfigOnly, Containers, Options, Labels (`Created` is left out: the kernel does
+    /// not record when a bridge was made, and netform keeps no state beside it).
     public var document: OrderedJSON {
         typealias M = OrderedJSON.Member
         let config: [OrderedJSON] = ipam.map { c in
@@ -102,9 +107,13 @@ public struct NetworkRecord: Sendable, Equatable {
             M("Scope", .string(scope)),
             M("Driver", .string(driver)),
             M("EnableIPv6", .bool(enableIPv6)),
-            M("IPAM", .object([M("Driver", .string("default")), M("Options", .null), M("Config", .array(config))])),
+            M("IPAM", .object([M("Driver", .string("default")), M("Options", isDefaultBridge || isBuiltIn ? .null : .object([])),
+                               M("Config", .array(config))])),
             M("Internal", .bool(isInternal)),
             M("Attachable", .bool(false)),
+            M("Ingress", .bool(false)),
+            M("ConfigFrom", .object([M("Network", .string(""))])),
+            M("ConfigOnly", .bool(false)),
             M("Containers", .object(ctrs)),
             M("Options", .sortedObject(options)),
             M("Labels", .sortedObject(labels)),
@@ -232,6 +241,43 @@ public enum NetworkInventory {
             out += "\n"
         }
         return out
+    }
+
+    /// Why a `network ls --filter` cannot be used.
+    public struct FilterError: Error, Sendable, Equatable, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// `docker network ls --filter KEY=VALUE`: `name` (a substring of the name),
+    /// `id` (a prefix of the id), `driver`, `scope`, `type` (`builtin` or `custom`),
+    /// `label` (`KEY` or `KEY=VALUE`). Values of one key are alternatives; keys must
+    /// all match — Docker's rules.
+    public static func filter(_ records: [NetworkRecord], _ filters: [String]) throws(FilterError) -> [NetworkRecord] {
+        var wanted: [String: [String]] = [:]
+        let known = ["name", "id", "driver", "scope", "type", "label"]
+        for f in filters {
+            guard let eq = f.firstIndex(of: "="), case let key = String(f[..<eq]).lowercased(), known.contains(key) else {
+                throw FilterError(description: "invalid filter '\(f)': give KEY=VALUE with KEY one of \(known.joined(separator: ", "))")
+            }
+            let value = String(f[f.index(after: eq)...])
+            if key == "type", !["builtin", "custom"].contains(value) {
+                throw FilterError(description: "invalid filter 'type=\(value)': type is builtin or custom")
+            }
+            wanted[key, default: []].append(value)
+        }
+        func matches(_ r: NetworkRecord, _ key: String, _ value: String) -> Bool {
+            switch key {
+            case "name": value.isEmpty || r.name.contains(value)
+            case "id": r.id.hasPrefix(value.lowercased())
+            case "driver": r.driver == value
+            case "scope": r.scope == value
+            case "type": (value == "builtin") == r.isBuiltIn
+            default:
+                if let eq = value.firstIndex(of: "=") { r.labels[String(value[..<eq])] == String(value[value.index(after: eq)...]) }
+                else { r.labels[value] != nil }
+            }
+        }
+        return records.filter { r in wanted.allSatisfy { key, values in values.contains { matches(r, key, $0) } } }
     }
 
     /// Namespaces a spec adopts by path or pid, which `Observer.observe(extra:)` does

@@ -76,11 +76,18 @@ struct NetworkList: ParsableCommand {
     @Flag(help: "Do not truncate the network ids.")
     var noTrunc = false
 
+    @Option(name: .shortAndLong, help: "Only networks that match: name=TEXT, id=PREFIX, driver=D, scope=S, type=builtin|custom, label=KEY[=VALUE] (Docker's filters; repeat to combine).")
+    var filter: [String] = []
+
     @OptionGroup var options: InventoryOptions
 
     func run() throws {
         try requireRoot("network")
-        let records = try options.records().records
+        let records: [NetworkRecord]
+        do { records = try NetworkInventory.filter(try options.records().records, filter) } catch let error as NetworkInventory.FilterError {
+            printErr("error: \(error)")
+            throw ExitCode(1)
+        }
         if quiet {
             for r in records { print(noTrunc ? r.id : r.shortID) }
             return

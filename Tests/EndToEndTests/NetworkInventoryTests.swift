@@ -121,7 +121,8 @@ struct NetworkInventoryEndToEnd {
 
         // Docker's key order, in the text itself.
         let text = s["inspect"] ?? ""
-        let keys = ["Name", "Id", "Scope", "Driver", "EnableIPv6", "IPAM", "Internal", "Attachable", "Containers", "Options", "Labels"]
+        let keys = ["Name", "Id", "Scope", "Driver", "EnableIPv6", "IPAM", "Internal", "Attachable", "Ingress", "ConfigFrom", "ConfigOnly",
+                    "Containers", "Options", "Labels"]
         let positions = keys.map { text.range(of: "\n        \"\($0)\": ")?.lowerBound }
         #expect(positions.allSatisfy { $0 != nil }, "\(text)")
         #expect(positions.compactMap { $0 } == positions.compactMap { $0 }.sorted(), "keys out of Docker's order:\n\(text)")

@@ -142,6 +142,11 @@ struct NetworkInventoryTests {
                 },
                 "Internal": false,
                 "Attachable": false,
+                "Ingress": false,
+                "ConfigFrom": {
+                    "Network": ""
+                },
+                "ConfigOnly": false,
                 "Containers": {
         \(c1 < c2 ? entry1 + ",\n" + entry2 : entry2 + ",\n" + entry1)
                 },
@@ -158,6 +163,25 @@ struct NetworkInventoryTests {
         ]
         """
         #expect(OrderedJSON.array([bridge.document]).pretty() == expected)
+    }
+
+    @Test("ls --filter: Docker's keys; values of one key are alternatives, keys all match")
+    func filters() throws {
+        let records = NetworkInventory.records(of: InventoryScene.seed.state)
+        func names(_ f: [String]) throws -> [String] { try NetworkInventory.filter(records, f).map(\.name) }
+        #expect(try names([]) == ["aislada", "bridge", "host", "none"])
+        #expect(try names(["name=isla"]) == ["aislada"])
+        #expect(try names(["name=bridge", "name=none"]) == ["bridge", "none"])
+        #expect(try names(["driver=bridge"]) == ["aislada", "bridge"])
+        #expect(try names(["driver=bridge", "name=br"]) == ["bridge"])
+        #expect(try names(["type=builtin"]) == ["host", "none"])
+        #expect(try names(["type=custom"]) == ["aislada", "bridge"])
+        let bridgeID = try record(records, "bridge").id
+        #expect(try names(["id=\(bridgeID.prefix(6))"]) == ["bridge"])
+        #expect(try names(["label=nope"]).isEmpty)
+        #expect(throws: NetworkInventory.FilterError.self) { try names(["colour=red"]) }
+        #expect(throws: NetworkInventory.FilterError.self) { try names(["type=other"]) }
+        #expect(try NetworkInventory.filter(records, []).map(\.name).count == 4)
     }
 
     @Test("ls lists the project's networks, host and none, sorted by name; foreign bridges are left out")
