@@ -107,7 +107,7 @@ struct NetworkInspect: ParsableCommand {
             NETWORK is a name, PROJECT/NAME, an id or a unique id prefix; a name several \
             projects use resolves to the --spec project's network, else it is ambiguous. \
             Keys in Docker's order: Name, Id, Scope, Driver, EnableIPv6, IPAM, Internal, \
-            Attachable, Containers, Options, Labels. Subnets, gateways, containers (MAC and \
+            Attachable, Ingress, ConfigFrom, ConfigOnly, Containers, Options, Labels. Subnets, gateways, containers (MAC and \
             addresses from the container's interface), the bridge name, MTU and enable_icc \
             (from the ports' isolated flag) are read from the kernel.
             Exit status: 0; 1 when a network is unknown or ambiguous (the others are still \
