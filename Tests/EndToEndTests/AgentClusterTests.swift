@@ -38,9 +38,15 @@ struct AgentAcrossHosts {
         }
         trap cleanup EXIT
         onhost() { local h=$1; shift; nsenter -t "$(cat $T/holder$h)" --mount --net=/run/netns/host$h "$@"; }
+        # The store's settings come from the spec's cluster: section (advertise: eth0
+        # resolves to each host's own underlay address); no --cluster-* option.
         cat > $T/ov.yaml <<'EOF'
         version: 1
         project: swarm
+        cluster:
+          store: etcd://192.168.78.254:23790
+          advertise: eth0
+          options: {kv.ttl: 5}
         networks:
           front: {driver: overlay, vni: 4100, mtu: 1450, subnets: [{subnet: 10.3.0.0/24}]}
         containers:
@@ -53,7 +59,7 @@ struct AgentAcrossHosts {
         agent() {
           local h=$1
           nsenter -t "$(cat $T/holder$h)" --mount --net=/run/netns/host$h netform agent $T/ov.yaml --resync 0 --metrics 127.0.0.1:9109 --host-name node$h \\
-            --cluster-store etcd://192.168.78.254:23790 --cluster-advertise 192.168.78.$h --cluster-store-opt kv.ttl=5 >>$T/agent$h.log 2>&1 &
+            >>$T/agent$h.log 2>&1 &
           echo $! > $T/agent$h.pid
         }
         hoststate() { onhost $1 python3 $PWD/Tests/Support/netstate.py; }
