@@ -71,6 +71,9 @@ public struct ClusterView: Sendable, Equatable {
 }
 
 extension Compiler {
+    /// The MAC of a VXLAN flood entry (`bridge fdb append 00:00:00:00:00:00 dev vx dst VTEP`).
+    static let floodMAC = MACAddress("00:00:00:00:00:00")!
+
     /// Adds what an overlay needs across hosts to a compiled spec: the VXLAN devices'
     /// local address, static FDB entries (remote MAC → remote VTEP) and neighbour
     /// entries in each local container for every remote endpoint (no flooding, no
@@ -97,6 +100,12 @@ extension Compiler {
             }
             for r in remote[net.name] ?? [] {
                 host.fdb.append(FDBEntryState(link: vxlan, mac: r.mac, destination: r.vtep))
+            }
+            // Flood entries (all-zero MAC) towards every other VTEP with an endpoint on
+            // the network: broadcast and unknown unicast (DHCP, a MAC not published yet)
+            // reach the other hosts by head-end replication, as Docker's overlay does.
+            for vtep in Set((remote[net.name] ?? []).map(\.vtep)).sorted(by: { $0.description < $1.description }) {
+                host.fdb.append(FDBEntryState(link: vxlan, mac: Self.floodMAC, destination: vtep))
             }
             for ep in compiled.endpoints where ep.network == net.name {
                 guard var ns = compiled.desired.state[ep.namespace] else { continue }

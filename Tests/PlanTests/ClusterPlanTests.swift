@@ -105,11 +105,12 @@ containers:
         #expect(Set(a1 + a2 + a3).count == 3, "\(a1) \(a2) \(a3)")
         let claims = try store.list(prefix: "/netform/swarm/claims/").entries.map(\.key)
         #expect(claims.count == 3)
-        // node1's VXLAN device knows node2's MACs at node2's VTEP; web1 has static
-        // neighbours for web2 and web3.
+        // node1's VXLAN device knows node2's MACs at node2's VTEP, and floods
+        // (all-zero MAC) to node2 once; web1 has static neighbours for web2 and web3.
         let vxlan = Naming.vxlan(project: "swarm", network: "front")
         let fdb = h1.kernel.state[.host]!.fdb.filter { $0.link == vxlan }
-        #expect(fdb.count == 2 && fdb.allSatisfy { $0.destination == IPAddress("192.168.50.2") })
+        #expect(fdb.count == 3 && fdb.allSatisfy { $0.destination == IPAddress("192.168.50.2") })
+        #expect(fdb.filter { $0.mac == MACAddress("00:00:00:00:00:00") }.count == 1, "one flood entry per remote VTEP: \(fdb)")
         #expect(Set(h1.kernel.state[.named("swarm.web1")]!.neighbours.map(\.address)) == Set(a2 + a3))
         if case .vxlan(let s) = h1.kernel.state[.host]!.link(named: vxlan)?.kind { #expect(s.local == IPAddress("192.168.50.1")) }
         else { Issue.record("no vxlan") }
@@ -232,9 +233,9 @@ containers:
         #expect(collected == ["/netform/swarm/claims/front/\(a2)", "/netform/swarm/claims/front/\(a3)",
                               "/netform/swarm/endpoints/front/web2", "/netform/swarm/endpoints/front/web3"])
         let kernel = cleanup.plan.steps.filter { $0.operation.backend != .store }.map(\.operation)
-        #expect(kernel.count == 4 && kernel.allSatisfy {
+        #expect(kernel.count == 5 && kernel.allSatisfy {
             if case .deleteFDBEntry = $0 { true } else if case .deleteNeighbour = $0 { true } else { false }
-        }, "its FDB entries and neighbours go in the same reconcile: \(kernel)")
+        }, "its FDB entries (two MACs, the flood entry) and neighbours go in the same reconcile: \(kernel)")
         try expectEveryPrefixRollsBack(cleanup.plan, from: try h1.observed())
         #expect(try r1.apply(cleanup).succeeded)
         let a1 = h1.kernel.state[.named("swarm.web1")]!.addresses[0].address
@@ -249,7 +250,7 @@ containers:
         #expect(try r2.apply(try r2.plan(try spec(overlaySpec))).succeeded)
         #expect(Self.addresses(h2, ["web2", "web3"]) == before)
         #expect(try r1.apply(try r1.plan(try spec(overlaySpec))).succeeded)
-        #expect(h1.kernel.state[.host]!.fdb.count == 2)
+        #expect(h1.kernel.state[.host]!.fdb.count == 3)
     }
 
     @Test func garbageGoesOnlyWhileItsHostIsGoneAndDestroyTakesOnlyItsOwn() throws {
@@ -268,7 +269,7 @@ containers:
             "/netform/swarm/endpoints/front/web1", "/netform/swarm/endpoints/front/web2", "/netform/swarm/endpoints/front/web3"])
         #expect(try store.list(prefix: "/netform/swarm/claims/").entries.count == 3)
         #expect(try r1.apply(try r1.plan(try spec(overlaySpec))).succeeded)
-        #expect(h1.kernel.state[.host]!.fdb.count == 2, "node1 learns node2's endpoints again")
+        #expect(h1.kernel.state[.host]!.fdb.count == 3, "node1 learns node2's endpoints (and floods to it) again")
     }
 
     @Test func anUnreachableStoreChangesNothingThatDependsOnItAndRefusesWhatNeedsAClaim() throws {
@@ -276,7 +277,7 @@ containers:
         let (store, h1, _, r1, _) = try Self.twoHostsApplied(node2TTL: 30)
         let keys = try store.list(prefix: "/").entries
         let fdb = h1.kernel.state[.host]!.fdb, neighbours = h1.kernel.state[.named("swarm.web1")]!.neighbours
-        #expect(fdb.count == 2 && neighbours.count == 2)
+        #expect(fdb.count == 3 && neighbours.count == 2)
         h1.outage = "192.168.50.254:2379: connection refused"
 
         // plan works, says what it could not check, and deletes nothing it would
@@ -374,6 +375,6 @@ containers:
         #expect(try store.list(prefix: "/").entries.map(\.key) == keys && store.list(prefix: "/").entries.map(\.text) == values,
                 "the same claims, endpoints, registrations and definitions, republished from the kernels")
         #expect(try r1.plan(try spec(overlaySpec)).plan.isEmpty && r2.plan(try spec(overlaySpec)).plan.isEmpty)
-        #expect(h1.kernel.state[.host]!.fdb.count == 2)
+        #expect(h1.kernel.state[.host]!.fdb.count == 3)
     }
 }

@@ -3,7 +3,7 @@
 # 192.168.77.I with a mount namespace and /run of its own, held by a process of ours
 # (its PID in $T/holderI); helpers `onhost I CMD…`, `nf I netform-args…` (host I's
 # cluster options: $STORE, $NFOPTS), etcd_start/etcd_wait/etcd_stop, addr, ping_ok
-# and fdb. Everything lives in $T; the EXIT trap stops every process started here,
+# and fdb (the VTEPs the FDB sends to). Everything lives in $T; the EXIT trap stops every process started here,
 # by PID ($HOLDERS, $ETCDS). Used by the end-to-end cluster tests and
 # Benchmarks/agent-cluster.sh: one rig, not one per test.
 [ "${NETFORM_SANDBOX:-}" = 1 ] || { echo "cluster-rig.sh: only inside Scripts/sandbox" >&2; return 1 2>/dev/null || exit 1; }
@@ -46,4 +46,4 @@ etcd_stop() { local p; p=$(cat $T/$1.pid); kill $p; while kill -0 $p 2>/dev/null
 # A container's address and pings from it; P is the project (default swarm).
 addr() { onhost $1 ip netns exec ${P:-swarm}.$2 ip -j -4 addr show eth0 | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["addr_info"][0]["local"])'; }
 ping_ok() { local i; for i in $(seq 30); do onhost $1 ip netns exec ${P:-swarm}.$2 ping -c1 -W1 $3 >/dev/null 2>&1 && { echo "$2 -> $3 ok"; return; }; done; echo "$2 -> $3 FAILED"; }
-fdb() { onhost $1 bridge -j fdb show | python3 -c 'import json,sys; print(sorted(e["dst"] for e in json.load(sys.stdin) if e.get("dst")))'; }
+fdb() { onhost $1 bridge -j fdb show | python3 -c 'import json,sys; print(sorted(set(e["dst"] for e in json.load(sys.stdin) if e.get("dst"))))'; }
