@@ -58,7 +58,8 @@ func printErr(_ s: String) {
 
 /// Common options of the commands that read the live host.
 struct HostOptions: ParsableArguments {
-    @Option(help: "This host's name for `host:` placement (default: the system host name).")
+    @Option(name: [.customLong("host-name"), .customLong("host")],
+            help: "This host's name for `host:` placement and in the cluster store (default: the system host name; --host is the same).")
     var hostName: String?
     @Option(help: "The cluster store overlays span hosts through: etcd://HOST:PORT[,HOST:PORT...], etcds://... (TLS) or file:/PATH.")
     var clusterStore: String?
