@@ -182,11 +182,11 @@ public enum Compiler {
     }
 }
 
-/// What the cluster store will enforce, and this version does not yet: users must
-/// not believe an overlay spans hosts when it does not.
+/// What the spec asks for and this run cannot give: users must not believe an
+/// overlay spans hosts when no cluster store joins them.
 func unenforced(_ spec: Spec) -> [String] {
     var out: [String] = []
-    if spec.networks.contains(where: { $0.driver == .overlay }) { out.append("overlay networks span this host only (no cluster store yet)") }
+    if spec.networks.contains(where: { $0.driver == .overlay }) { out.append("overlay networks span this host only: no cluster store is given (--cluster-store, or a cluster: section in the spec)") }
     return out
 }
 

@@ -80,12 +80,10 @@ func formatDuration(_ d: Duration) -> String {
     return ms < 10 ? String(format: "%.3f ms", ms) : ms < 1000 ? String(format: "%.0f ms", ms) : String(format: "%.2f s", ms / 1000)
 }
 
-/// Says which parts of the spec are not enforced by this version, and what the
-/// firewall cannot express of it (on stderr).
+/// Says what of the spec this run cannot give (an overlay without a cluster store)
+/// and what the firewall cannot express of it (on stderr).
 func warnUnenforced(_ items: [String], notes: [String] = []) {
-    for note in notes { printErr("warning: \(note)") }
-    guard !items.isEmpty else { return }
-    printErr("warning: not enforced yet by this version of netform: " + items.joined(separator: "; "))
+    for line in notes + items { printErr("warning: \(line)") }
 }
 
 /// The commands that read or change the kernel enter every network namespace: they

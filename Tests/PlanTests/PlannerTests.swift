@@ -517,7 +517,7 @@ containers:
         """)
         // Rules, ports, masquerade and internal networks are the firewall's now.
         let compiled = try Compiler.compile(s, observed: pristineHost())
-        #expect(compiled.unenforced == ["overlay networks span this host only (no cluster store yet)"])
+        #expect(compiled.unenforced == ["overlay networks span this host only: no cluster store is given (--cluster-store, or a cluster: section in the spec)"])
         #expect(compiled.desired.state[.host]?.firewall.map(\.qualifiedName) == ["inet netform_lab"])
         let plain = try spec("version: 1\nnetworks:\n  n: {masquerade: false, subnets: [{subnet: 10.0.0.0/24}]}\n")
         #expect(try Compiler.compile(plain, observed: pristineHost()).unenforced.isEmpty)
