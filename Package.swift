@@ -49,6 +49,7 @@ let package = Package(
         ], swiftSettings: strict),
         // Reachability questions answered from the spec and the firewall tables (pure).
         .target(name: "Explain", dependencies: ["Model", "Compile", "Spec", "Addressing"], swiftSettings: strict),
+        .target(name: "Graph", dependencies: ["Model", "Compile", "Spec", "Addressing"], swiftSettings: strict),
         // Real traffic between namespaces, to check explain against the kernel (I/O).
         .target(name: "Probe", dependencies: ["Netlink", "Addressing", "Model", "Compile", "Explain"], swiftSettings: strict),
         // The plan → apply → verify cycle, the lock, plan files, and the wiring to the live
@@ -79,7 +80,7 @@ let package = Package(
         .executableTarget(
             name: "netform",
             dependencies: [
-                "Spec", "Model", "Compile", "Plan", "Observe", "Execute", "Reconcile", "Netlink", "Explain", "Probe", "Agent",
+                "Spec", "Model", "Compile", "Plan", "Observe", "Execute", "Reconcile", "Netlink", "Explain", "Graph", "Probe", "Agent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

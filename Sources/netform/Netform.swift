@@ -31,7 +31,7 @@ struct Netform: ParsableCommand {
         """,
         version: Netform.version,
         subcommands: [Validate.self, PlanCommand.self, ApplyCommand.self, DestroyCommand.self, Show.self, ExecCommand.self,
-                      NetworkCommand.self, ExplainCommand.self, ClusterCommand.self, AgentCommand.self,
+                      NetworkCommand.self, ExplainCommand.self, GraphCommand.self, ClusterCommand.self, AgentCommand.self,
                       VersionCommand.self, CompletionCommand.self])
 }
 
