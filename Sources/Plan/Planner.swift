@@ -167,7 +167,10 @@ struct PlanBuilder {
             let res = resource(for: link.owner, fallback: .host)
             for other in hostHave.addresses where !ourLinks.contains(other.link) && other.link != a.link {
                 if let s = other.subnet, s.overlaps(subnet) {
-                    conflicts.append(Conflict(res, "foreign address \(other.address)/\(other.prefixLength) on \(other.link) overlaps subnet \(subnet)"))
+                    // Another netform project's network is named as such, not as "foreign".
+                    let whose = hostHave.link(named: other.link)?.owner.map { "netform project '\($0.project)' (\($0.alias))" } ?? "foreign"
+                    conflicts.append(Conflict(res, "\(whose == "foreign" ? "foreign address" : "address") \(other.address)/\(other.prefixLength) on \(other.link)"
+                        + (whose == "foreign" ? "" : ", of \(whose),") + " overlaps subnet \(subnet)"))
                 }
             }
             // Protocol 78 alone does not make a route ours (another tool or project may

@@ -1,5 +1,6 @@
 import Addressing
 import Model
+import Execute
 import Plan
 @testable import Reconcile
 import Testing
@@ -159,5 +160,16 @@ import Testing
         #expect(!adds.isEmpty && adds.allSatisfy { $0.proto == netformAddressProtocol })
         #expect(try r.apply(planned).succeeded)
         #expect(driver.state[.named("seed.container1")]?.addresses.allSatisfy(\.isMarked) == true)
+    }
+}
+
+@Suite struct OtherProjectsConflicts {
+    @Test func anOverlappingSubnetOfAnotherNetformProjectIsNamedAsSuch() throws {
+        let kernel = SimulatedDriver(pristineHost(sentinels: false))
+        let r = Reconciler(observe: { _ in asObserved(kernel.state) }, driver: kernel, localHost: nil)
+        #expect(try r.apply(try r.plan(try spec("version: 1\nproject: a\nnetworks: {n: {subnets: [{subnet: 10.9.0.0/24}]}}\n"))).succeeded)
+        let conflicts = try r.plan(try spec("version: 1\nproject: b\nnetworks: {m: {subnets: [{subnet: 10.9.0.0/16}]}}\n")).plan.conflicts.map(\.message)
+        #expect(conflicts.count == 1 && conflicts[0].hasPrefix("address 10.9.0.1/24 on ")
+                && conflicts[0].hasSuffix(", of netform project 'a' (netform:a/net/n), overlaps subnet 10.9.0.0/16"), "\(conflicts)")
     }
 }
