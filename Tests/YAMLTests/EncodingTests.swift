@@ -103,7 +103,8 @@ import YAML
     @Test func tabIndentation() throws {
         let e = try #require(failure("net:\n\tmtu: 1500\n"))
         #expect(e.mark == mark(2, 1))
-        #expect(e.message == "found character that cannot start any token while scanning for the next token")
+        #expect(e.message == "a tab character: YAML does not allow tabs for indentation or before a value; use spaces",
+                "libyaml says \"found character that cannot start any token\"; netform says why")
     }
 
     @Test func unclosedQuote() throws {
