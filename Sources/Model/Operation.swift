@@ -74,7 +74,7 @@ public enum Operation: Sendable, Equatable, Codable {
         case addAddress, deleteAddress, addRoute, deleteRoute, addNeighbour, deleteNeighbour
         case addFDBEntry = "addFdbEntry", deleteFDBEntry = "deleteFdbEntry"
         case replaceFirewallTable, deleteFirewallTable
-        case claimStoreKey, putStoreKey, deleteStoreKey
+        case claimStoreKey, putStoreKey, deleteStoreKey, collectStoreKey, storeTransaction
         case setSysctl
     }
 

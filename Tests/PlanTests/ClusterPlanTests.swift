@@ -378,3 +378,19 @@ containers:
         #expect(h1.kernel.state[.host]!.fdb.count == 3)
     }
 }
+
+/// Plans with store steps are saved and read back (`plan --out`, `plan --json`):
+/// every operation kind the cluster planner emits encodes and decodes.
+@Suite struct ClusterPlanFiles {
+    @Test func aPlanWithStoreTransactionsAndCollectionsRoundTrips() throws {
+        let (store, _, _, r1, _) = try ClusterPlanning.twoHostsApplied(node2TTL: 30)
+        store.advance(seconds: 31)
+        let more = overlaySpec.replacingOccurrences(of: "  web3: {host: node2, networks: [front]}", with: "  web3: {host: node2, networks: [front]}\n  web4: {host: node1, networks: [front]}")
+        let planned = try r1.plan(try spec(more))
+        let kinds = Set(planned.plan.steps.map { String(describing: $0.operation).prefix { $0 != "(" } })
+        #expect(kinds.contains("storeTransaction") && kinds.contains("collectStoreKey"), "\(kinds)")
+        let data = try PlanJSON.encoder(pretty: false).encode(planned)
+        let back = try PlanJSON.decoder().decode(Reconciler.PlannedChange.self, from: data)
+        #expect(back.plan == planned.plan && back.desired == planned.desired)
+    }
+}
