@@ -21,24 +21,45 @@ public indirect enum JSONValue: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { rendered }
 
-    /// Feeds the value's parts (type tags, keys in sorted order, scalars) to `feed`:
+    /// Feeds the value's parts (type tags, keys in sorted order, scalars) to `digest`:
     /// two equal values feed the same sequence, without rendering text.
-    public func digest(into feed: (String) -> Void) {
+    public func digest(into digest: inout StreamDigest) {
         switch self {
-        case .null: feed("n")
-        case .bool(let b): feed(b ? "t" : "f")
-        case .int(let i): feed("i"); feed(String(i))
-        case .string(let s): feed("s"); feed(s)
+        case .null: digest.feed(ascii: UInt8(ascii: "n"))
+        case .bool(let b): digest.feed(ascii: b ? UInt8(ascii: "t") : UInt8(ascii: "f"))
+        case .int(let i): digest.feed(ascii: UInt8(ascii: "i")); digest.feed(String(i))
+        case .string(let s): digest.feed(ascii: UInt8(ascii: "s")); digest.feed(s)
         case .array(let items):
-            feed("["); for item in items { item.digest(into: feed) }; feed("]")
+            digest.feed(ascii: UInt8(ascii: "["))
+            for item in items { item.digest(into: &digest) }
+            digest.feed(ascii: UInt8(ascii: "]"))
         case .object(let members):
-            feed("{")
-            if members.count == 1, let (key, value) = members.first {
-                feed(key); value.digest(into: feed)  // most of nft's objects: no keys to sort
-            } else {
-                for key in members.keys.sorted() { feed(key); members[key]!.digest(into: feed) }
+            digest.feed(ascii: UInt8(ascii: "{"))
+            // Keys in `<` order; nft's objects have one to three (`match`: left, op,
+            // right): those are ordered without building an array of keys.
+            var i = members.makeIterator()
+            switch members.count {
+            case 0: break
+            case 1:
+                let a = i.next()!
+                digest.feed(a.key); a.value.digest(into: &digest)
+            case 2:
+                var a = i.next()!, b = i.next()!
+                if b.key < a.key { swap(&a, &b) }
+                digest.feed(a.key); a.value.digest(into: &digest)
+                digest.feed(b.key); b.value.digest(into: &digest)
+            case 3:
+                var a = i.next()!, b = i.next()!, c = i.next()!
+                if b.key < a.key { swap(&a, &b) }
+                if c.key < b.key { swap(&b, &c) }
+                if b.key < a.key { swap(&a, &b) }
+                digest.feed(a.key); a.value.digest(into: &digest)
+                digest.feed(b.key); b.value.digest(into: &digest)
+                digest.feed(c.key); c.value.digest(into: &digest)
+            default:
+                for key in members.keys.sorted() { digest.feed(key); members[key]!.digest(into: &digest) }
             }
-            feed("}")
+            digest.feed(ascii: UInt8(ascii: "}"))
         }
     }
 
@@ -123,7 +144,9 @@ public indirect enum JSONValue: Sendable, Hashable, CustomStringConvertible {
             switch bytes[index] {
             case UInt8(ascii: "{"):
                 index += 1
-                var members: [String: JSONValue] = [:]
+                // Room for three keys at once: most of nft's objects have one to three
+                // (growing from empty would reallocate and rehash at the 2nd and 4th).
+                var members = [String: JSONValue](minimumCapacity: 3)
                 skipSpace()
                 if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
                 while true {
