@@ -131,6 +131,7 @@ private struct Builder {
         self.spec = spec
         self.endpoints = endpoints
         selectors = spec.rules.isEmpty ? SelectorIndex() : SelectorIndex(spec: spec, endpoints: endpoints + remote)
+        addressSets.reserveCapacity(spec.rules.count * 4)  // from and to, per family
         let publishing = spec.containers.filter { !$0.ports.isEmpty }
         if publishing.isEmpty {
             loopbackNetworks = []

@@ -95,15 +95,23 @@ public indirect enum JSONValue: Sendable, Hashable, CustomStringConvertible {
     /// Parses JSON text (nft's output). Fractional and exponent numbers are refused:
     /// nft never prints them.
     public static func parse(_ text: String) throws(ParseError) -> JSONValue {
-        var parser = Parser(bytes: Array(text.utf8))
-        do throws(Parser.Failure) {
-            parser.skipSpace()
-            let value = try parser.value()
-            parser.skipSpace()
-            guard parser.index == parser.bytes.count else { throw parser.fail("trailing text") }
-            return value
-        } catch {
-            throw ParseError(message: "\(error.what) at byte \(error.offset) of: \(text.prefix(200))")
+        // Read in place, from the string's own UTF-8 storage (no copy of nft's listing).
+        var text = text
+        let result = text.withUTF8 { bytes -> Result<JSONValue, Parser.Failure> in
+            var parser = Parser(bytes: bytes)
+            do throws(Parser.Failure) {
+                parser.skipSpace()
+                let value = try parser.value()
+                parser.skipSpace()
+                guard parser.index == parser.bytes.count else { throw parser.fail("trailing text") }
+                return .success(value)
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch result {
+        case .success(let value): return value
+        case .failure(let error): throw ParseError(message: "\(error.what) at byte \(error.offset) of: \(text.prefix(200))")
         }
     }
 
@@ -116,10 +124,11 @@ public indirect enum JSONValue: Sendable, Hashable, CustomStringConvertible {
     /// A small recursive-descent JSON reader over UTF-8 bytes.
     private struct Parser {
         struct Failure: Error { var offset: Int; var what: String }
-        let bytes: [UInt8]
+        /// The text, only valid while `parse` runs.
+        let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
 
-        init(bytes: [UInt8]) { self.bytes = bytes }
+        init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
         mutating func skipSpace() {
             while index < bytes.count {
@@ -206,7 +215,7 @@ public indirect enum JSONValue: Sendable, Hashable, CustomStringConvertible {
             var end = index
             while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\") { end += 1 }
             if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
-                let s = String(decoding: bytes[index..<end], as: UTF8.self)
+                let s = String(decoding: UnsafeBufferPointer(rebasing: bytes[index..<end]), as: UTF8.self)
                 index = end + 1
                 return s
             }

@@ -15,16 +15,20 @@ public struct StreamDigest: Sendable {
 
     /// Feeds `s`'s UTF-8 bytes, then the separator.
     public mutating func feed(_ s: String) {
-        var a = h, b = h2
-        func bytes(_ buffer: some Sequence<UInt8>) {
-            for x in buffer {
-                a = (a ^ UInt64(x)) &* 0x100_0000_01b3
-                b = (b &+ UInt64(x)) &* 0x9E37_79B9_7F4A_7C15
-            }
-        }
-        if s.utf8.withContiguousStorageIfAvailable({ bytes($0) }) == nil { bytes(s.utf8) }
+        var s = s
+        let (a, b) = s.withUTF8 { Self.mix(h, h2, $0) }
         h = (a ^ 0xff) &* 0x100_0000_01b3
         h2 = (b &+ 0xff) &* 0x9E37_79B9_7F4A_7C15
+    }
+
+    /// Both hashes after `bytes` (no state captured: the loop keeps them in registers).
+    private static func mix(_ h: UInt64, _ h2: UInt64, _ bytes: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64) {
+        var a = h, b = h2
+        for x in bytes {
+            a = (a ^ UInt64(x)) &* 0x100_0000_01b3
+            b = (b &+ UInt64(x)) &* 0x9E37_79B9_7F4A_7C15
+        }
+        return (a, b)
     }
 
     /// Feeds a one-byte string (`"["`, `"s"`, …): the same as `feed(String(ascii))`.
