@@ -270,7 +270,7 @@ public struct FirewallTable: Sendable, Equatable, Codable {
             for i in bytes.indices {
                 let b = bytes[i]
                 guard b > 0x22, b < 0x7f, b != 0x5c else { return nil }
-                if i < 8 { high |= UInt64(b) << (56 - 8 * i) } else if i < 16 { low |= UInt64(b) << (120 - 8 * i) }
+                if i < 8 { high |= UInt64(b) &<< UInt64(56 - 8 * i) } else if i < 16 { low |= UInt64(b) &<< UInt64(120 - 8 * i) }
             }
             return (high, low, bytes.count)
         }

@@ -4,7 +4,11 @@
 /// object keys sorted by their UTF-8 bytes, arrays in their given order, strings
 /// escaped as JSON requires (`"`, `\`, control characters as `\uXXXX`, nothing else
 /// escaped). Numbers are integers: nft's JSON has no fractions.
-public indirect enum JSONValue: Sendable, Hashable, CustomStringConvertible {
+///
+/// Not `indirect`: arrays and objects hold their elements in their own storage
+/// already, and an indirect enum boxes every value, each string and number too, in
+/// a heap allocation of its own (a 322-rule table has ~10,000 of them).
+public enum JSONValue: Sendable, Hashable, CustomStringConvertible {
     case null
     case bool(Bool)
     case int(Int)
