@@ -51,8 +51,21 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
         value = v
     }
 
+    /// Dotted-quad text (`10.0.0.1`), written straight into the string's own
+    /// (inline: at most 15 bytes) storage: an address's text is made for every
+    /// address observed, fingerprinted and put in a firewall set.
     public var description: String {
-        "\(value >> 24).\(value >> 16 & 0xff).\(value >> 8 & 0xff).\(value & 0xff)"
+        String(unsafeUninitializedCapacity: 15) { buffer in
+            var i = 0
+            for k in 0..<4 {
+                let octet = Int(value >> UInt32(24 - 8 * k) & 0xff)
+                if k > 0 { buffer[i] = UInt8(ascii: "."); i += 1 }
+                if octet >= 100 { buffer[i] = UInt8(truncatingIfNeeded: 48 + octet / 100); i += 1 }
+                if octet >= 10 { buffer[i] = UInt8(truncatingIfNeeded: 48 + octet / 10 % 10); i += 1 }
+                buffer[i] = UInt8(truncatingIfNeeded: 48 + octet % 10); i += 1
+            }
+            return i
+        }
     }
 
     public static func < (lhs: IPv4Address, rhs: IPv4Address) -> Bool { lhs.value < rhs.value }

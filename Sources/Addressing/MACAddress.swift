@@ -34,11 +34,21 @@ public struct MACAddress: Hashable, Comparable, Sendable, CustomStringConvertibl
 
     public var isZero: Bool { bytes.allSatisfy { $0 == 0 } }
 
+    /// `aa:bb:cc:dd:ee:ff`, lower case, written straight into the string's storage
+    /// (every link's MAC is written for each plan's fingerprint).
     public var description: String {
-        bytes.map { b in
-            let s = String(b, radix: 16)
-            return s.count == 1 ? "0" + s : s
-        }.joined(separator: ":")
+        guard !bytes.isEmpty else { return "" }
+        return String(unsafeUninitializedCapacity: bytes.count * 3 - 1) { out in
+            let digits: StaticString = "0123456789abcdef"
+            var i = 0
+            for (n, b) in bytes.enumerated() {
+                if n > 0 { out[i] = UInt8(ascii: ":"); i += 1 }
+                out[i] = digits.utf8Start[Int(b >> 4)]
+                out[i + 1] = digits.utf8Start[Int(b & 0xf)]
+                i += 2
+            }
+            return i
+        }
     }
 
     public static func < (lhs: MACAddress, rhs: MACAddress) -> Bool {

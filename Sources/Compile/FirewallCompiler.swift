@@ -131,6 +131,7 @@ private struct Builder {
         self.spec = spec
         self.endpoints = endpoints
         selectors = spec.rules.isEmpty ? SelectorIndex() : SelectorIndex(spec: spec, endpoints: endpoints + remote)
+        addressSets.reserveCapacity(spec.rules.count * 4)  // from and to, per family
         let publishing = spec.containers.filter { !$0.ports.isEmpty }
         if publishing.isEmpty {
             loopbackNetworks = []
@@ -155,14 +156,16 @@ private struct Builder {
         init() {}
 
         init(spec: Spec, endpoints: [Endpoint]) {
+            v4.reserveCapacity(endpoints.count)
+            elements.reserveCapacity(endpoints.count)
             for ep in endpoints {
                 if let a = ep.ipv4, let n = IPNetwork(address: a.address, prefixLength: 32) {
                     v4[ep.container, default: []].append(n)
-                    if elements[n] == nil { elements[n] = Nft.element(n) }
+                    elements[n] = Nft.element(n)  // the same value for the same address
                 }
                 if let a = ep.ipv6, let n = IPNetwork(address: a.address, prefixLength: 128) {
                     v6[ep.container, default: []].append(n)
-                    if elements[n] == nil { elements[n] = Nft.element(n) }
+                    elements[n] = Nft.element(n)
                 }
             }
             for c in spec.containers {

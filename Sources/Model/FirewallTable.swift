@@ -12,12 +12,25 @@ public struct FirewallTable: Sendable, Equatable, Codable {
     /// `inet`, `ip`, `ip6`, `bridge`, …
     public var family: String
     public var name: String
-    public var chains: [Chain]
+    public var chains: [Chain] {
+        didSet { isNormalized = false }
+    }
+    /// Whether `chains` are known to be in `normalized()` form: set by `normalized()`,
+    /// cleared by any change to the chains, not part of the value (`==`, Codable).
+    /// A table read from the kernel is normalized once, as it is observed; planning
+    /// and fingerprinting then ask for the normalized form four more times.
+    private var isNormalized = false
 
     public init(family: String, name: String, chains: [Chain]) {
         self.family = family
         self.name = name
         self.chains = chains
+    }
+
+    private enum CodingKeys: String, CodingKey { case family, name, chains }
+
+    public static func == (a: FirewallTable, b: FirewallTable) -> Bool {
+        a.family == b.family && a.name == b.name && a.chains == b.chains
     }
 
     /// The name of a project's tables (one per family it needs): `netform_PROJECT`,
@@ -123,16 +136,16 @@ public struct FirewallTable: Sendable, Equatable, Codable {
     /// `batch` as canonical JSON text.
     public var canonicalJSON: String { batch.rendered }
 
-    /// Feeds the table's content (chains, bases, rules) to `feed` in a fixed order,
+    /// Feeds the table's content (chains, bases, rules) to `digest` in a fixed order,
     /// without building its JSON text: what a fingerprint digests.
-    public func digest(into feed: (String) -> Void) {
-        feed(family); feed(name)
+    public func digest(into digest: inout StreamDigest) {
+        digest.feed(family); digest.feed(name)
         for c in chains {
-            feed("c"); feed(c.name)
-            if let b = c.base { feed(b.type); feed(b.hook); feed(String(b.priority)); feed(b.policy) }
+            digest.feed(ascii: UInt8(ascii: "c")); digest.feed(c.name)
+            if let b = c.base { digest.feed(b.type); digest.feed(b.hook); digest.feed(String(b.priority)); digest.feed(b.policy) }
             for r in c.rules {
-                feed("r"); feed(r.comment)
-                for e in r.expr { e.digest(into: feed) }
+                digest.feed(ascii: UInt8(ascii: "r")); digest.feed(r.comment)
+                for e in r.expr { e.digest(into: &digest) }
             }
         }
     }
@@ -145,6 +158,7 @@ public struct FirewallTable: Sendable, Equatable, Codable {
     /// Cheap when the table is normalized already: only what is out of order is
     /// rebuilt (planning normalizes the same tables several times).
     public func normalized() -> FirewallTable {
+        if isNormalized { return self }
         var t = self
         for c in t.chains.indices {
             for r in t.chains[c].rules.indices {
@@ -153,6 +167,7 @@ public struct FirewallTable: Sendable, Equatable, Codable {
                 }
             }
         }
+        t.isNormalized = true
         return t
     }
 
@@ -199,41 +214,73 @@ public struct FirewallTable: Sendable, Equatable, Codable {
         // `ab`). Addresses and interface names are such strings: no text is built for
         // them, and a set already in order (a table read back from the kernel is
         // normalized once, as it is observed) costs one comparison per element.
-        var plain = true
+        var keys: [PlainKey] = []
+        keys.reserveCapacity(items.count)
         var ordered = true
-        var previous: String?
         for e in items {
-            guard case .string(let s) = e, isPlain(s) else {
-                plain = false
-                break
-            }
-            if ordered, let p = previous, s < p { ordered = false }
-            previous = s
+            guard case .string(let s) = e, let key = PlainKey(s) else { break }
+            if ordered, let p = keys.last, key < p { ordered = false }
+            keys.append(key)
         }
-        if plain {
+        if keys.count == items.count {
             if ordered { return nil }
-            let keyed = items.compactMap { e -> (String, JSONValue)? in if case .string(let s) = e { (s, e) } else { nil } }
-            return keyed.sorted { $0.0 < $1.0 }.map(\.1)
+            var order = Array(items.indices)
+            order.sort { keys[$0] < keys[$1] }
+            return order.map { items[$0] }
         }
         var elements = items
         var changed = false
         for i in elements.indices {
             if let new = sortedSets(elements[i]) { elements[i] = new; changed = true }
         }
-        let keys = elements.map(\.rendered)
-        for i in keys.indices.dropFirst() where keys[i] < keys[i - 1] {
-            return zip(keys, elements).sorted { $0.0 < $1.0 }.map(\.1)
+        let texts = elements.map(\.rendered)
+        for i in texts.indices.dropFirst() where texts[i] < texts[i - 1] {
+            return zip(texts, elements).sorted { $0.0 < $1.0 }.map(\.1)
         }
         return changed ? elements : nil
     }
 
     /// Printable ASCII from `#` on, without `\` and DEL: written as is in JSON, and
     /// ordered by `<` as its quoted text is.
-    static func isPlain(_ s: String) -> Bool {
-        let ok = s.utf8.withContiguousStorageIfAvailable { bytes in
-            bytes.allSatisfy { $0 > 0x22 && $0 < 0x7f && $0 != 0x5c }
+    static func isPlain(_ s: String) -> Bool { PlainKey(s) != nil }
+
+    /// A plain string's sort key: its first 16 bytes as two big-endian integers
+    /// (zero-padded: every plain byte is above zero, so a prefix sorts first, as with
+    /// `<`), the whole string compared only when both are longer. Plain strings are
+    /// ASCII, where `String`'s `<` is the order of the bytes; this order is the same,
+    /// without `String`'s comparison per pair (set elements are addresses and
+    /// interface names, at most 16 bytes for IPv4 and most IPv6 hosts).
+    struct PlainKey: Comparable {
+        var high: UInt64
+        var low: UInt64
+        /// The string itself when it has more than 16 bytes.
+        var long: String?
+
+        init?(_ s: String) {
+            guard let (high, low, count) = s.utf8.withContiguousStorageIfAvailable(Self.pack) ?? Array(s.utf8).withUnsafeBufferPointer(Self.pack)
+            else { return nil }
+            self.high = high
+            self.low = low
+            long = count > 16 ? s : nil
         }
-        return ok ?? s.utf8.allSatisfy { $0 > 0x22 && $0 < 0x7f && $0 != 0x5c }
+
+        /// The first 16 bytes packed, and the length; nil when a byte is not plain.
+        private static func pack(_ bytes: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64, Int)? {
+            var high: UInt64 = 0, low: UInt64 = 0
+            for i in bytes.indices {
+                let b = bytes[i]
+                guard b > 0x22, b < 0x7f, b != 0x5c else { return nil }
+                if i < 8 { high |= UInt64(b) &<< UInt64(56 - 8 * i) } else if i < 16 { low |= UInt64(b) &<< UInt64(120 - 8 * i) }
+            }
+            return (high, low, bytes.count)
+        }
+
+        static func < (a: PlainKey, b: PlainKey) -> Bool {
+            if a.high != b.high { return a.high < b.high }
+            if a.low != b.low { return a.low < b.low }
+            guard let x = a.long, let y = b.long else { return a.long == nil && b.long != nil }
+            return x.utf8.lexicographicallyPrecedes(y.utf8)
+        }
     }
 }
 

@@ -4,7 +4,11 @@
 /// object keys sorted by their UTF-8 bytes, arrays in their given order, strings
 /// escaped as JSON requires (`"`, `\`, control characters as `\uXXXX`, nothing else
 /// escaped). Numbers are integers: nft's JSON has no fractions.
-public indirect enum JSONValue: Sendable, Hashable, CustomStringConvertible {
+///
+/// Not `indirect`: arrays and objects hold their elements in their own storage
+/// already, and an indirect enum boxes every value, each string and number too, in
+/// a heap allocation of its own (a 322-rule table has ~10,000 of them).
+public enum JSONValue: Sendable, Hashable, CustomStringConvertible {
     case null
     case bool(Bool)
     case int(Int)
@@ -21,24 +25,45 @@ public indirect enum JSONValue: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { rendered }
 
-    /// Feeds the value's parts (type tags, keys in sorted order, scalars) to `feed`:
+    /// Feeds the value's parts (type tags, keys in sorted order, scalars) to `digest`:
     /// two equal values feed the same sequence, without rendering text.
-    public func digest(into feed: (String) -> Void) {
+    public func digest(into digest: inout StreamDigest) {
         switch self {
-        case .null: feed("n")
-        case .bool(let b): feed(b ? "t" : "f")
-        case .int(let i): feed("i"); feed(String(i))
-        case .string(let s): feed("s"); feed(s)
+        case .null: digest.feed(ascii: UInt8(ascii: "n"))
+        case .bool(let b): digest.feed(ascii: b ? UInt8(ascii: "t") : UInt8(ascii: "f"))
+        case .int(let i): digest.feed(ascii: UInt8(ascii: "i")); digest.feed(String(i))
+        case .string(let s): digest.feed(ascii: UInt8(ascii: "s")); digest.feed(s)
         case .array(let items):
-            feed("["); for item in items { item.digest(into: feed) }; feed("]")
+            digest.feed(ascii: UInt8(ascii: "["))
+            for item in items { item.digest(into: &digest) }
+            digest.feed(ascii: UInt8(ascii: "]"))
         case .object(let members):
-            feed("{")
-            if members.count == 1, let (key, value) = members.first {
-                feed(key); value.digest(into: feed)  // most of nft's objects: no keys to sort
-            } else {
-                for key in members.keys.sorted() { feed(key); members[key]!.digest(into: feed) }
+            digest.feed(ascii: UInt8(ascii: "{"))
+            // Keys in `<` order; nft's objects have one to three (`match`: left, op,
+            // right): those are ordered without building an array of keys.
+            var i = members.makeIterator()
+            switch members.count {
+            case 0: break
+            case 1:
+                let a = i.next()!
+                digest.feed(a.key); a.value.digest(into: &digest)
+            case 2:
+                var a = i.next()!, b = i.next()!
+                if b.key < a.key { swap(&a, &b) }
+                digest.feed(a.key); a.value.digest(into: &digest)
+                digest.feed(b.key); b.value.digest(into: &digest)
+            case 3:
+                var a = i.next()!, b = i.next()!, c = i.next()!
+                if b.key < a.key { swap(&a, &b) }
+                if c.key < b.key { swap(&b, &c) }
+                if b.key < a.key { swap(&a, &b) }
+                digest.feed(a.key); a.value.digest(into: &digest)
+                digest.feed(b.key); b.value.digest(into: &digest)
+                digest.feed(c.key); c.value.digest(into: &digest)
+            default:
+                for key in members.keys.sorted() { digest.feed(key); members[key]!.digest(into: &digest) }
             }
-            feed("}")
+            digest.feed(ascii: UInt8(ascii: "}"))
         }
     }
 
@@ -74,15 +99,23 @@ public indirect enum JSONValue: Sendable, Hashable, CustomStringConvertible {
     /// Parses JSON text (nft's output). Fractional and exponent numbers are refused:
     /// nft never prints them.
     public static func parse(_ text: String) throws(ParseError) -> JSONValue {
-        var parser = Parser(bytes: Array(text.utf8))
-        do throws(Parser.Failure) {
-            parser.skipSpace()
-            let value = try parser.value()
-            parser.skipSpace()
-            guard parser.index == parser.bytes.count else { throw parser.fail("trailing text") }
-            return value
-        } catch {
-            throw ParseError(message: "\(error.what) at byte \(error.offset) of: \(text.prefix(200))")
+        // Read in place, from the string's own UTF-8 storage (no copy of nft's listing).
+        var text = text
+        let result = text.withUTF8 { bytes -> Result<JSONValue, Parser.Failure> in
+            var parser = Parser(bytes: bytes)
+            do throws(Parser.Failure) {
+                parser.skipSpace()
+                let value = try parser.value()
+                parser.skipSpace()
+                guard parser.index == parser.bytes.count else { throw parser.fail("trailing text") }
+                return .success(value)
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch result {
+        case .success(let value): return value
+        case .failure(let error): throw ParseError(message: "\(error.what) at byte \(error.offset) of: \(text.prefix(200))")
         }
     }
 
@@ -95,10 +128,11 @@ public indirect enum JSONValue: Sendable, Hashable, CustomStringConvertible {
     /// A small recursive-descent JSON reader over UTF-8 bytes.
     private struct Parser {
         struct Failure: Error { var offset: Int; var what: String }
-        let bytes: [UInt8]
+        /// The text, only valid while `parse` runs.
+        let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
 
-        init(bytes: [UInt8]) { self.bytes = bytes }
+        init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
         mutating func skipSpace() {
             while index < bytes.count {
@@ -123,7 +157,9 @@ public indirect enum JSONValue: Sendable, Hashable, CustomStringConvertible {
             switch bytes[index] {
             case UInt8(ascii: "{"):
                 index += 1
-                var members: [String: JSONValue] = [:]
+                // Room for three keys at once: most of nft's objects have one to three
+                // (growing from empty would reallocate and rehash at the 2nd and 4th).
+                var members = [String: JSONValue](minimumCapacity: 3)
                 skipSpace()
                 if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
                 while true {
@@ -183,7 +219,7 @@ public indirect enum JSONValue: Sendable, Hashable, CustomStringConvertible {
             var end = index
             while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\") { end += 1 }
             if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
-                let s = String(decoding: bytes[index..<end], as: UTF8.self)
+                let s = String(decoding: UnsafeBufferPointer(rebasing: bytes[index..<end]), as: UTF8.self)
                 index = end + 1
                 return s
             }

@@ -716,16 +716,8 @@ public enum Fingerprint {
         let wanted = Set(scope + [.host])
         let n = HostState(namespaces: state.namespaces.filter { wanted.contains($0.key) }).normalized()
         // Two streaming hashes over the fields, no intermediate text.
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        var h2: UInt64 = 0x8422_2325_cbf2_9ce4
-        func feed(_ s: String) {
-            for b in s.utf8 {
-                h = (h ^ UInt64(b)) &* 0x100_0000_01b3
-                h2 = (h2 &+ UInt64(b)) &* 0x9E37_79B9_7F4A_7C15
-            }
-            h = (h ^ 0xff) &* 0x100_0000_01b3
-            h2 = (h2 &+ 0xff) &* 0x9E37_79B9_7F4A_7C15
-        }
+        var digest = StreamDigest()
+        func feed(_ s: String) { digest.feed(s) }
         for ref in scope { feed(ref.description) }
         for ns in n.sortedNamespaces {
             feed("ns"); feed(ns.ref.description); feed(ns.owner?.alias ?? "-")
@@ -742,15 +734,11 @@ public enum Fingerprint {
             for f in ns.fdb { feed("f"); feed(f.link); feed(f.mac.description); feed(f.destination?.description ?? "-") }
             // netform's tables (any project's: a saved plan must not run over a table
             // another apply changed meanwhile); foreign tables change on their own.
-            for t in ns.firewall where t.isNetforms { feed("t"); t.digest(into: feed) }
+            for t in ns.firewall where t.isNetforms { feed("t"); t.digest(into: &digest) }
             for (k, v) in ns.sysctls.sorted(by: { $0.key < $1.key }) { feed("s"); feed(k); feed(v) }
             for (k, v) in (ns.clusterStore ?? [:]).sorted(by: { $0.key < $1.key }) { feed("k"); feed(k); feed(v) }
             if ns.clusterStoreUnreachable != nil { feed("u") }
         }
-        func hex(_ v: UInt64) -> String {
-            let s = String(v, radix: 16)
-            return String(repeating: "0", count: 16 - s.count) + s
-        }
-        return hex(h) + hex(h2)
+        return digest.hex
     }
 }

@@ -74,6 +74,30 @@ import Testing
         #expect(Self.table([shuffled]).normalized() == t)
     }
 
+    /// Plain strings longer than the 16 bytes the sort key packs: equal first 16
+    /// bytes, prefixes of each other, and differences right after byte 16.
+    @Test func longPlainStringsSortAsTheirText() {
+        var rng = SeededRandom(seed: 11)
+        let stems = ["nf-0123456789abcd", "nf-0123456789abcde", "nf-0123456789abcdef", "fd00:0:0:0:0:0:0:1", "fd00:0:0:0:0:0:0:10", "a", "ab"]
+        for round in 0..<200 {
+            let items: [JSONValue] = (0..<Int.random(in: 0...10, using: &rng)).map { _ in
+                .string(stems.randomElement(using: &rng)! + (Bool.random(using: &rng) ? "" : stems.randomElement(using: &rng)!))
+            }
+            let expr: JSONValue = ["match": ["op": "==", "left": ["meta": ["key": "iifname"]], "right": ["set": .array(items)]]]
+            #expect(Self.table([expr]).normalized() == Self.table([Self.reference(expr)]), "round \(round): \(expr.rendered)")
+        }
+    }
+
+    /// A normalized table remembers it; changing its chains afterwards forgets it.
+    @Test func changingANormalizedTableNormalizesItAgain() {
+        var t = Self.table([["match": ["op": "==", "left": ["meta": ["key": "iifname"]], "right": ["set": ["b", "a"]]]]]).normalized()
+        t.chains[0].rules.append(.init(expr: [["match": ["op": "==", "left": ["meta": ["key": "oifname"]], "right": ["set": ["d", "c"]]]]],
+                                       comment: "r2"))
+        let again = t.normalized()
+        #expect(again.chains[0].rules[1].expr[0] == ["match": ["op": "==", "left": ["meta": ["key": "oifname"]], "right": ["set": ["c", "d"]]]])
+        #expect(again.chains[0].rules[0].expr[0] == ["match": ["op": "==", "left": ["meta": ["key": "iifname"]], "right": ["set": ["a", "b"]]]])
+    }
+
     @Test func numbersParseAsBefore() throws {
         let v = try JSONValue.parse(" [0, -0, 7, -7, 007, 9223372036854775807, -9223372036854775808]\n")
         #expect(v == [0, 0, 7, -7, 7, .int(Int.max), .int(Int.min)])
