@@ -21,16 +21,9 @@ public struct ClusterSettings: Sendable, Equatable {
     public var options: [String: String]
 
     /// Why the options cannot be used: which option (`--cluster-store`,
-    /// `--cluster-advertise`, `--cluster-store-opt`, or a key such as `kv.ttl`) and why.
-    public struct Problem: Error, Sendable, Equatable, CustomStringConvertible {
-        public var option: String
-        public var reason: String
-        public init(_ option: String, _ reason: String) {
-            self.option = option
-            self.reason = reason
-        }
-        public var description: String { "\(option): \(reason)" }
-    }
+    /// `--cluster-advertise`, `--cluster-store-opt`, or a key such as `kv.ttl`) and
+    /// why — the same error as the etcd URL's and options' own parser.
+    public typealias Problem = EtcdConfigurationError
 
     public static let knownOptions: Set<String> = ["kv.cacertfile", "kv.certfile", "kv.keyfile", "kv.username", "kv.password", "kv.timeout", "kv.ttl"]
 
@@ -50,9 +43,7 @@ public struct ClusterSettings: Sendable, Equatable {
             let rest = store.dropFirst(tls ? 8 : 7)
             let endpoints = rest.split(separator: ",").map { String($0).trimmingSlash() }
             // One parser for etcd URLs (hosts, [IPv6], default port): EtcdConfiguration's.
-            do { _ = try EtcdConfiguration(clusterStore: store, options: []) } catch {
-                throw Problem(error.option, error.reason)
-            }
+            _ = try EtcdConfiguration(clusterStore: store, options: [])
             location = .etcd(endpoints: endpoints, tls: tls)
         } else {
             throw Problem("--cluster-store", "'\(store)': unknown provider; use etcd://HOST:PORT, etcds://HOST:PORT or file:/PATH")

@@ -71,6 +71,13 @@ public struct ClusterView: Sendable, Equatable {
 }
 
 extension Compiler {
+    /// The VXLAN device's local address: the advertise address other hosts send to.
+    static func setLocal(_ advertise: IPAddress, of vxlan: String, in host: inout NamespaceState) {
+        guard let i = host.links.firstIndex(where: { $0.name == vxlan }), case .vxlan(var settings) = host.links[i].kind else { return }
+        settings.local = advertise
+        host.links[i].kind = .vxlan(settings)
+    }
+
     /// The MAC of a VXLAN flood entry (`bridge fdb append 00:00:00:00:00:00 dev vx dst VTEP`).
     static let floodMAC = MACAddress("00:00:00:00:00:00")!
 
@@ -91,10 +98,7 @@ extension Compiler {
         let remote = view.remoteEndpoints(project: project)
         for net in spec.networks where net.driver == .overlay {
             let vxlan = Naming.vxlan(project: project, network: net.name)
-            if let i = host.links.firstIndex(where: { $0.name == vxlan }), case .vxlan(var settings) = host.links[i].kind {
-                settings.local = view.advertise
-                host.links[i].kind = .vxlan(settings)
-            }
+            setLocal(view.advertise, of: vxlan, in: &host)
             if let vni = net.vni {
                 store[StoreLayout.network(project: project, network: net.name)] = StoreLayout.networkRecord(vni: vni, subnets: net.subnets.map(\.subnet))
             }
@@ -147,10 +151,7 @@ extension Compiler {
         let seen = observed[.host]
         for net in spec.networks where net.driver == .overlay {
             let vxlan = Naming.vxlan(project: project, network: net.name)
-            if let i = host.links.firstIndex(where: { $0.name == vxlan }), case .vxlan(var settings) = host.links[i].kind {
-                settings.local = view.advertise
-                host.links[i].kind = .vxlan(settings)
-            }
+            setLocal(view.advertise, of: vxlan, in: &host)
             host.fdb += seen?.fdb.filter { $0.link == vxlan } ?? []
             for ep in compiled.endpoints where ep.network == net.name {
                 guard var ns = compiled.desired.state[ep.namespace] else { continue }

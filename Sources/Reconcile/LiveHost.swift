@@ -69,15 +69,11 @@ public struct LiveHost {
             default: .init(path: "options", message: "cluster options: \(option): \(reason)")
             }
         }
-        do {
+        do throws(EtcdConfigurationError) {
             let settings = try ClusterSettings(store: cluster.store, advertise: cluster.advertise ?? "(given per host)", options: options)
             _ = try EtcdConfiguration(settings)
-        } catch let e as ClusterSettings.Problem {
-            return [problem(e.option, e.reason)]
-        } catch let e as EtcdConfigurationError {
-            return [problem(e.option, e.reason)]
         } catch {
-            return [.init(path: "store", message: "cluster: \(error)")]
+            return [problem(error.option, error.reason)]
         }
         return []
     }
