@@ -178,6 +178,9 @@ public enum Compiler {
         var compiled = CompiledSpec(desired: DesiredState(project: project, state: desired, createdNamespaces: created, adoptedNamespaces: adopted),
                                     endpoints: endpoints, unenforced: cluster == nil ? unenforced(spec) : [], notes: firewall.notes)
         if let cluster { addCluster(cluster, spec: spec, observed: observed, to: &compiled) }
+        let reachable = cluster.flatMap { $0.unreachable == nil ? $0 : nil }
+        addNamespaceFiles(spec, placed: placed, observed: observed, remote: reachable?.remoteEndpoints(project: project) ?? [:],
+                          storeUnread: cluster != nil && reachable == nil, to: &compiled)
         return compiled
     }
 }

@@ -63,6 +63,13 @@ public enum DryRun {
             return [prefix(ns, "nft") + "delete table \(family) \(name)"]
         case .setSysctl(let ns, let key, let value):
             return [prefix(ns, "sysctl") + "-w \(key)=\(value)"]
+        case .writeNamespaceFile(let f):
+            let dir = "\(NamespaceFile.directory)/\(f.namespace)"
+            return ["mkdir -p \(q(dir)) && cat > \(q(f.path)) <<'EOF'"] + f.content.split(separator: "\n", omittingEmptySubsequences: false)
+                .dropLast(f.content.hasSuffix("\n") ? 1 : 0).map(String.init) + ["EOF"]
+        case .deleteNamespaceFile(let namespace, let name, _):
+            let dir = "\(NamespaceFile.directory)/\(namespace)"
+            return ["rm -f \(q(dir + "/" + name)); rmdir --ignore-fail-on-non-empty \(q(dir))"]
         case .claimStoreKey(let key, let value):
             return ["store create-if-absent \(key) \(q(value))"]
         case .putStoreKey(let key, let value):
@@ -82,6 +89,9 @@ public enum DryRun {
     public static func describe(_ op: Operation) -> String {
         if case .replaceFirewallTable(let ns, let table) = op {
             return prefix(ns, "nft") + "-j -f - (replace table \(table.qualifiedName): \(table.chains.count) chains, \(table.ruleCount) rules)"
+        }
+        if case .writeNamespaceFile(let f) = op {
+            return "write \(f.path) (\(f.lineCount) lines)"
         }
         if case .storeTransaction(let txn) = op {
             return "store txn (\(txn.creates.count) create-if-absent, \(txn.puts.count) put, \(txn.deletes.count) delete: \(txn.keys.first ?? "")…)"

@@ -215,7 +215,8 @@ public final class KernelDriver: OperationDriver {
             try goneIsDone { () throws(NetlinkError) in
                 try handle(ref).deleteFDB(FDBSpec(index: try index(e.link, in: ref), mac: e.mac, destination: e.destination))
             }
-        case .replaceFirewallTable, .deleteFirewallTable, .setSysctl, .claimStoreKey, .putStoreKey, .deleteStoreKey, .collectStoreKey, .storeTransaction:
+        case .replaceFirewallTable, .deleteFirewallTable, .setSysctl, .claimStoreKey, .putStoreKey, .deleteStoreKey, .collectStoreKey, .storeTransaction,
+             .writeNamespaceFile, .deleteNamespaceFile:
             throw NetlinkError(errno: EOPNOTSUPP, request: "nftables", detail: "not a netlink operation (HostDriver routes it to nftables)")
         }
     }

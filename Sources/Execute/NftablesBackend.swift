@@ -54,9 +54,13 @@ public final class HostDriver: OperationDriver {
     public let nftables: NftablesBackend
     /// The cluster store, when the host has one (etcd or the embedded store).
     public var store: StoreBackend?
+    /// `/etc/netns`.
+    public var files: FilesBackend
 
-    public init(netlink: KernelDriver = KernelDriver(), nftables: NftablesBackend = NftablesBackend(), store: StoreBackend? = nil) {
+    public init(netlink: KernelDriver = KernelDriver(), nftables: NftablesBackend = NftablesBackend(), store: StoreBackend? = nil,
+                files: FilesBackend = FilesBackend()) {
         self.netlink = netlink
+        self.files = files
         self.nftables = nftables
         self.store = store
     }
@@ -66,6 +70,7 @@ public final class HostDriver: OperationDriver {
         case .netlink: try netlink.perform(op)
         case .nftables: try nftables.perform(op)
         case .sysctl: try SysctlBackend.perform(op)
+        case .files: try files.perform(op)
         case .store:
             guard let store else { throw ExecuteError(operation: DryRun.describe(op), message: "no cluster store is configured") }
             try store.perform(op)

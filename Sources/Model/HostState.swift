@@ -116,6 +116,16 @@ public struct NamespaceState: Sendable, Equatable, Codable {
     /// the store as the kernel has it and refuses what needs a claim: an unreadable
     /// store is never read as an empty one.
     public var clusterStoreUnreachable: String?
+    /// Host namespace only: the files under `/etc/netns` netform manages
+    /// (`NamespaceFile.managedNames`, in any namespace's directory). Desired holds the
+    /// project's; Observed every such file found, netform's and foreign ones, sorted
+    /// by key. They live in the host's file system, not in the namespace: a file
+    /// outlives its namespace and is still the project's by its mark.
+    public var netnsFiles: [NamespaceFile] = []
+    /// Host namespace, Observed only: the host's resolver configuration (its
+    /// `/etc/resolv.conf`), which the containers' `resolv.conf` is made from; nil
+    /// when the host has none.
+    public var hostResolver: String?
 
     public init(ref: NamespaceRef, owner: OwnerMark? = nil, links: [LinkState] = [], addresses: [AddressState] = [],
                 routes: [RouteState] = [], neighbours: [NeighbourState] = [], fdb: [FDBEntryState] = [],

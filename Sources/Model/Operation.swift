@@ -63,6 +63,12 @@ public enum Operation: Sendable, Equatable, Codable {
     // Global settings
     /// Writes `/proc/sys/KEY` (dots for slashes) in the namespace.
     case setSysctl(namespace: NamespaceRef, key: String, value: String)
+    /// Writes one of the files under `/etc/netns/NAME` (whole, atomically: a
+    /// temporary file renamed over the old one), making the directories as needed.
+    case writeNamespaceFile(NamespaceFile)
+    /// Removes one (only when its mark is `project`'s), and its namespace's
+    /// directory there when that is left empty.
+    case deleteNamespaceFile(namespace: String, name: String, project: String)
 
     /// The case names as JSON keys. Plan JSON converts keys to snake_case and back;
     /// a run of capitals does not survive that (`createVXLAN` is written
@@ -76,6 +82,7 @@ public enum Operation: Sendable, Equatable, Codable {
         case replaceFirewallTable, deleteFirewallTable
         case claimStoreKey, putStoreKey, deleteStoreKey, collectStoreKey, storeTransaction
         case setSysctl
+        case writeNamespaceFile, deleteNamespaceFile
     }
 
     /// The namespace the operation acts in.
@@ -89,7 +96,8 @@ public enum Operation: Sendable, Equatable, Codable {
              .addNeighbour(let ns, _), .deleteNeighbour(let ns, _), .addFDBEntry(let ns, _), .deleteFDBEntry(let ns, _),
              .replaceFirewallTable(let ns, _), .deleteFirewallTable(let ns, _, _), .setSysctl(let ns, _, _):
             ns
-        case .claimStoreKey, .putStoreKey, .deleteStoreKey, .collectStoreKey, .storeTransaction:
+        case .claimStoreKey, .putStoreKey, .deleteStoreKey, .collectStoreKey, .storeTransaction,
+             .writeNamespaceFile, .deleteNamespaceFile:
             .host
         }
     }
@@ -100,6 +108,7 @@ public enum Operation: Sendable, Equatable, Codable {
         switch self {
         case .replaceFirewallTable, .deleteFirewallTable: .nftables
         case .setSysctl: .sysctl
+        case .writeNamespaceFile, .deleteNamespaceFile: .files
         case .claimStoreKey, .putStoreKey, .deleteStoreKey, .collectStoreKey, .storeTransaction: .store
         default: .netlink
         }
@@ -113,6 +122,8 @@ public enum Operation: Sendable, Equatable, Codable {
         case sysctl
         /// The cluster store (etcd, or the embedded store).
         case store
+        /// The host's file system (`/etc/netns`).
+        case files
     }
 }
 

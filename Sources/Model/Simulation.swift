@@ -120,6 +120,15 @@ extension HostState {
         case .setSysctl(let ns, let key, let value):
             guard namespaces[ns] != nil else { throw SimulationError("no namespace \(ns)") }
             namespaces[ns]!.sysctls[key] = value
+        case .writeNamespaceFile(let file):
+            // The file system, not the namespace: a file may be written for a
+            // namespace that does not exist (yet); the directories are made as needed.
+            guard namespaces[.host] != nil else { throw SimulationError("no host namespace") }
+            namespaces[.host]!.netnsFiles.removeAll { $0.key == file.key }
+            namespaces[.host]!.netnsFiles.append(file)
+            namespaces[.host]!.netnsFiles.sort { $0.key < $1.key }
+        case .deleteNamespaceFile(let namespace, let name, _):
+            namespaces[.host]?.netnsFiles.removeAll { $0.namespace == namespace && $0.name == name }
         case .deleteFirewallTable(let ns, let family, let name):
             // Like `nft add table; delete table`: a missing table is not an error.
             namespaces[ns]?.firewall.removeAll { $0.family == family && $0.name == name }
@@ -162,6 +171,8 @@ extension HostState {
             n.neighbours = ns.neighbours.sorted { ($0.link, $0.address) < ($1.link, $1.address) }
             n.fdb = ns.fdb.sorted { ($0.link, $0.mac) < ($1.link, $1.mac) }
             n.firewall = ns.firewall.map { $0.normalized() }.sorted { ($0.family, $0.name) < ($1.family, $1.name) }
+            n.netnsFiles = ns.netnsFiles.sorted { $0.key < $1.key }
+            n.hostResolver = nil
             out.namespaces[ref] = n
         }
         return out

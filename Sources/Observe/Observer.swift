@@ -60,6 +60,8 @@ public enum Observer {
             if namespace == .host {
                 state.firewall = try firewall()
                 state.sysctls = sysctls(bridges: state.links.filter { $0.kind == .bridge }.map(\.name))
+                state.netnsFiles = try netnsFiles()
+                state.hostResolver = hostResolver()
             }
             return state
         case .vanished(let error), .failed(let error):
@@ -118,6 +120,8 @@ public enum Observer {
         state.namespaces[.host]?.firewall = try firewall()
         let bridges = state.namespaces[.host]?.links.filter { $0.kind == .bridge }.map(\.name) ?? []
         state.namespaces[.host]?.sysctls = sysctls(bridges: bridges)
+        state.namespaces[.host]?.netnsFiles = try netnsFiles()
+        state.namespaces[.host]?.hostResolver = hostResolver()
         return state
     }
 
@@ -148,6 +152,37 @@ public enum Observer {
             out[key] = String(decoding: buf[..<n].filter { $0 != 0x0a && $0 != 0x20 }, as: UTF8.self)
         }
         return out
+    }
+
+    /// The files netform manages under `/etc/netns` (`NamespaceFile.managedNames`),
+    /// in every namespace's directory, netform's and anyone else's (the planner needs
+    /// to see a foreign file in the way). Read through `EtcNetns`: never a symlink.
+    public static func netnsFiles(root: String = NamespaceFile.directory) throws(ObserveError) -> [NamespaceFile] {
+        do {
+            return try EtcNetns(root: root).readAll(names: NamespaceFile.managedNames).map {
+                NamespaceFile(namespace: $0.namespace, name: $0.name, content: $0.content)
+            }
+        } catch {
+            throw ObserveError(namespace: .host, error)
+        }
+    }
+
+    /// The host's resolver configuration, which the containers' `resolv.conf` is made
+    /// from: `/etc/resolv.conf`, or — when that names only loopback nameservers, as
+    /// systemd-resolved's stub does — the upstream list it keeps in
+    /// `/run/systemd/resolve/resolv.conf` (as Docker does). nil: the host has none.
+    public static func hostResolver() -> String? {
+        let main = (try? EtcNetns.readText(path: "/etc/resolv.conf")) ?? nil
+        guard let main else { return nil }
+        let servers = main.split(separator: "\n").compactMap { line -> Substring? in
+            let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            return f.count > 1 && f[0] == "nameserver" ? f[1] : nil
+        }
+        if !servers.isEmpty, servers.allSatisfy({ $0.hasPrefix("127.") || $0 == "::1" }),
+           let upstream = (try? EtcNetns.readText(path: "/run/systemd/resolve/resolv.conf")) ?? nil {
+            return upstream
+        }
+        return main
     }
 
     /// Every nftables table of the host namespace (netform's and everyone else's:

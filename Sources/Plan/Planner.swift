@@ -110,6 +110,7 @@ struct PlanBuilder {
             if isOurs(ns.owner) { out.insert(resource(for: ns.owner, fallback: ns.ref)) }
             for t in ns.firewall where t.belongs(to: project) { out.insert(firewallResource(t)) }
             if !ns.sysctls.isEmpty, ns.ref == .host { out.insert(Resource(.host, "sysctls")) }
+            for f in ns.netnsFiles where f.project == project { out.insert(fileResource(f.namespace)) }
             // This host's registration in the cluster store.
             if let mine = desired.storeHost, ns.clusterStore?[StoreLayout.host(project: project, host: mine)] != nil {
                 out.insert(Resource(.host, "cluster"))
@@ -133,6 +134,7 @@ struct PlanBuilder {
                 }
             }
         }
+        findFileConflicts()
         for ref in desired.adoptedNamespaces.sorted() where observed[ref] == nil {
             conflicts.append(Conflict(Resource(.host, ref.description), "namespace \(ref) to adopt does not exist"))
         }
@@ -214,12 +216,14 @@ struct PlanBuilder {
         // moment the first container can send; it goes last, after the containers.
         claimInStore()
         installFirewall()
+        deleteUnwantedFiles()
         deleteUnwantedNamespaces()
         deleteUnwantedObjects()
         createNamespaces()
         reconcileLinks()
         addAddressesAndRoutes()
         reconcileNeighboursAndFDB()
+        writeFiles()
         publishInStore()
         removeFirewall()
         setSysctls()
@@ -738,6 +742,10 @@ public enum Fingerprint {
             for (k, v) in ns.sysctls.sorted(by: { $0.key < $1.key }) { feed("s"); feed(k); feed(v) }
             for (k, v) in (ns.clusterStore ?? [:]).sorted(by: { $0.key < $1.key }) { feed("k"); feed(k); feed(v) }
             if ns.clusterStoreUnreachable != nil { feed("u") }
+            // Files of the namespaces in scope, and every file netform wrote.
+            for f in ns.netnsFiles where f.project != nil || wanted.contains(.named(f.namespace)) {
+                feed("e"); feed(f.key); feed(f.content)
+            }
         }
         return digest.hex
     }

@@ -8,7 +8,12 @@ import Observe
 struct ExecCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "exec",
-        abstract: "Run a command in a container's network namespace.")
+        abstract: "Run a command in a container's network namespace.",
+        discussion: """
+            Runs `ip netns exec NAMESPACE CMD...` for the container's namespace: the command \
+            sees the container's network and its /etc/hosts and /etc/resolv.conf (the files \
+            netform writes under /etc/netns/NAMESPACE), so peers resolve by name.
+            """)
 
     @Option(help: "The project, when several have a container of that name.") var project: String?
     @Argument(help: "The container.") var container: String
@@ -30,16 +35,14 @@ struct ExecCommand: ParsableCommand {
                 : "error: several projects have a container '\(container)' (\(matches.joined(separator: ", "))); pass --project")
             throw ExitCode(1)
         }
-        let ns = try NetworkNamespace.open(name: matches[0])
-        // exec from a dedicated thread inside the namespace: the new program image
-        // keeps that thread's namespace.
-        let args = command
-        let code: Int32 = try NamespaceThread.run(in: ns) { () -> Int32 in
-            var cargs = args.map { strdup($0) } + [nil]
-            execvp(args[0], &cargs)
-            return errno
-        }
-        printErr("error: cannot run \(command[0]): \(String(cString: strerror(code)))")
+        // Through iproute2's `ip netns exec`, as an operator would: the command gets
+        // its own mount namespace with the container's /etc/netns/NAME files (hosts,
+        // resolv.conf) bound over /etc, and a /sys of the container's namespace.
+        // Adopted namespaces are entered the same way by name; they have no such files.
+        var cargs = (["ip", "netns", "exec", matches[0]] + command).map { strdup($0) } + [nil]
+        execvp("ip", &cargs)
+        let code = errno
+        printErr("error: cannot run ip netns exec (iproute2) for \(command[0]): \(String(cString: strerror(code)))")
         throw ExitCode(127)
     }
 }

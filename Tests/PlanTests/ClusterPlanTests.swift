@@ -93,9 +93,13 @@ containers:
         // node1 learns node2's endpoints on its next reconcile.
         let again = try r1.plan(try spec(overlaySpec))
         #expect(again.plan.steps.map(\.operation).allSatisfy {
-            if case .addFDBEntry = $0 { true } else if case .addNeighbour = $0 { true } else { false }
+            if case .addFDBEntry = $0 { true } else if case .addNeighbour = $0 { true }
+            else if case .writeNamespaceFile(let f) = $0 { f.name == "hosts" } else { false }
         }, "\(again.plan.steps.map(\.operation))")
         #expect(try r1.apply(again).succeeded)
+        // node1's containers resolve node2's by name (from the store's endpoints).
+        let web1Hosts = try h1.observed()[.host]?.netnsFiles.first { $0.key == "swarm.web1/hosts" }?.content ?? ""
+        #expect(web1Hosts.contains("\tweb3\n") && web1Hosts.contains("\tweb1\n"), "\(web1Hosts)")
         #expect(try r1.plan(try spec(overlaySpec)).plan.isEmpty && r2.plan(try spec(overlaySpec)).plan.isEmpty, "converged")
 
         // Addresses: one per container, all different, claimed in the store.
@@ -134,7 +138,7 @@ containers:
         #expect(try store.list(prefix: "/netform/swarm/endpoints/").entries.map(\.key) == [
             "/netform/swarm/endpoints/front/web1", "/netform/swarm/endpoints/front/web2"])
         let cleanup = try r1.plan(try spec(fewer))
-        #expect(cleanup.plan.steps.count == 2, "one FDB entry, one neighbour: \(cleanup.plan.steps.map(\.operation))")
+        #expect(cleanup.plan.steps.count == 3, "one FDB entry, one neighbour, the hosts file that named web3: \(cleanup.plan.steps.map(\.operation))")
         #expect(try r1.apply(cleanup).succeeded)
         // Destroy on node2: its keys go, node1's stay, the network definition stays.
         let destroy = try r2.destroyPlan(project: "swarm")
@@ -232,7 +236,9 @@ containers:
         let a2 = before["web2"]![0], a3 = before["web3"]![0]
         #expect(collected == ["/netform/swarm/claims/front/\(a2)", "/netform/swarm/claims/front/\(a3)",
                               "/netform/swarm/endpoints/front/web2", "/netform/swarm/endpoints/front/web3"])
-        let kernel = cleanup.plan.steps.filter { $0.operation.backend != .store }.map(\.operation)
+        #expect(cleanup.plan.steps.contains { if case .writeNamespaceFile(let f) = $0.operation { !f.content.contains("web2") } else { false } },
+                "the vanished host's containers leave the hosts files")
+        let kernel = cleanup.plan.steps.filter { $0.operation.backend != .store && $0.operation.backend != .files }.map(\.operation)
         #expect(kernel.count == 5 && kernel.allSatisfy {
             if case .deleteFDBEntry = $0 { true } else if case .deleteNeighbour = $0 { true } else { false }
         }, "its FDB entries (two MACs, the flood entry) and neighbours go in the same reconcile: \(kernel)")

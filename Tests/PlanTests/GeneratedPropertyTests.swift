@@ -142,7 +142,27 @@ func drift(_ truth: inout HostState, _ rng: inout SeededRandom) -> String? {
     let seedLinks = truth.sortedNamespaces.flatMap { ns in
         ns.links.filter { $0.owner?.project == "seed" && $0.kind != .loopback }.map { (ns.ref, $0) }
     }
-    switch rng.int(0...6) {
+    let seedFiles = truth[.host]?.netnsFiles.filter { $0.project == "seed" } ?? []
+    switch rng.int(0...9) {
+    case 7:
+        // Someone edited one of the project's files (its mark kept).
+        guard !seedFiles.isEmpty else { return nil }
+        var f = rng.pick(seedFiles)
+        f.content += "10.9.9.9\tadded-by-hand\n"
+        try? truth.apply(.writeNamespaceFile(f))
+        return "edited \(f.path)"
+    case 8:
+        // A file of someone else's where the spec may want one (a conflict when it
+        // does), or one of the project's replaced by someone's own.
+        let namespace = rng.chance(50) ? "seed.\(rng.pick(["c0", "c1", "c2", "c3"]))" : "other-tool-ns"
+        let f = NamespaceFile(namespace: namespace, name: rng.pick(NamespaceFile.managedNames), content: "nameserver 192.0.2.53\n")
+        try? truth.apply(.writeNamespaceFile(f))
+        return "foreign file \(f.path)"
+    case 9:
+        guard !seedFiles.isEmpty else { return nil }
+        let f = rng.pick(seedFiles)
+        try? truth.apply(.deleteNamespaceFile(namespace: f.namespace, name: f.name, project: "seed"))
+        return "deleted file \(f.path)"
     case 0:
         guard !seedLinks.isEmpty else { return nil }
         let (ref, l) = rng.pick(seedLinks)
@@ -204,6 +224,7 @@ func foreignPart(_ state: HostState, project: String) -> HostState {
         n.routes = ns.routes.filter { r in r.device.map(names.contains) ?? true }
         n.firewall = ns.firewall.filter { !$0.belongs(to: project) }
         n.sysctls = [:]
+        n.netnsFiles = ns.netnsFiles.filter { $0.project != project }
         out[ref] = n
     }
     return asObserved(out).normalized()
@@ -317,6 +338,7 @@ enum PropertyRun {
             for s in c.story { seen.insert(String(s.prefix { $0 != ":" })) }
             guard let plan = try? planFor(c.specText, c.truth).1 else { continue }
             if !plan.conflicts.isEmpty { seen.insert("conflict") }
+            if plan.conflicts.contains(where: { $0.description.contains("file /etc/netns/") }) { seen.insert("fileConflict") }
             for step in plan.steps {
                 switch step.operation {
                 case .deleteLink: seen.insert("deleteLink")
@@ -324,12 +346,14 @@ enum PropertyRun {
                 case .createVXLAN: seen.insert("vxlan")
                 case .createMacvlan: seen.insert("macvlan")
                 case .setLink(_, _, let ch) where ch.isolated != nil: seen.insert("isolation")
+                case .writeNamespaceFile where step.change == .update: seen.insert("rewriteFile")
+                case .deleteNamespaceFile: seen.insert("deleteFile")
                 default: break
                 }
             }
         }
         for want in ["other project applied", "seed applied before", "drift", "conflict", "deleteLink", "deleteNamespace",
-                     "vxlan", "macvlan", "isolation"] {
+                     "vxlan", "macvlan", "isolation", "rewriteFile", "deleteFile", "fileConflict"] {
             #expect(seen.contains(want), "no generated case has \(want)")
         }
     }

@@ -19,6 +19,8 @@ enum OwnershipAudit {
         case sysctl(NamespaceRef, String)
         /// A key of the cluster store.
         case storeKey(String)
+        /// A file under `/etc/netns` (namespace directory, file name).
+        case file(String, String)
 
         var description: String {
             switch self {
@@ -27,6 +29,7 @@ enum OwnershipAudit {
             case .table(let r, let f, let n): "table \(f) \(n) in \(r)"
             case .sysctl(let r, let k): "sysctl \(k) in \(r)"
             case .storeKey(let k): "store key \(k)"
+            case .file(let n, let f): "file /etc/netns/\(n)/\(f)"
             }
         }
     }
@@ -42,6 +45,7 @@ enum OwnershipAudit {
         case .replaceFirewallTable(let ns, let t): [.table(ns, family: t.family, name: t.name)]
         case .claimStoreKey(let key, _), .putStoreKey(let key, _): [.storeKey(key)]
         case .storeTransaction(let txn): (txn.creates + txn.puts).map { .storeKey($0.key) }
+        case .writeNamespaceFile(let f): [.file(f.namespace, f.name)]
         default: []
         }
     }
@@ -65,6 +69,8 @@ enum OwnershipAudit {
         case .setSysctl(let ns, let key, _): [.sysctl(ns, key)]
         case .claimStoreKey(let key, _), .putStoreKey(let key, _), .deleteStoreKey(let key), .collectStoreKey(let key, _): [.storeKey(key)]
         case .storeTransaction(let txn): txn.keys.map { .storeKey($0) }
+        case .writeNamespaceFile(let f): [.file(f.namespace, f.name)]
+        case .deleteNamespaceFile(let n, let f, _): [.file(n, f)]
         }
     }
 
@@ -93,6 +99,9 @@ enum OwnershipAudit {
         case .storeKey(let key):
             // Only keys under the project's own prefix (`/netform/PROJECT/`).
             return key.hasPrefix(StoreLayout.prefix(project: project))
+        case .file(let n, let f):
+            // By the mark on its first line, only.
+            return state[.host]?.netnsFiles.first { $0.namespace == n && $0.name == f }?.project == project
         }
     }
 
@@ -130,6 +139,7 @@ enum OwnershipAudit {
         case .table(let r, let f, let n): state[r]?.firewallTable(family: f, name: n) != nil
         case .sysctl(let r, let k): state[r]?.sysctls[k] != nil
         case .storeKey(let k): state[.host]?.clusterStore?[k] != nil
+        case .file(let n, let f): state[.host]?.netnsFiles.contains { $0.namespace == n && $0.name == f } == true
         }
     }
 

@@ -96,6 +96,19 @@ func forwardingLeftOn(_ state: HostState) -> HostState {
     return s
 }
 
+/// The namespaces whose `hosts` file a plan writes, sorted.
+func hostsWrites(_ plan: Plan) -> [String] {
+    plan.steps.compactMap { step -> String? in
+        if case .writeNamespaceFile(let f) = step.operation, f.name == "hosts" { return f.namespace }
+        return nil
+    }.sorted()
+}
+
+/// The text of a namespace's `hosts` in `state`.
+func hostsFile(_ namespace: String, in state: HostState) -> String? {
+    state[.host]?.netnsFiles.first { $0.namespace == namespace && $0.name == "hosts" }?.content
+}
+
 /// The part of `state` that `desired` speaks about: its namespaces, the project's
 /// links there (and lo in created namespaces), their addresses and owned routes.
 func projection(_ state: HostState, like desired: DesiredState) -> HostState {
@@ -110,6 +123,7 @@ func projection(_ state: HostState, like desired: DesiredState) -> HostState {
         ns.routes = have.routes.filter(\.isOwned)
         ns.firewall = have.firewall.filter { $0.belongs(to: desired.project) }
         ns.sysctls = have.sysctls.filter { want.sysctls[$0.key] != nil }
+        ns.netnsFiles = have.netnsFiles.filter { $0.project == desired.project }
         out[ref] = ns
     }
     return out
@@ -335,10 +349,16 @@ containers:
         let (_, state, _) = try converge(seedSpec, from: pristineHost())
         let smaller = seedSpec.replacingOccurrences(of: "  container3: {networks: [aislada]}\n", with: "")
         let plan = try planFor(smaller, state).1
-        #expect(plan.steps.map(\.operation) == [.deleteNamespace(name: "seed.container3")])
+        // Its /etc/netns files first (an interrupted destroy leaves the namespace
+        // that names them); container3 was alone on aislada: no other file changes.
+        #expect(plan.steps.map(\.operation) == [
+            .deleteNamespaceFile(namespace: "seed.container3", name: "hosts", project: "seed"),
+            .deleteNamespaceFile(namespace: "seed.container3", name: "resolv.conf", project: "seed"),
+            .deleteNamespace(name: "seed.container3"),
+        ])
         let veth = Naming.hostVeth(project: "seed", container: "container3", network: "aislada")
-        #expect(plan.steps[0].awaitGone == [veth])
-        #expect(plan.steps[0].disruption == .destroy)
+        #expect(plan.steps[2].awaitGone == [veth])
+        #expect(plan.steps.allSatisfy { $0.disruption == .destroy })
     }
 
     @Test func movingAContainerToAnotherNetwork() throws {
@@ -349,8 +369,12 @@ containers:
         #expect(plan.conflicts.isEmpty, "\(plan.conflicts)")
         let ops = plan.steps.map(\.operation)
         #expect(ops.first == .deleteLink(namespace: .host, name: Naming.hostVeth(project: "seed", container: "container3", network: "aislada")))
-        #expect(Set(plan.steps.map(\.resource)) == [Resource(.container, "container3")])
+        // Links change for container3 only; its new peers learn its name.
+        #expect(Set(plan.steps.filter { $0.operation.backend != .files }.map(\.resource)) == [Resource(.container, "container3")])
+        #expect(hostsWrites(plan) == ["seed.container1", "seed.container2", "seed.container3"])
         let after = try applied(plan, to: state)
+        #expect(hostsFile("seed.container1", in: after)?.contains("172.17.0.4\tcontainer3\n") == true)
+        #expect(hostsFile("seed.container3", in: after)?.contains("\tcontainer1\n") == true)
         #expect(projection(asObserved(after), like: compiled.desired).normalized() == comparable(compiled.desired))
         #expect(compiled.endpoints.first { $0.container == "container3" }?.ipv4?.address == IPAddress("172.17.0.4"))
     }
@@ -362,7 +386,10 @@ containers:
         let (compiled, plan) = try planFor(more, state)
         #expect(compiled.endpoints.first { $0.container == "container1" }?.ipv4?.address == IPAddress("172.17.0.2"))
         #expect(compiled.endpoints.first { $0.container == "newcomer" }?.ipv4?.address == IPAddress("172.17.0.4"))
-        #expect(Set(plan.steps.map(\.resource)) == [Resource(.container, "newcomer")])
+        #expect(Set(plan.steps.filter { $0.operation.backend != .files }.map(\.resource)) == [Resource(.container, "newcomer")])
+        // The containers of its network learn its name; container3 (aislada) does not.
+        #expect(hostsWrites(plan) == ["seed.container1", "seed.container2", "seed.newcomer"])
+        #expect(hostsFile("seed.container3", in: try applied(plan, to: state))?.contains("newcomer") == false)
     }
 
     @Test func changingAStaticAddress() throws {
@@ -374,7 +401,9 @@ containers:
         let new = AddressState(link: "eth0", address: IPAddress("172.17.0.30")!, prefixLength: 16)
         let route = RouteState(destination: nil, family: .v4, gateway: IPAddress("172.17.0.1"), device: "eth0")
         // The default route relies on the address: it is taken out first and put back.
-        #expect(plan.steps.map(\.operation) == [
+        #expect(hostsWrites(plan) == ["seed.container1", "seed.container2"])
+        #expect(hostsFile("seed.container1", in: try applied(plan, to: state))?.contains("172.17.0.30\tcontainer2\n") == true)
+        #expect(plan.steps.filter { $0.operation.backend != .files }.map(\.operation) == [
             .deleteRoute(namespace: ns, route: route),
             .deleteAddress(namespace: ns, address: old),
             .setLink(namespace: ns, name: "eth0", change: LinkChangeSet(mac: MACAddress("02:42:ac:11:00:1e"))),
@@ -457,7 +486,8 @@ containers:
             .replacingOccurrences(of: "  container3: {networks: [aislada]}\n", with: "")
         let text = PlanRenderer(color: false).render(try planFor(changed, state).1)
         #expect(text.contains("~   network.bridge  (in-place)\n      ~   docker0 mtu: 1500 → 9000\n"))
-        #expect(text.contains("-   container.container3  (destroy)\n      -   namespace seed.container3\n"))
+        #expect(text.contains("-   container.container3  (destroy)\n      -   file /etc/netns/seed.container3/hosts (8 lines)\n"
+            + "      -   file /etc/netns/seed.container3/resolv.conf (2 lines)\n      -   namespace seed.container3\n"))
         #expect(text.hasSuffix("Plan: 0 to add, 3 to change, 1 to destroy.\n"))
     }
 

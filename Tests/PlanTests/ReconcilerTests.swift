@@ -82,6 +82,8 @@ func simulatedReconciler(_ start: HostState) -> (Reconciler, SimulatedDriver) {
         expected[.host]!.addresses.removeAll { a in withOther[.host]!.link(named: a.link)?.owner?.project == "seed" }
         #expect(expected[.host]!.firewall.contains { $0.belongs(to: "seed") })
         expected[.host]!.firewall.removeAll { $0.belongs(to: "seed") }
+        #expect(expected[.host]!.netnsFiles.contains { $0.project == "seed" } && expected[.host]!.netnsFiles.contains { $0.project == "other" })
+        expected[.host]!.netnsFiles.removeAll { $0.project == "seed" }
         #expect(driver.state[.host]!.firewall.contains { $0.belongs(to: "other") } && driver.state[.host]!.firewall.contains(sentinelTable))
         #expect(driver.state.normalized() == expected.normalized())
     }

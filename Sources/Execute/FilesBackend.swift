@@ -1,0 +1,53 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Model
+import Netlink
+
+/// Carries out the plan's file operations (`/etc/netns/NAME/hosts`, `resolv.conf`)
+/// through `EtcNetns`.
+///
+/// Why it exists: the ownership rule for files, at the moment of writing. A file is
+/// replaced or removed only while its first line carries the project's mark: one
+/// that someone wrote since the plan was read (their own, or another project's) is
+/// refused and left as it is, as a foreign link in the way would be.
+public struct FilesBackend: Sendable {
+    public var etc: EtcNetns
+
+    public init(etc: EtcNetns = EtcNetns()) {
+        self.etc = etc
+    }
+
+    public func perform(_ op: Operation) throws(ExecuteError) {
+        let what = DryRun.describe(op)
+        let target: (namespace: String, name: String, project: String, content: String?)
+        switch op {
+        case .writeNamespaceFile(let file):
+            guard let project = file.project else { throw ExecuteError(operation: what, message: "the file carries no netform mark") }
+            target = (file.namespace, file.name, project, file.content)
+        case .deleteNamespaceFile(let namespace, let name, let project):
+            target = (namespace, name, project, nil)
+        default:
+            throw ExecuteError(operation: what, message: "not a file operation")
+        }
+        do throws(NetlinkError) {
+            try refuseForeign(namespace: target.namespace, name: target.name, project: target.project, operation: what)
+            if let content = target.content {
+                try etc.write(namespace: target.namespace, name: target.name, content: content)
+            } else {
+                try etc.remove(namespace: target.namespace, name: target.name)
+            }
+        } catch {
+            throw ExecuteError(operation: what, message: error.description, netlink: error)
+        }
+    }
+
+    /// Throws when the file exists and is not the project's.
+    func refuseForeign(namespace: String, name: String, project: String, operation: String) throws(NetlinkError) {
+        guard let current = try etc.read(namespace: namespace, name: name) else { return }
+        let owner = NamespaceFile(namespace: namespace, name: name, content: current).project
+        guard owner != project else { return }
+        throw NetlinkError(errno: EEXIST, request: operation,
+                           detail: "\(etc.root)/\(namespace)/\(name) is \(owner.map { "netform project '\($0)''s" } ?? "not netform's (no netform mark)") now; left as it is")
+    }
+}

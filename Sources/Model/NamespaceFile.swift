@@ -1,0 +1,59 @@
+/// A file netform writes for a namespace it created, under `/etc/netns/NAME/`.
+///
+/// Why it exists: a container must resolve its peers by name and use a resolver it
+/// can reach, as on Docker's user-defined networks. iproute2's convention does it
+/// without a daemon: `ip netns exec NAME` (and `netform exec`, which goes through
+/// it) bind-mounts each file of `/etc/netns/NAME/` over `/etc/` in the command's
+/// own mount namespace. The files are state like links: compiled from the spec,
+/// read back by `plan`, diffed, written and removed by steps that roll back.
+///
+/// Ownership is in the file itself, as for every other object: its first line is
+/// `# netform:PROJECT/etc …`. A file there without that mark (someone's own) is
+/// foreign: `plan` reports a conflict and never overwrites it. The directory is the
+/// namespace's name, so a file outlives its namespace (`ip netns delete` leaves it)
+/// and is still recognised, and removed, by its mark.
+public struct NamespaceFile: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// Where iproute2 looks.
+    public static let directory = "/etc/netns"
+    /// The files netform writes and reads back; nothing else under the directory is
+    /// ever touched.
+    public static let managedNames = ["hosts", "resolv.conf"]
+
+    /// The namespace's name (the directory under `/etc/netns`).
+    public var namespace: String
+    /// `hosts` or `resolv.conf`.
+    public var name: String
+    /// The whole file, mark line included.
+    public var content: String
+
+    public init(namespace: String, name: String, content: String) {
+        self.namespace = namespace
+        self.name = name
+        self.content = content
+    }
+
+    public var path: String { "\(Self.directory)/\(namespace)/\(name)" }
+    public var description: String { path }
+
+    /// The first line of a file netform writes for `project`.
+    public static func markLine(project: String) -> String {
+        "# \(OwnerMark.prefix)\(project)/etc: written by netform for the project's containers; edits are overwritten"
+    }
+
+    /// The project whose mark opens the file; nil for a file netform did not write.
+    public var project: String? {
+        let first = content.prefix { $0 != "\n" }
+        guard first.hasPrefix("# " + OwnerMark.prefix) else { return nil }
+        // `# netform:PROJECT/etc: …`
+        let body = first.dropFirst(2 + OwnerMark.prefix.count)
+        guard let slash = body.firstIndex(of: "/"), slash != body.startIndex,
+              body[body.index(after: slash)...].hasPrefix("etc:") else { return nil }
+        return String(body[..<slash])
+    }
+
+    /// The number of lines, for plan summaries.
+    public var lineCount: Int { content.split(separator: "\n", omittingEmptySubsequences: false).count - (content.hasSuffix("\n") ? 1 : 0) }
+
+    /// Identifies the file whatever its content.
+    public var key: String { "\(namespace)/\(name)" }
+}
