@@ -35,7 +35,7 @@ for h in 0 1 2 3; do   # host 0: the single host of the baselines
   ip link set u$h master underlay up
   ip -n host$h addr add 192.168.77.$((h + 10))/24 dev eth0
   ip -n host$h link set eth0 up; ip -n host$h link set lo up
-  unshare --mount --propagation private sh -c 'mount -t tmpfs host /run && mkdir -p /run/netns /run/netform && touch /run/ready && exec sleep 3600' &
+  unshare --mount --propagation private sh -c 'mount -t tmpfs host /run && mount -t tmpfs host-etc-netns /etc/netns && mkdir -p /run/netns /run/netform && touch /run/ready && exec sleep 3600' &
   echo $! > $T/holder$h; PIDS="$PIDS $!"
   for i in $(seq 200); do [ -e /proc/$(cat $T/holder$h)/root/run/ready ] && break; sleep 0.05; done
 done

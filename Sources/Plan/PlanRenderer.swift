@@ -38,16 +38,18 @@ public struct PlanRenderer: Sendable {
             return "No changes. The host matches the spec (project '\(plan.project)').\n" + unmanaged(plan)
         }
         for (r, overall, steps) in plan.byResource().sorted(by: { $0.resource < $1.resource }) {
-            let worst = steps.map(\.disruption).max() ?? .none
             var header = paint(overall.rawValue.padding(3), style(overall)) + " " + paint(r.description, .bold)
-            if worst != .none { header += paint("  (\(worst.rawValue))", .dim) }
+            if let note = Self.disruptionNote(overall, steps) { header += paint("  (\(note))", .dim) }
             out += header + "\n"
             for s in steps {
                 for d in s.details {
-                    // A firewall change lists rules added and removed, each as its own line.
-                    let change: ChangeKind = r.kind == .firewall && s.change == .update
-                        ? (d.new == nil ? .delete : d.old == nil ? .create : .update) : s.change
-                    out += "      " + paint(change.rawValue.padding(3), style(change)) + " " + describe(d) + "\n"
+                    // A firewall or file change lists rules (lines) added and removed,
+                    // each as its own line.
+                    let lineWise = s.change == .update && (r.kind == .firewall || s.operation.backend == .files)
+                    let change: ChangeKind = lineWise ? (d.new == nil ? .delete : d.old == nil ? .create : .update) : s.change
+                    let text = lineWise && s.operation.backend == .files && (d.old == nil) != (d.new == nil)
+                        ? "\(d.attribute): \(d.old ?? d.new ?? "")" : describe(d)
+                    out += "      " + paint(change.rawValue.padding(3), style(change)) + " " + text + "\n"
                 }
                 if s.details.isEmpty {
                     out += "      " + paint(s.change.rawValue.padding(3), style(s.change)) + " \(s.operation)\n"
@@ -65,6 +67,21 @@ public struct PlanRenderer: Sendable {
         out += unmanaged(plan)
         out += "\n" + paint("Plan:", .bold) + " \(plan.summary).\n"
         return out
+    }
+
+    /// The header's disruption: the worst of the resource's steps. A resource that
+    /// stays (`~`, `-/+`) but loses some of its objects — a container moved to
+    /// another network loses its old interface — says how many go, rather than
+    /// "destroy", which would read as the resource itself going.
+    static func disruptionNote(_ overall: ChangeKind, _ steps: [Step]) -> String? {
+        guard overall == .update || overall == .replace else {
+            let worst = steps.map(\.disruption).max() ?? .none
+            return worst == .none ? nil : worst.rawValue
+        }
+        let removed = steps.filter { $0.change == .delete || $0.disruption == .destroy }.count
+        let worst = steps.filter { !($0.change == .delete || $0.disruption == .destroy) }.map(\.disruption).max() ?? .none
+        let parts = (worst == .none ? [] : [worst.rawValue]) + (removed == 0 ? [] : ["\(removed) object\(removed == 1 ? "" : "s") removed"])
+        return parts.isEmpty ? nil : parts.joined(separator: ", ")
     }
 
     /// Foreign objects on or in the project's objects that the plan leaves alone.

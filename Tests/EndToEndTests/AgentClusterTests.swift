@@ -27,7 +27,7 @@ struct AgentAcrossHosts {
           ip -n host$h addr add 192.168.78.$h/24 dev eth0
           ip -n host$h link set eth0 up; ip -n host$h link set lo up
           # The host's own mount namespace with its own /run, held by a process of ours.
-          unshare --mount --propagation private sh -c 'mount -t tmpfs host /run && mkdir -p /run/netns /run/netform && touch /run/ready && exec sleep 600' &
+          unshare --mount --propagation private sh -c 'mount -t tmpfs host /run && mount -t tmpfs host-etc-netns /etc/netns && mkdir -p /run/netns /run/netform && touch /run/ready && exec sleep 600' &
           echo $! > $T/holder$h
           eventually test -e /proc/$(cat $T/holder$h)/root/run/ready
         done

@@ -33,7 +33,7 @@ struct OverlayAcrossHosts {
           ip -n host$h addr add 192.168.77.$h/24 dev eth0
           ip -n host$h link set eth0 up; ip -n host$h link set lo up
           # The host's own mount namespace with its own /run, held by a process of ours.
-          unshare --mount --propagation private sh -c 'mount -t tmpfs host /run && mkdir -p /run/netns /run/netform && touch /run/ready && exec sleep 600' &
+          unshare --mount --propagation private sh -c 'mount -t tmpfs host /run && mount -t tmpfs host-etc-netns /etc/netns && mkdir -p /run/netns /run/netform && touch /run/ready && exec sleep 600' &
           echo $! > $T/holder$h
           for i in $(seq 200); do [ -e /proc/$(cat $T/holder$h)/root/run/ready ] && break; sleep 0.05; done
         done

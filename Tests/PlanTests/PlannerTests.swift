@@ -372,6 +372,9 @@ containers:
         // Links change for container3 only; its new peers learn its name.
         #expect(Set(plan.steps.filter { $0.operation.backend != .files }.map(\.resource)) == [Resource(.container, "container3")])
         #expect(hostsWrites(plan) == ["seed.container1", "seed.container2", "seed.container3"])
+        // It stays: its header says what goes instead of "destroy".
+        #expect(PlanRenderer(color: false).render(plan).contains("~   container.container3  (in-place, 1 object removed)\n"),
+                "\(PlanRenderer(color: false).render(plan))")
         let after = try applied(plan, to: state)
         #expect(hostsFile("seed.container1", in: after)?.contains("172.17.0.4\tcontainer3\n") == true)
         #expect(hostsFile("seed.container3", in: after)?.contains("\tcontainer1\n") == true)

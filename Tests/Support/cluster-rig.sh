@@ -1,6 +1,6 @@
 # Sourced by bash (`source Tests/Support/cluster-rig.sh N`) inside Scripts/sandbox:
 # N simulated hosts, each a network namespace `hostI` on the underlay bridge at
-# 192.168.77.I with a mount namespace and /run of its own, held by a process of ours
+# 192.168.77.I with a mount namespace, /run and /etc/netns of its own, held by a process of ours
 # (its PID in $T/holderI); helpers `onhost I CMD…`, `nf I netform-args…` (host I's
 # cluster options: $STORE, $NFOPTS), etcd_start/etcd_wait/etcd_stop, addr, ping_ok
 # and fdb (the VTEPs the FDB sends to). Everything lives in $T; the EXIT trap stops every process started here,
@@ -18,7 +18,7 @@ for h in $(seq ${1:-2}); do
   ip link set u$h master underlay up
   ip -n host$h addr add 192.168.77.$h/24 dev eth0
   ip -n host$h link set eth0 up; ip -n host$h link set lo up
-  unshare --mount --propagation private sh -c 'mount -t tmpfs host /run && mkdir -p /run/netns /run/netform && touch /run/ready && exec sleep 900' &
+  unshare --mount --propagation private sh -c 'mount -t tmpfs host /run && mount -t tmpfs host-etc-netns /etc/netns && mkdir -p /run/netns /run/netform && touch /run/ready && exec sleep 900' &
   echo $! > $T/holder$h; HOLDERS="$HOLDERS $!"
   for i in $(seq 200); do [ -e /proc/$(cat $T/holder$h)/root/run/ready ] && break; sleep 0.05; done
 done

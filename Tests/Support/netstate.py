@@ -6,7 +6,8 @@ of netform. Tests compare dumps taken before and after a scenario.
 Fields that change without a real change (interface indexes, counters, address
 lifetimes, kernel-assigned IPv6 link-local addresses, carrier state, timers) are
 dropped, and everything is sorted, so two dumps are equal exactly when the objects
-are. Kept: link flags (administrative ones: UP, NOARP, PROMISC, ...), the interface
+are. The files under /etc/netns are included as "(etc/netns)" (NAME/FILE: text).
+Kept: link flags (administrative ones: UP, NOARP, PROMISC, ...), the interface
 group, bridge-port settings (`info_slave_data`: isolated, learning, flood, ...),
 static and permanent neighbours (`ip -j neigh`) and static/permanent FDB entries
 (`bridge -j fdb`); learned entries and multicast memberships come and go with
@@ -15,6 +16,7 @@ traffic and are not state anyone configured.
   netstate.py [--only NS[,NS...]] [--exclude-prefix PREFIX]
 """
 import json
+import os
 import subprocess
 import sys
 
@@ -127,6 +129,19 @@ def main():
         if exclude and ns.startswith(exclude):
             continue
         state[label] = namespace_state(ns)
+    # The files under /etc/netns (netform's hosts and resolv.conf, and anyone's), read
+    # as plain files: "(etc/netns)" maps NAME/FILE to its text.
+    if only is None or "(etc/netns)" in only:
+        files = {}
+        for root, _, names in os.walk("/etc/netns"):
+            for name in names:
+                path = os.path.join(root, name)
+                rel = os.path.relpath(path, "/etc/netns")
+                if exclude and rel.startswith(exclude):
+                    continue
+                with open(path, errors="replace") as f:
+                    files[rel] = f.read()
+        state["(etc/netns)"] = files
     json.dump(state, sys.stdout, indent=1, sort_keys=True)
     print()
 
