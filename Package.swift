@@ -49,7 +49,7 @@ let package = Package(
         ], swiftSettings: strict),
         // Reachability questions answered from the spec and the firewall tables (pure).
         .target(name: "Explain", dependencies: ["Model", "Compile", "Spec", "Addressing"], swiftSettings: strict),
-        .target(name: "Graph", dependencies: ["Model", "Compile", "Spec", "Addressing"], swiftSettings: strict),
+        .target(name: "Graph", dependencies: ["Model", "Compile", "Spec", "Addressing", "Observe"], swiftSettings: strict),
         // Real traffic between namespaces, to check explain against the kernel (I/O).
         .target(name: "Probe", dependencies: ["Netlink", "Addressing", "Model", "Compile", "Explain"], swiftSettings: strict),
         // The plan → apply → verify cycle, the lock, plan files, and the wiring to the live

@@ -37,25 +37,30 @@ extension Compiler {
         for key in members.keys { members[key]!.sort { $0.name < $1.name } }
 
         let observedFiles = Dictionary((observed[.host]?.netnsFiles ?? []).map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
-        let resolver = containerResolver(project: project, host: observed[.host]?.hostResolver)
+        let hostResolver = observed[.host]?.hostResolver
+        let resolver = containerResolver(project: project, host: hostResolver)
         var hostsByNetworks: [[String]: String] = [:]
         var files: [NamespaceFile] = []
         for c in placed where c.netns == nil {
             let namespace = Naming.namespace(project: project, container: c.name)
             let networks = Array(Set(c.attachments.map(\.network))).sorted { (order[$0] ?? 0) < (order[$1] ?? 0) }
             var hosts: String
-            if let text = hostsByNetworks[networks] {
+            let extra = c.extraHosts.map { "\($0.address)\t\($0.name)" }
+            let key = networks + (extra.isEmpty ? [] : ["\u{0}"] + extra)
+            if let text = hostsByNetworks[key] {
                 hosts = text
             } else {
                 hosts = hostsFile(project: project, networks: networks, members: members)
-                hostsByNetworks[networks] = hosts
+                if !extra.isEmpty { hosts += "# extra_hosts\n" + extra.map { $0 + "\n" }.joined() }
+                hostsByNetworks[key] = hosts
             }
             if storeUnread, networks.contains(where: overlays.contains),
                let kept = observedFiles["\(namespace)/hosts"], kept.project == project {
                 hosts = kept.content
             }
             files.append(NamespaceFile(namespace: namespace, name: "hosts", content: hosts))
-            files.append(NamespaceFile(namespace: namespace, name: "resolv.conf", content: resolver))
+            files.append(NamespaceFile(namespace: namespace, name: "resolv.conf",
+                                       content: c.dns.isEmpty ? resolver : containerResolver(project: project, host: hostResolver, dns: c.dns)))
         }
         guard !files.isEmpty else { return }
         var host = compiled.desired.state[.host] ?? NamespaceState(ref: .host)
@@ -92,6 +97,25 @@ extension Compiler {
     /// The `resolv.conf` containers get from the host's: every line but comments and
     /// nameservers on loopback (`127.0.0.0/8`, `::1`) or IPv6 link-local ones (their
     /// zone is the host's interface), which a container cannot reach.
+    public static func containerResolver(project: String, host: String?, dns: ContainerSpec.DNSSettings) -> String {
+        // The host's file in parts, each replaced by the spec's when it gives one.
+        let base = containerResolver(project: project, host: host)
+        var servers: [String] = [], search: [String] = [], options: [String] = [], rest: [String] = []
+        for line in base.split(separator: "\n").dropFirst().map(String.init) where !line.hasPrefix("#") {
+            if line.hasPrefix("nameserver") { servers.append(line) }
+            else if line.hasPrefix("search") || line.hasPrefix("domain") { search.append(line) }
+            else if line.hasPrefix("options") { options.append(line) }
+            else { rest.append(line) }
+        }
+        if let n = dns.nameservers { servers = n.map { "nameserver \($0)" } }
+        if let s = dns.search { search = s.isEmpty ? [] : ["search " + s.joined(separator: " ")] }
+        if let o = dns.options { options = o.isEmpty ? [] : ["options " + o.joined(separator: " ")] }
+        var out = NamespaceFile.markLine(project: project) + "\n"
+        for line in servers + search + options + rest { out += line + "\n" }
+        if servers.isEmpty { out += "# no nameserver\n" }
+        return out
+    }
+
     public static func containerResolver(project: String, host: String?) -> String {
         var out = NamespaceFile.markLine(project: project) + "\n"
         guard let host else { return out + "# the host has no /etc/resolv.conf\n" }

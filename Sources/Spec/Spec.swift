@@ -122,6 +122,34 @@ public struct ContainerSpec: Sendable, Equatable {
     /// An existing namespace to adopt instead of creating one.
     public var netns: NamespaceReference?
     public var labels: [String: String]
+    /// The container's resolver (`docker run --dns`, `--dns-search`, `--dns-option`):
+    /// each list, when given, replaces that part of the host's `resolv.conf`.
+    public var dns: DNSSettings = DNSSettings()
+    /// More names in the container's `hosts` (`docker run --add-host`), in spec order.
+    public var extraHosts: [ExtraHost] = []
+
+    /// What a container's `resolv.conf` takes from the spec instead of the host.
+    public struct DNSSettings: Sendable, Equatable {
+        public var nameservers: [IPAddress]?
+        public var search: [String]?
+        public var options: [String]?
+        public init(nameservers: [IPAddress]? = nil, search: [String]? = nil, options: [String]? = nil) {
+            self.nameservers = nameservers
+            self.search = search
+            self.options = options
+        }
+        public var isEmpty: Bool { nameservers == nil && search == nil && options == nil }
+    }
+
+    /// One `extra_hosts` entry: a name and its address.
+    public struct ExtraHost: Sendable, Equatable, Hashable {
+        public var name: String
+        public var address: IPAddress
+        public init(name: String, address: IPAddress) {
+            self.name = name
+            self.address = address
+        }
+    }
 
     /// Docker's three kinds of container networking: the host's stack, or a
     /// namespace of its own with zero or more attachments.

@@ -43,7 +43,7 @@ struct SpecDecoder {
     static let networkKeys = ["driver", "bridge", "subnets", "icc", "masquerade", "internal", "mtu",
                               "host_binding_ipv4", "vni", "parent", "mode", "labels"]
     static let subnetKeys = ["subnet", "gateway", "ip_range", "aux_addresses"]
-    static let containerKeys = ["networks", "ports", "host", "netns", "labels"]
+    static let containerKeys = ["networks", "ports", "host", "netns", "labels", "dns", "dns_search", "dns_options", "extra_hosts"]
     static let attachmentKeys = ["ipv4", "ipv6", "mac", "interface"]
     static let netnsKeys = ["name", "path", "pid"]
     static let ruleKeys = ["allow", "deny"]
@@ -372,7 +372,76 @@ struct SpecDecoder {
             container.netns = decodeNetns(ns, container: name)
         }
         container.labels = decodeLabels(r)
+        decodeResolver(r, into: &container)
         return container
+    }
+
+    /// `dns`, `dns_search`, `dns_options` and `extra_hosts`: what the container's
+    /// `/etc/netns` files take from the spec. Only a namespace netform creates has
+    /// those files, so an adopted or host-network container cannot have them.
+    mutating func decodeResolver(_ r: MappingReader, into container: inout ContainerSpec) {
+        let name = container.name
+        func list(_ key: String) -> [(String, Mark)]? {
+            guard let p = r.present(key) else { return nil }
+            guard let items = p.sequence else {
+                sink.error(p.mark, "'\(key)' in container '\(name)' must be a list, got \(p.kindName)")
+                return nil
+            }
+            return items.compactMap { item in
+                guard let s = stringValue(item) else {
+                    sink.error(item.mark, "an entry of '\(key)' is a string, got \(item.kindName)")
+                    return nil
+                }
+                return (s, item.mark)
+            }
+        }
+        if let servers = list("dns") {
+            container.dns.nameservers = servers.compactMap { s, m in
+                guard let ip = IPAddress(s) else {
+                    sink.error(m, "invalid nameserver '\(s)': an IPv4 or IPv6 address, as `docker run --dns`")
+                    return nil
+                }
+                return ip
+            }
+        }
+        if let domains = list("dns_search") {
+            container.dns.search = domains.compactMap { s, m in
+                let bare = s.hasSuffix(".") ? String(s.dropLast()) : s
+                guard isValidHostName(bare) else {
+                    sink.error(m, "invalid search domain '\(s)': a DNS name (letters, digits and '-', in dot-separated labels)")
+                    return nil
+                }
+                return s
+            }
+        }
+        if let options = list("dns_options") {
+            container.dns.options = options.compactMap { s, m in
+                guard !s.isEmpty, !s.contains(where: \.isWhitespace) else {
+                    sink.error(m, "invalid resolver option '\(s)': one word such as ndots:2 or edns0 (resolv.conf(5))")
+                    return nil
+                }
+                return s
+            }
+        }
+        for (host, address, m) in r.stringMap("extra_hosts", sink: &sink) ?? [] {
+            let keyMark = r.value("extra_hosts")?.mapping?.first { $0.key.scalar == host }?.key.mark ?? m
+            guard isValidHostName(host) else {
+                sink.error(keyMark, "invalid host name '\(host)' in extra_hosts: letters, digits and '-', in dot-separated labels")
+                continue
+            }
+            guard let ip = IPAddress(address) else {
+                sink.error(m, "invalid address '\(address)' for '\(host)' in extra_hosts: an IPv4 or IPv6 address")
+                continue
+            }
+            container.extraHosts.append(ContainerSpec.ExtraHost(name: host, address: ip))
+        }
+        let given = ["dns", "dns_search", "dns_options", "extra_hosts"].filter { r.present($0) != nil }
+        guard let first = given.first, let mark = r.pair(first)?.key.mark else { return }
+        if container.netns != nil {
+            sink.error(mark, "'\(first)' needs a namespace netform creates: container '\(name)' adopts its netns, whose /etc is its own")
+        } else if case .host = container.networking {
+            sink.error(mark, "'\(first)' needs a namespace of the container's own: container '\(name)' shares the host's network")
+        }
     }
 
     mutating func decodeNetworking(_ node: Node, container: String, path: String) -> ContainerSpec.Networking {

@@ -38,3 +38,31 @@ import TestSupport
         #expect(r.stdout.contains(##""host" -> "ctr:lb" [label="80:8080/tcp", color="#1a73e8"];"##))
     }
 }
+
+/// `graph --live`: the picture of what the kernel has, drift included.
+@Suite(.enabled(if: KernelSandbox.isActive, "\(KernelSandbox.skipReason)"))
+struct GraphLive {
+    @Test func theLiveSeedIsDrawnWithTheAddressesItHoldsNow() throws {
+        let r = try sandboxed("""
+        netform apply --yes Examples/seed.yaml >/dev/null
+        echo "== dot"; netform graph --live --project seed
+        echo "== drift"
+        ip -n seed.container2 addr add 172.17.0.99/16 dev eth0
+        ip -n seed.container2 addr del 172.17.0.3/16 dev eth0
+        netform graph --live --project seed --format mermaid
+        echo "== svg"; netform graph --live Examples/seed.yaml --format svg -o /tmp/live.svg; grep -c '<svg' /tmp/live.svg || true
+        echo "== usage"; set +e; netform graph 2>&1; echo "exit=$?"; set -e
+        """)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        let dot = text(after: "== dot", in: r.stdout, until: "== drift")
+        #expect(dot.contains("digraph \"netform_seed\""), "\(dot)")
+        #expect(dot.contains("\"net:aislada\" [shape=box") && dot.contains("172.18.0.0/16"), "\(dot)")
+        #expect(dot.contains("label=\"container1\\nbridge: 172.17.0.2\"") && dot.contains("\"ctr:container3\" -> \"net:aislada\""), "\(dot)")
+        let drift = text(after: "== drift", in: r.stdout, until: "== svg")
+        // container2 lost netform's address; the one added by hand is not netform's.
+        #expect(drift.contains("ctr_container2((\"container2<br/>bridge: \"))") && !drift.contains("172.17.0.3")
+                && !drift.contains("172.17.0.99"), "what it holds now: \(drift)")
+        #expect(text(after: "== svg", in: r.stdout, until: "== usage").contains("1"), "\(r.stdout)")
+        #expect(text(after: "== usage", in: r.stdout).contains("give a spec file, or --live") && r.stdout.contains("exit=64"), "\(r.stdout)")
+    }
+}

@@ -90,6 +90,18 @@ import Testing
         #expect(!none.contains("\nnameserver"), "no public resolver is made up")
     }
 
+    @Test func theSpecsDNSSettingsAndExtraHostsReplaceTheHostsParts() throws {
+        let text = Self.dualStack.replacingOccurrences(of: "  api: {networks: [front]}", with: """
+              api: {networks: [front], dns: [192.0.2.53], dns_options: ["ndots:2"], extra_hosts: {db.local: 10.9.0.1}}
+            """)
+        let (compiled, _) = try planFor(text, host(resolver: "nameserver 192.0.2.1\nsearch corp.example\noptions edns0\n"))
+        #expect(file(compiled.desired.state, "lab.api/resolv.conf") == NamespaceFile.markLine(project: "lab")
+            + "\nnameserver 192.0.2.53\nsearch corp.example\noptions ndots:2\n", "search stays the host's, the rest is the spec's")
+        #expect(file(compiled.desired.state, "lab.web/resolv.conf")?.hasSuffix("\nnameserver 192.0.2.1\nsearch corp.example\noptions edns0\n") == true)
+        #expect(file(compiled.desired.state, "lab.api/hosts")?.hasSuffix("\tweb\n# extra_hosts\n10.9.0.1\tdb.local\n") == true)
+        #expect(file(compiled.desired.state, "lab.web/hosts")?.contains("db.local") == false)
+    }
+
     @Test func filesConvergeAndFollowTheirContainers() throws {
         let start = host(resolver: "nameserver 192.0.2.1\n")
         let (_, applied1, plan) = try converge(Self.dualStack, from: start)

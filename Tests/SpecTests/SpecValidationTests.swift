@@ -1,3 +1,4 @@
+import Addressing
 import Testing
 @testable import Spec
 
@@ -348,5 +349,42 @@ import Testing
         #expect(problems("version: 1\nnetworks:\n  b: {subnets: [{subnet: 172.18.0.0/16}, {subnet: 172.19.0.0/24}]}\n  a: {mtu: 1500}\n") == [
             "4:3: error: network 'a' has no 'subnets'; add for example `subnets: [{subnet: 172.20.0.0/16}]`",
         ])
+    }
+}
+
+/// `dns`, `dns_search`, `dns_options`, `extra_hosts`: Docker's `--dns`, `--dns-search`,
+/// `--dns-option`, `--add-host`.
+@Suite struct ResolverSettings {
+    @Test func theyAreReadAndCheckedWhereTheyAre() throws {
+        #expect(problems("""
+        version: 1
+        networks:
+          n: {subnets: [{subnet: 10.0.0.0/24}]}
+        containers:
+          a: {networks: [n], dns: [192.0.2.1, "2001:db8::53", nine], dns_search: [example.org, "bad domain"], dns_options: ["ndots:2", "two words"]}
+          b: {networks: [n], extra_hosts: {db.local: 10.0.0.9, "bad host": 10.0.0.8, gw: not-an-ip}}
+          c: {netns: {name: legacy}, networks: [n], dns: [192.0.2.1]}
+          d: {networks: [host], extra_hosts: {x: 10.0.0.1}}
+          e: {networks: [n], dns: 192.0.2.1}
+        """) == [
+            "5:55: error: invalid nameserver 'nine': an IPv4 or IPv6 address, as `docker run --dns`",
+            "5:88: error: invalid search domain 'bad domain': a DNS name (letters, digits and '-', in dot-separated labels)",
+            "5:128: error: invalid resolver option 'two words': one word such as ndots:2 or edns0 (resolv.conf(5))",
+            "6:56: error: invalid host name 'bad host' in extra_hosts: letters, digits and '-', in dot-separated labels",
+            "6:82: error: invalid address 'not-an-ip' for 'gw' in extra_hosts: an IPv4 or IPv6 address",
+            "7:45: error: 'dns' needs a namespace netform creates: container 'c' adopts its netns, whose /etc is its own",
+            "8:25: error: 'extra_hosts' needs a namespace of the container's own: container 'd' shares the host's network",
+            "9:27: error: 'dns' in container 'e' must be a list, got a string",
+        ])
+        let spec = try #require(load("""
+            version: 1
+            networks:
+              n: {subnets: [{subnet: 10.0.0.0/24}]}
+            containers:
+              a: {networks: [n], dns: [192.0.2.1], dns_search: [example.org], dns_options: ["ndots:2"], extra_hosts: {db.local: 10.0.0.9}}
+            """).spec)
+        let a = try #require(spec.container(named: "a"))
+        #expect(a.dns == ContainerSpec.DNSSettings(nameservers: [IPAddress("192.0.2.1")!], search: ["example.org"], options: ["ndots:2"]))
+        #expect(a.extraHosts == [ContainerSpec.ExtraHost(name: "db.local", address: IPAddress("10.0.0.9")!)])
     }
 }
