@@ -133,7 +133,14 @@ enum DockerParity {
         return out
     }
 
-    /// The lengths of `network ls`'s id column: ids replaced by `ID`, table otherwise kept.
+    /// The keys of each network object of an inspect document, in the order printed.
+    static func topKeys(_ text: String?) -> [String] {
+        (text ?? "").split(separator: "\n").compactMap { line in
+            line.firstMatch(of: /^ {8}"([A-Za-z0-9]+)":\s/).map { String($0.1) }
+        }
+    }
+
+    /// `network ls`'s table with the ids replaced by `<ID>`.
     static func maskedTable(_ text: String?) -> [String] {
         (text ?? "").split(separator: "\n").map { line in
             line.replacing(/^[0-9a-f]{12}/, with: "<ID>")
@@ -184,6 +191,7 @@ struct DockerEngineEndToEnd {
           loner: {netns: {pid: $pid}, networks: {nfnet: {ipv4: 10.89.0.20}}}
         SPEC
         before=$(engine_state)
+        echo "== engine state"; echo "$before"
         echo "== apply"; netform apply --yes /tmp/adopt.yaml 2>&1
         echo "== unchanged by apply"; [ "$(engine_state)" = "$before" ] && echo same || diff <(echo "$before") <(engine_state) || true
         # Docker's FORWARD policy drop wins over netform's accept (br_netfilter hands
@@ -221,6 +229,13 @@ struct DockerEngineEndToEnd {
 
         // 1. Adoption, wiring, reachability; Docker's objects unchanged.
         #expect(s["loner links before"] == "lo\n", "Docker's --network none: loopback only")
+        // The before/after dumps hold Docker's objects (a dump that failed half-way would
+        // compare equal to itself).
+        let state = s["engine state"] ?? ""
+        for piece in ["\"ifname\": \"docker0\"", "\"local\": \"172.17.0.1\"", "\"ifname\": \"br-", "\"master\": \"docker0\"",
+                      "-A FORWARD -j DOCKER-USER", "-A POSTROUTING -s 172.18.0.0/16 ! -o br-", "\"name\": \"DOCKER-ISOLATION-STAGE-1\""] {
+            #expect(state.contains(piece), "engine_state lacks \(piece):\n\(state)")
+        }
         #expect(s["apply"]?.contains("DOCKER-USER -i nf-dock0 -j ACCEPT") == true,
                 "apply names Docker's FORWARD chain and the fix:\n\(s["apply"] ?? "")")
         #expect(s["unchanged by apply"] == "same\n", "\(s["unchanged by apply"] ?? "")")
@@ -272,6 +287,10 @@ struct DockerEngineEndToEnd {
         #expect(unexpected.isEmpty, "differences from Docker 20.10 not on the allow-list:\n\(unexpected.joined(separator: "\n"))")
         #expect(gone.isEmpty, "allowed differences that are gone (take them off the list and the README):\n\(gone.joined(separator: "\n"))")
         #expect(Set(dockerInspect.keys) == ["bridge", "aislada", "host", "none"])
+        // Docker's key order, in the text (the networks in the order asked for).
+        let order = DockerParity.topKeys(ns["inspect"])
+        #expect(order.count == 4 * 14, "\(order)")
+        #expect(DockerParity.topKeys(s["docker inspect"]).filter { $0 != "Created" } == order)
         #expect(DockerParity.maskedTable(s["docker ls"]) == DockerParity.maskedTable(ns["ls"]),
                 "`network ls` table:\n\(s["docker ls"] ?? "")\n\(ns["ls"] ?? "")")
         #expect(elapsed < 90, "took \(elapsed) s")
