@@ -13,24 +13,6 @@ import TestSupport
 //    next to `netform network inspect` / `ls` of the same scenario (Examples/seed.yaml),
 //    key by key: every difference is on `DockerParity.allowed`, with its reason.
 
-/// The scenario's output split at lines `== NAME` (each section's text up to the next).
-private func sections(_ out: String) -> [String: String] {
-    var result: [String: String] = [:]
-    var current: String?
-    var text = ""
-    for line in out.split(separator: "\n", omittingEmptySubsequences: false) {
-        if line.hasPrefix("== ") {
-            if let current { result[current] = text }
-            current = String(line.dropFirst(3))
-            text = ""
-        } else {
-            text += line + "\n"
-        }
-    }
-    if let current { result[current] = text }
-    return result
-}
-
 /// Runs `script` in a sandbox as PID 1 of a PID namespace of its own (so everything
 /// the engine starts dies with it, also when the test is killed), with the sandbox
 /// prelude's `eventually` and `netstate`, and Tests/Support/docker-engine.sh sourced.
