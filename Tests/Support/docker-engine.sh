@@ -5,6 +5,8 @@
 # so that every process the engine starts (containerd's shims, the containers) dies
 # with the scenario even when the test is killed: the shims re-parent to the PID
 # namespace's init, never to the machine's.
+# (Checked: a SIGKILL of that unshare takes containerd, dockerd, the shims and the
+# containers with it; what is left is the empty cgroup parent, netform-docker-test-*.)
 #
 #   engine_start [DOCKERD OPTIONS...]  tmpfs on /var/lib/docker, /var/lib/containerd and
 #                                      /etc/docker (in this mount namespace only), then
