@@ -5,8 +5,9 @@ import TestSupport
 // End to end: `netform network ls/inspect` on hosts built by `netform apply` in a
 // sandbox, checked against Docker's seed document and against iproute2 (`ip -j`).
 
-/// The script's output split at lines `== NAME` (each section's text up to the next).
-private func sections(_ out: String) -> [String: String] {
+/// The script's output split at lines `== NAME` (each section's text up to the next;
+/// also used by DockerEngineTests).
+func sections(_ out: String) -> [String: String] {
     var result: [String: String] = [:]
     var current: String?
     var text = ""
