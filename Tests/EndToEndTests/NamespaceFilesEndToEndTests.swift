@@ -85,6 +85,20 @@ struct NamespaceFilesEndToEnd {
         #expect(destroy.contains("their file unchanged") && destroy.contains("sentinels unchanged"), "\(destroy)")
     }
 
+    @Test func theSpecsResolverSettingsReachTheContainer() throws {
+        let r = try sandboxed("""
+        netform apply --yes Examples/multi-network.yaml | tail -1
+        netform exec toolbox -- getent hosts registry.shop.internal
+        netform exec toolbox -- getent hosts api
+        ip netns exec shop.toolbox grep -E '^(search|options)' /etc/resolv.conf
+        set +e; ip netns exec shop.api getent hosts registry.shop.internal; echo "api: exit=$?"; set -e
+        netform destroy --yes --project shop | tail -1
+        """)
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains("10.1.1.250      registry.shop.internal\n10.1.1.20       api\nsearch shop.internal\noptions ndots:2\napi: exit=2\n"),
+                "\(r.stdout)")
+    }
+
     @Test func anAdoptedNamespaceGetsNoFiles() throws {
         let r = try sandboxed("""
         ip netns add mine
