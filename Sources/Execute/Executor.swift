@@ -106,10 +106,12 @@ public enum Executor {
         }
         var i = 0
         while i < plan.steps.count {
-            // A run of namespace creations is independent: the driver may do them
-            // at the same time (not across a failpoint, which must stay exact).
+            // A run of namespace creations, or of /etc/netns file writes and removals,
+            // is independent: the driver may do them at the same time (not across a
+            // failpoint, which must stay exact).
             var run = i
-            while run < plan.steps.count, run - i < 64, case .createNamespace = plan.steps[run].operation,
+            let kind = Self.independentKind(plan.steps[i].operation)
+            while let kind, run < plan.steps.count, run - i < 64, Self.independentKind(plan.steps[run].operation) == kind,
                   failpoint?.step != plan.steps[run].id { run += 1 }
             if run - i >= 4 {
                 let batch = Array(plan.steps[i..<run])
@@ -190,6 +192,17 @@ public enum Executor {
             errors.append(ExecuteError(operation: "step \(s.id) (\(DryRun.describe(s.operation)))", message: "cannot be undone: \(why)"))
         }
         return (errors, notUndone)
+    }
+
+    /// Operations of one kind that never depend on each other, so a run of them may
+    /// be performed at once: namespace creations (each a name of its own), and file
+    /// writes and removals under `/etc/netns` (each a path of its own).
+    static func independentKind(_ op: Operation) -> Int? {
+        switch op {
+        case .createNamespace: 0
+        case .writeNamespaceFile, .deleteNamespaceFile: 1
+        default: nil
+        }
     }
 
     /// The host-namespace link name an operation creates, if any.

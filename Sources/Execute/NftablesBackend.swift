@@ -80,6 +80,7 @@ public final class HostDriver: OperationDriver {
     public func awaitGone(_ links: [String]) throws(ExecuteError) { try netlink.awaitGone(links) }
 
     public func performIndependent(_ ops: [Operation]) -> [ExecuteError?] {
+        if ops.allSatisfy({ $0.backend == .files }) { return files.performIndependent(ops) }
         guard ops.allSatisfy({ $0.backend == .netlink }) else {
             return ops.map { op -> ExecuteError? in
                 do throws(ExecuteError) { try perform(op); return nil } catch { return error }

@@ -226,6 +226,26 @@ import Testing
         try backend.perform(.deleteNamespaceFile(namespace: "lab.api", name: "hosts", project: "lab"))
     }
 
+    @Test func manyFilesAtOnceEachWithItsOwnResult() throws {
+        let root = try scratch()
+        defer { _ = try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: "\(root)/netns/lab.c17", withIntermediateDirectories: true)
+        try "someone's\n".write(toFile: "\(root)/netns/lab.c17/hosts", atomically: false, encoding: .utf8)
+        let backend = FilesBackend(etc: EtcNetns(root: root + "/netns"))
+        let ops: [Model.Operation] = (0..<40).map {
+            .writeNamespaceFile(NamespaceFile(namespace: "lab.c\($0)", name: "hosts", content: NamespaceFile.markLine(project: "lab") + "\n# \($0)\n"))
+        }
+        let results = backend.performIndependent(ops)
+        #expect(results.indices.filter { results[$0] != nil } == [17], "only the foreign one is refused")
+        for k in 0..<40 where k != 17 {
+            #expect(contents("\(root)/netns/lab.c\(k)/hosts")?.hasSuffix("# \(k)\n") == true)
+        }
+        #expect(contents("\(root)/netns/lab.c17/hosts") == "someone's\n")
+        let removals: [Model.Operation] = (0..<40).map { .deleteNamespaceFile(namespace: "lab.c\($0)", name: "hosts", project: "lab") }
+        #expect(backend.performIndependent(removals).compactMap { $0 }.count == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(root)/netns") == ["lab.c17"])
+    }
+
     @Test func aSymlinkPlantedAsTheNamespaceDirectoryIsNeverFollowed() throws {
         let root = try scratch()
         defer { _ = try? FileManager.default.removeItem(atPath: root) }
