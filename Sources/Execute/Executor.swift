@@ -104,12 +104,16 @@ public enum Executor {
                                                   notUndone: notUndone),
                                    duration: clock.now - start)
         }
+        driver.prepare(plan.steps.flatMap { [$0.operation] + $0.inverse })
         var i = 0
         while i < plan.steps.count {
-            // A run of namespace creations is independent: the driver may do them
-            // at the same time (not across a failpoint, which must stay exact).
+            // A run of namespace creations, or of address and route additions, is
+            // given to the driver at once: it may create namespaces at the same time,
+            // and send additions without waiting on each (not across a failpoint,
+            // which must stay exact).
             var run = i
-            while run < plan.steps.count, run - i < 64, case .createNamespace = plan.steps[run].operation,
+            let group = batchGroup(plan.steps[i].operation)
+            while run < plan.steps.count, let group, run - i < group.window, batchGroup(plan.steps[run].operation) == group,
                   failpoint?.step != plan.steps[run].id { run += 1 }
             if run - i >= 4 {
                 let batch = Array(plan.steps[i..<run])
@@ -190,6 +194,20 @@ public enum Executor {
             errors.append(ExecuteError(operation: "step \(s.id) (\(DryRun.describe(s.operation)))", message: "cannot be undone: \(why)"))
         }
         return (errors, notUndone)
+    }
+
+    /// Kinds of steps the executor hands to the driver in runs, with how many at most.
+    enum BatchGroup: Equatable {
+        case createNamespaces, addAddressesAndRoutes
+        var window: Int { self == .createNamespaces ? 64 : 4096 }
+    }
+
+    static func batchGroup(_ op: Operation) -> BatchGroup? {
+        switch op {
+        case .createNamespace: .createNamespaces
+        case .addAddress, .addRoute: .addAddressesAndRoutes
+        default: nil
+        }
     }
 
     /// The host-namespace link name an operation creates, if any.

@@ -74,6 +74,8 @@ public final class HostDriver: OperationDriver {
 
     public func awaitGone(_ links: [String]) throws(ExecuteError) { try netlink.awaitGone(links) }
 
+    public func prepare(_ ops: [Operation]) { netlink.prepare(ops) }
+
     public func performIndependent(_ ops: [Operation]) -> [ExecuteError?] {
         guard ops.allSatisfy({ $0.backend == .netlink }) else {
             return ops.map { op -> ExecuteError? in
