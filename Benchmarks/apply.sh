@@ -137,23 +137,17 @@ for n in $sizes; do
 done
 
 stat() { awk -v n="$1" -v f="$2" '$1 == n && $2 == f {print $3}' "$results" | "$3"; }
-printf '\n%s runs each, %d bridges; seconds (min / median); ratios are netform / floor of the same statistic\n' "$repeats" "$m"
-printf '%6s | %15s %15s | %15s %15s | %15s %15s | %11s %11s | %13s %13s | %8s %8s | %9s %9s | %7s\n' \
-  N "floor exit" "floor quiet" "ip exit" "ip quiet" "netform exit" "netform quiet" "x floor" "x fl.quiet" "ms/ct exit" "ms/ct fl." "no-op" "destroy" "ip tear" "x ip tear" "RSS MB"
+mm() { printf '%.3f/%.3f' "$(stat "$1" "$2" minimum)" "$(stat "$1" "$2" median)"; }
+ratio() { printf '%.2f/%.2f' "$(echo "$(stat "$1" "$2" minimum) / $(stat "$1" "$3" minimum)" | bc -l)" \
+  "$(echo "$(stat "$1" "$2" median) / $(stat "$1" "$3" median)" | bc -l)"; }
+perct() { printf '%.3f/%.3f' "$(echo "$(stat "$1" "$2" minimum) * 1000 / $1" | bc -l)" "$(echo "$(stat "$1" "$2" median) * 1000 / $1" | bc -l)"; }
+printf '\n%s runs each, %d bridges; seconds as min/median; ratios are netform / floor (or ip) of the same statistic\n' "$repeats" "$m"
+printf '%5s %15s %15s %15s %15s %15s %15s %11s %11s %13s %13s %13s %7s %7s %7s %9s %6s\n' \
+  N "floor-exit" "floor-quiet" "ip-exit" "ip-quiet" "netform-exit" "netform-quiet" "x-floor" "x-fl-quiet" "ms/ct-netform" "ms/ct-floor" "ms/ct-nf-qt" \
+  "no-op" "destroy" "ip-tear" "x-ip-tear" "RSS-MB"
 for n in $sizes; do
-  row=""
-  for f in floor floor_quiet ip ip_quiet netform netform_quiet; do
-    row="$row $(printf '%7.3f/%7.3f' "$(stat "$n" $f minimum)" "$(stat "$n" $f median)")"
-  done
-  fmin=$(stat "$n" floor minimum); fmed=$(stat "$n" floor median)
-  qmin=$(stat "$n" floor_quiet minimum); qmed=$(stat "$n" floor_quiet median)
-  amin=$(stat "$n" netform minimum); amed=$(stat "$n" netform median)
-  aqmin=$(stat "$n" netform_quiet minimum); aqmed=$(stat "$n" netform_quiet median)
-  dmed=$(stat "$n" destroy median); itmed=$(stat "$n" ip_destroy median)
-  printf '%6d | %s %s | %s %s | %s %s | %5.2f/%5.2f %5.2f/%5.2f | %6.3f/%6.3f %6.3f/%6.3f | %8.3f %8.3f | %9.3f %9.2f | %7s\n' "$n" $row \
-    "$(echo "$amin / $fmin" | bc -l)" "$(echo "$amed / $fmed" | bc -l)" \
-    "$(echo "$aqmin / $qmin" | bc -l)" "$(echo "$aqmed / $qmed" | bc -l)" \
-    "$(echo "$amin * 1000 / $n" | bc -l)" "$(echo "$amed * 1000 / $n" | bc -l)" \
-    "$(echo "$fmin * 1000 / $n" | bc -l)" "$(echo "$fmed * 1000 / $n" | bc -l)" \
-    "$(stat "$n" noop median)" "$dmed" "$itmed" "$(echo "$dmed / $itmed" | bc -l)" "$(stat "$n" netform_rss median)"
+  printf '%5d %15s %15s %15s %15s %15s %15s %11s %11s %13s %13s %13s %7.3f %7.3f %7.3f %9s %6s\n' "$n" \
+    "$(mm "$n" floor)" "$(mm "$n" floor_quiet)" "$(mm "$n" ip)" "$(mm "$n" ip_quiet)" "$(mm "$n" netform)" "$(mm "$n" netform_quiet)" \
+    "$(ratio "$n" netform floor)" "$(ratio "$n" netform_quiet floor_quiet)" "$(perct "$n" netform)" "$(perct "$n" floor)" "$(perct "$n" netform_quiet)" \
+    "$(stat "$n" noop median)" "$(stat "$n" destroy median)" "$(stat "$n" ip_destroy median)" "$(ratio "$n" destroy ip_destroy)" "$(stat "$n" netform_rss median)"
 done

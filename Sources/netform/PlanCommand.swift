@@ -50,8 +50,13 @@ struct PlanCommand: ParsableCommand {
         for (name, time) in reconciler.profile?.phases ?? [] { printErr("profile: phase \(name): \(formatDuration(time))") }
         warnUnenforced(planned.unenforced, notes: planned.notes)
         if json {
-            let document = PlanDocument(plan: planned.plan, warnings: planned.notes + planned.unenforced)
-            print(String(decoding: try PlanJSON.encoder(pretty: true).encode(document), as: UTF8.self))
+            fflush(nil)
+            // Streamed: the text of a large plan is never held whole (see writePretty).
+            let warnings = planned.notes + planned.unenforced
+            try PlanJSON.writePretty(planned.plan, as: { PlanDocument(plan: $0, warnings: warnings) }) { piece in
+                FileHandle.standardOutput.write(Data(piece.utf8))
+            }
+            FileHandle.standardOutput.write(Data("\n".utf8))
         } else {
             print(PlanRenderer(color: useColor()).render(planned.plan), terminator: "")
         }
