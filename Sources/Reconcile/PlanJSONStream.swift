@@ -50,3 +50,24 @@ extension PlanJSON {
         return String(text.dropFirst(head.count).dropLast(2))
     }
 }
+
+/// `plan --json`: the plan's own keys and `warnings` (what stderr says too: notes of
+/// the firewall, advice about the host, an unreadable cluster store), so a CI job
+/// reading only stdout sees them.
+public struct PlanDocument: Encodable {
+    public var plan: Plan
+    public var warnings: [String]
+
+    public init(plan: Plan, warnings: [String]) {
+        self.plan = plan
+        self.warnings = warnings
+    }
+
+    enum Keys: String, CodingKey { case warnings }
+
+    public func encode(to encoder: any Encoder) throws {
+        try plan.encode(to: encoder)
+        var c = encoder.container(keyedBy: Keys.self)
+        try c.encode(warnings, forKey: .warnings)
+    }
+}

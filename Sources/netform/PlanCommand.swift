@@ -73,19 +73,3 @@ struct PlanCommand: ParsableCommand {
         if detailedExitcode && !planned.plan.steps.isEmpty { throw ExitCode(2) }
     }
 }
-
-/// `plan --json`: the plan's own keys and `warnings` (what stderr says too: notes of
-/// the firewall, advice about the host, an unreadable cluster store), so a CI job
-/// reading only stdout sees them.
-struct PlanDocument: Encodable {
-    var plan: Plan
-    var warnings: [String]
-
-    enum Keys: String, CodingKey { case warnings }
-
-    func encode(to encoder: any Encoder) throws {
-        try plan.encode(to: encoder)
-        var c = encoder.container(keyedBy: Keys.self)
-        try c.encode(warnings, forKey: .warnings)
-    }
-}

@@ -104,7 +104,12 @@ struct ApplyFloor {
         let stderr = text(after: "== stderr", in: r.stdout, until: "== state")
         #expect(stderr.contains("fd00:62::1"), "names the refused address: \(stderr)")
         #expect(stderr.contains("Permission denied") || stderr.contains("IPv6 is disabled"), "the kernel's words: \(stderr)")
-        #expect(stderr.contains("The host was rolled back."), "\(stderr)")
+        #expect(stderr.contains("The host was rolled back to its state before this apply"), "\(stderr)")
+        // The additions after the refused one went out with it and succeeded: more
+        // steps were undone than came before the failed one.
+        let failed = Int(text(after: "error: step ", in: stderr, until: " of")) ?? 0
+        let undone = Int(text(after: "this apply (", in: stderr, until: " completed")) ?? 0
+        #expect(failed > 1 && undone >= failed, "\(stderr)")
         let state = text(after: "== state", in: r.stdout)
         #expect(state.contains("host as before"), "\(r.stdout)")
         #expect(state.contains("\n0\n"), "no namespaces left: \(state)")

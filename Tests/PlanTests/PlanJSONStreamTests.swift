@@ -7,21 +7,10 @@ import Testing
 /// `plan --json` is written a step at a time (`PlanJSON.writePretty`): the text must
 /// be exactly what encoding the whole document at once prints.
 @Suite struct PlanJSONStream {
-    struct Document: Encodable {
-        var plan: Plan
-        var warnings: [String]
-        enum Keys: String, CodingKey { case warnings }
-        func encode(to encoder: any Encoder) throws {
-            try plan.encode(to: encoder)
-            var c = encoder.container(keyedBy: Keys.self)
-            try c.encode(warnings, forKey: .warnings)
-        }
-    }
-
     func streamed(_ plan: Plan, _ warnings: [String]) throws -> (pieces: [String], whole: String) {
         var pieces: [String] = []
-        try PlanJSON.writePretty(plan, as: { Document(plan: $0, warnings: warnings) }) { pieces.append($0) }
-        let whole = String(decoding: try PlanJSON.encoder(pretty: true).encode(Document(plan: plan, warnings: warnings)), as: UTF8.self)
+        try PlanJSON.writePretty(plan, as: { PlanDocument(plan: $0, warnings: warnings) }) { pieces.append($0) }
+        let whole = String(decoding: try PlanJSON.encoder(pretty: true).encode(PlanDocument(plan: plan, warnings: warnings)), as: UTF8.self)
         return (pieces, whole)
     }
 
