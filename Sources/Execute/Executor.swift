@@ -104,14 +104,17 @@ public enum Executor {
                                                   notUndone: notUndone),
                                    duration: clock.now - start)
         }
+        driver.prepare(plan.steps.flatMap { [$0.operation] + $0.inverse })
         var i = 0
         while i < plan.steps.count {
-            // A run of namespace creations, or of /etc/netns file writes and removals,
-            // is independent: the driver may do them at the same time (not across a
-            // failpoint, which must stay exact).
+            // A run of namespace creations, of address and route additions, or of
+            // /etc/netns file writes and removals is given to the driver at once: it
+            // may create namespaces and write files at the same time, and send
+            // additions without waiting on each (not across a failpoint, which must
+            // stay exact).
             var run = i
-            let kind = Self.independentKind(plan.steps[i].operation)
-            while let kind, run < plan.steps.count, run - i < 64, Self.independentKind(plan.steps[run].operation) == kind,
+            let group = batchGroup(plan.steps[i].operation)
+            while run < plan.steps.count, let group, run - i < group.window, batchGroup(plan.steps[run].operation) == group,
                   failpoint?.step != plan.steps[run].id { run += 1 }
             if run - i >= 4 {
                 let batch = Array(plan.steps[i..<run])
@@ -194,13 +197,26 @@ public enum Executor {
         return (errors, notUndone)
     }
 
-    /// Operations of one kind that never depend on each other, so a run of them may
-    /// be performed at once: namespace creations (each a name of its own), and file
-    /// writes and removals under `/etc/netns` (each a path of its own).
-    static func independentKind(_ op: Operation) -> Int? {
+    /// Kinds of steps the executor hands to the driver in runs, with how many at
+    /// most. Each run's steps never depend on each other: namespace creations (a
+    /// name each), address and route additions (sent in plan order), file writes and
+    /// removals under `/etc/netns` (a path each).
+    enum BatchGroup: Equatable {
+        case createNamespaces, addAddressesAndRoutes, namespaceFiles
+        var window: Int {
+            switch self {
+            case .createNamespaces: 64
+            case .addAddressesAndRoutes: 4096
+            case .namespaceFiles: 256
+            }
+        }
+    }
+
+    static func batchGroup(_ op: Operation) -> BatchGroup? {
         switch op {
-        case .createNamespace: 0
-        case .writeNamespaceFile, .deleteNamespaceFile: 1
+        case .createNamespace: .createNamespaces
+        case .addAddress, .addRoute: .addAddressesAndRoutes
+        case .writeNamespaceFile, .deleteNamespaceFile: .namespaceFiles
         default: nil
         }
     }

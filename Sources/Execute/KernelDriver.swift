@@ -32,9 +32,15 @@ public protocol OperationDriver: AnyObject {
     /// Performs independent operations (the executor passes runs of namespace
     /// creations), possibly at the same time; one result per operation, in order.
     func performIndependent(_ ops: [Operation]) -> [ExecuteError?]
+    /// Told, before anything runs, every operation a run may perform (the plan's
+    /// steps and their inverses), so a driver can shape one operation by what others
+    /// will do (an IPv4-only veth needs no IPv6 link-local address).
+    func prepare(_ ops: [Operation])
 }
 
 extension OperationDriver {
+    public func prepare(_ ops: [Operation]) {}
+
     public func performIndependent(_ ops: [Operation]) -> [ExecuteError?] {
         ops.map { op -> ExecuteError? in
             do throws(ExecuteError) { try perform(op); return nil } catch { return error }
@@ -56,8 +62,42 @@ public final class KernelDriver: OperationDriver {
     /// Interface indexes learnt during this run (dropped when a link or its
     /// namespace is deleted), to spare a lookup per address, route and port.
     private var indexes: [NamespaceRef: [String: Int32]] = [:]
+    /// Links (namespace, name) that get an IPv4 address and no IPv6 one in this run
+    /// (see `prepare`): a veth whose container end is one of them is made with no
+    /// IPv6 link-local address on either end.
+    private var ipv4Only: Set<LinkID> = []
+    private var ipv6Addressed: Set<LinkID> = []
+    /// Whether the kernel has IPv6 at all (`ipv6.disable=1` has no /proc/sys/net/ipv6,
+    /// and then an `AF_INET6` attribute is refused).
+    private let hasIPv6 = access("/proc/sys/net/ipv6", F_OK) == 0
+
+    struct LinkID: Hashable {
+        var namespace: NamespaceRef
+        var name: String
+    }
 
     public init() {}
+
+    /// Learns which links of this run are IPv4-only: they get an IPv4 address from
+    /// one of these operations and an IPv6 address from none (the inverses count
+    /// too: a veth a rollback recreates gets back the IPv6 addresses it had).
+    public func prepare(_ ops: [Operation]) {
+        var v4: Set<LinkID> = []
+        var v6: Set<LinkID> = []
+        for case .addAddress(let ref, let a) in ops {
+            if a.address.family == .v6 { v6.insert(LinkID(namespace: ref, name: a.link)) } else { v4.insert(LinkID(namespace: ref, name: a.link)) }
+        }
+        ipv4Only = v4.subtracting(v6)
+        ipv6Addressed = v6
+    }
+
+    /// Whether a veth is made without IPv6 link-local addresses: its container end is
+    /// IPv4-only in this run, its host end gets no IPv6 address either, and the MTU
+    /// leaves the link an IPv6 state to configure (below 1280 the kernel has none,
+    /// and refuses the attribute).
+    func withoutLinkLocal(host: LinkID, peer: LinkID, mtu: Int) -> Bool {
+        hasIPv6 && mtu >= 1280 && ipv4Only.contains(peer) && !ipv6Addressed.contains(host)
+    }
 
     func namespace(_ ref: NamespaceRef) throws(NetlinkError) -> NetworkNamespace {
         if let ns = namespaces[ref] { return ns }
@@ -129,21 +169,41 @@ public final class KernelDriver: OperationDriver {
             let h = try handle(ref)
             let peerNS = try namespace(peer.namespace)
             let masterIndex: Int32? = if let master { try index(master, in: ref) } else { nil }
-            // Mark first, enslave after: changing a bridge port notifies the bridge,
-            // which costs more the more ports it has (measured: alias on a port
-            // 0.72 ms, on a free link 0.29 ms, at 100 ports a bridge).
             // Both ends carry the project's group from the creating request on (the
             // peer's inside VETH_INFO_PEER): a run killed before the aliases are set
             // leaves two links the next plan recognises as the project's, also in an
-            // adopted namespace, where nothing else marks them.
+            // adopted namespace, where nothing else marks them. Both are created down.
             try h.execute(.newLink(Self.vethRequest(name: name, mac: mac, mtu: mtu, alias: alias,
                                                     peer: peer.name, in: peerNS, peerMac: peerMac, peerAlias: peerAlias)))
+            let noLinkLocal = withoutLinkLocal(host: LinkID(namespace: ref, name: name), peer: LinkID(namespace: peer.namespace, name: peer.name), mtu: mtu)
             try finishing(name, in: ref) { () throws(NetlinkError) in
-                try h.setLink(.name(name), LinkChange(alias: alias))
-                try h.setLink(.name(name), LinkChange(up: true, master: masterIndex))
+                // One request, which the kernel carries out in this order: the alias
+                // (mark first: changing a bridge port notifies the bridge, which costs
+                // more the more ports it has; measured: alias on a port 0.72 ms, on a
+                // free link 0.29 ms, at 100 ports a bridge), up, the master (enslave
+                // after), then the IPv6 address generation. With the peer still down
+                // there is no carrier, so IPv6 has configured nothing yet.
+                try h.setLink(.name(name), LinkChange(up: true, master: masterIndex, alias: alias,
+                                                      ipv6AddressGeneration: noLinkLocal ? IPv6AddressGeneration.none : nil))
                 // The peer cannot be brought up in the create request ("Transport endpoint
-                // is not connected"): do it from inside its namespace.
-                try handle(peer.namespace).setLink(.name(peer.name), LinkChange(up: true, alias: peerAlias))
+                // is not connected"): do it from inside its namespace, in one datagram
+                // with the lookup of its index (for its addresses and routes). Going up
+                // gives both ends carrier and IPv6 configures the peer at once, so an
+                // IPv4-only peer's address generation is set by a request before that.
+                // All three name the peer the create just made in there.
+                let ph = try handle(peer.namespace)
+                var requests: [NetlinkRequest] = noLinkLocal
+                    ? [try .setLink(.name(peer.name), LinkChange(alias: peerAlias, ipv6AddressGeneration: IPv6AddressGeneration.none)),
+                       try .setLink(.name(peer.name), LinkChange(up: true))]
+                    : [try .setLink(.name(peer.name), LinkChange(up: true, alias: peerAlias))]
+                requests.append(.getLink(.name(peer.name)))
+                let results = try ph.collect(try ph.send(requests))
+                for result in results.dropLast() {
+                    if case .failure(let e) = result { throw e }
+                }
+                if case .success(let replies) = results.last, let link = try Link(firstIn: replies) {
+                    indexes[peer.namespace, default: [:]][peer.name] = link.index
+                }
             }
         case .createVXLAN(let ref, let name, let s, let master, let mtu, let mac, let alias):
             let h = try handle(ref)
@@ -299,6 +359,7 @@ public final class KernelDriver: OperationDriver {
     /// (~0.7 ms, most of it outside the rtnl lock) in parallel with another. Other
     /// operations run one by one.
     public func performIndependent(_ ops: [Operation]) -> [ExecuteError?] {
+        if ops.allSatisfy(Self.pipelines) { return performPipelined(ops) }
         var jobs: [(index: Int, name: String, alias: String)] = []
         for (i, op) in ops.enumerated() {
             guard case .createNamespace(let name, let owner) = op else {
@@ -344,6 +405,80 @@ public final class KernelDriver: OperationDriver {
                 return ExecuteError(operation: DryRun.describe(ops[i]), message: "not run")
             }
         }
+    }
+
+    /// Operations `performIndependent` sends together, each namespace's in order on
+    /// its own socket: additions of addresses and routes (each created by its own
+    /// request, marked in it, and an addition refused creates nothing).
+    static func pipelines(_ op: Operation) -> Bool {
+        switch op {
+        case .addAddress, .addRoute: true
+        default: false
+        }
+    }
+
+    /// Runs additions of addresses and routes without a round trip each: every
+    /// namespace's requests are sent on its own socket (in plan order, a window at a
+    /// time), then all the ACKs are read. The kernel runs each socket's requests in
+    /// order, so a route still comes after the address whose subnet it needs; one
+    /// result per operation, the kernel's refusal (errno and extended ACK) for each
+    /// that failed. Those that succeeded are done, and rolled back like any other.
+    private func performPipelined(_ ops: [Operation]) -> [ExecuteError?] {
+        var results = [ExecuteError?](repeating: nil, count: ops.count)
+        func failed(_ i: Int, _ e: NetlinkError) {
+            results[i] = ExecuteError(operation: DryRun.describe(ops[i]), message: "\(e)", netlink: e)
+        }
+        // Requests by namespace, in plan order (the index lookups they need may
+        // themselves ask the kernel, before anything is sent).
+        var order: [NamespaceRef] = []
+        var queued: [NamespaceRef: [(op: Int, request: NetlinkRequest)]] = [:]
+        for (i, op) in ops.enumerated() {
+            do throws(NetlinkError) {
+                let (ref, request): (NamespaceRef, NetlinkRequest) = switch op {
+                case .addAddress(let ref, let a):
+                    (ref, try .newAddress(NewAddress(index: try index(a.link, in: ref), address: a.address, prefixLength: a.prefixLength,
+                                                     noDAD: a.address.family == .v6, proto: a.proto)))
+                case .addRoute(let ref, let r):
+                    (ref, .newRoute(try routeSpec(r, in: ref)))
+                default:
+                    throw NetlinkError(errno: EINVAL, request: DryRun.describe(op), detail: "not an operation sent in a pipeline")
+                }
+                if queued[ref] == nil { order.append(ref) }
+                queued[ref, default: []].append((i, request))
+            } catch {
+                failed(i, error)
+            }
+        }
+        var next: [NamespaceRef: Int] = [:]
+        while true {
+            var inFlight: [(NamespaceRef, NetlinkHandle, NetlinkHandle.PendingBatch, ArraySlice<(op: Int, request: NetlinkRequest)>)] = []
+            for ref in order {
+                let all = queued[ref]!
+                let start = next[ref] ?? 0
+                guard start < all.count else { continue }
+                let window = all[start..<min(start + 64, all.count)]
+                next[ref] = window.endIndex
+                do throws(NetlinkError) {
+                    let h = try handle(ref)
+                    inFlight.append((ref, h, try h.send(window.map(\.request)), window))
+                } catch {
+                    for item in window { failed(item.op, error) }
+                }
+            }
+            if inFlight.isEmpty { break }
+            for (_, h, pending, window) in inFlight {
+                do throws(NetlinkError) {
+                    for (item, result) in zip(window, try h.collect(pending)) {
+                        if case .failure(let e) = result { failed(item.op, e) }
+                    }
+                } catch {
+                    // The socket failed: what the kernel did is unknown, so none is
+                    // counted done (their inverses would delete what may not be ours).
+                    for item in window { failed(item.op, error) }
+                }
+            }
+        }
+        return results
     }
 
     public func awaitGone(_ links: [String]) throws(ExecuteError) {

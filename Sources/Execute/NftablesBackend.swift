@@ -79,6 +79,8 @@ public final class HostDriver: OperationDriver {
 
     public func awaitGone(_ links: [String]) throws(ExecuteError) { try netlink.awaitGone(links) }
 
+    public func prepare(_ ops: [Operation]) { netlink.prepare(ops) }
+
     public func performIndependent(_ ops: [Operation]) -> [ExecuteError?] {
         if ops.allSatisfy({ $0.backend == .files }) { return files.performIndependent(ops) }
         guard ops.allSatisfy({ $0.backend == .netlink }) else {

@@ -126,6 +126,9 @@ enum IFLA {
     static let netNsFd = u16(IFLA_NET_NS_FD)
     static let linkNetnsid = u16(IFLA_LINK_NETNSID)
     static let extMask = u16(IFLA_EXT_MASK)
+    static let afSpec = u16(IFLA_AF_SPEC)
+    /// `IFLA_INET6_ADDR_GEN_MODE`, inside `IFLA_AF_SPEC`/`AF_INET6`.
+    static let inet6AddrGenMode = u16(IFLA_INET6_ADDR_GEN_MODE)
 
     static let infoKind = u16(IFLA_INFO_KIND)
     static let infoData = u16(IFLA_INFO_DATA)

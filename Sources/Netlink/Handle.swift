@@ -79,4 +79,33 @@ public final class NetlinkHandle: Sendable {
             try s.batch(requests)
         }
     }
+
+    /// Requests sent with `send(_:)` whose ACKs `collect(_:)` reads.
+    public struct PendingBatch: Sendable {
+        fileprivate var pending: NetlinkSocket.Pending
+        public var count: Int { pending.requests.count }
+    }
+
+    /// Sends requests without reading their ACKs (all in one datagram when they fit
+    /// 32 KiB): then `collect` them. Meanwhile other handles (other namespaces) can
+    /// send theirs, so the kernel works through all of them while nobody waits on a
+    /// round trip. Nothing else may use this handle in between.
+    ///
+    /// The kernel runs the requests of one socket in order, each on its own: a
+    /// refused one does not stop the next. Send together only requests a refusal of
+    /// an earlier one cannot turn into harm (never "create X" then "change X").
+    public func send(_ requests: [NetlinkRequest]) throws(NetlinkError) -> PendingBatch {
+        try socket.withLock { (s: inout NetlinkSocket) throws(NetlinkError) -> PendingBatch in
+            PendingBatch(pending: try s.send(requests))
+        }
+    }
+
+    /// The outcome of each request `send` sent, in request order: the replies before
+    /// its ACK (a GET's object), or the kernel's refusal (errno and extended ACK).
+    /// Throws only when the socket fails.
+    public func collect(_ batch: PendingBatch) throws(NetlinkError) -> [Result<[NetlinkMessage], NetlinkError>] {
+        try socket.withLock { (s: inout NetlinkSocket) throws(NetlinkError) -> [Result<[NetlinkMessage], NetlinkError>] in
+            try s.collect(batch.pending)
+        }
+    }
 }

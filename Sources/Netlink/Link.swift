@@ -63,6 +63,12 @@ public struct Link: Sendable, Hashable {
 
     public var isUp: Bool { flags.contains(.up) }
 
+    /// The first link among replies (a GET's answer in a batch), or nil.
+    public init?(firstIn replies: [NetlinkMessage]) throws(NetlinkError) {
+        guard let m = replies.first(where: { $0.type == MsgType.newLink }) else { return nil }
+        try self.init(payload: m.payload)
+    }
+
     /// Decodes an `RTM_NEWLINK` payload (`ifinfomsg` + attributes).
     public init(payload: [UInt8]) throws(NetlinkError) {
         var r = ByteReader(payload[...], what: "ifinfomsg")
@@ -231,9 +237,15 @@ public struct LinkChange: Sendable, Hashable {
     /// New alias; the empty string removes it.
     public var alias: String?
     public var group: UInt32?
+    /// How the link makes its IPv6 link-local address (`IFLA_AF_SPEC`/`AF_INET6`/
+    /// `IFLA_INET6_ADDR_GEN_MODE`). The kernel refuses it in a creating request
+    /// (EAFNOSUPPORT: no IPv6 state yet) and applies it after the up/down change of
+    /// the same request, so it only takes effect for the link's next carrier-up.
+    public var ipv6AddressGeneration: IPv6AddressGeneration?
 
     public init(name: String? = nil, mtu: UInt32? = nil, up: Bool? = nil, mac: MACAddress? = nil,
-                master: Int32? = nil, alias: String? = nil, group: UInt32? = nil) {
+                master: Int32? = nil, alias: String? = nil, group: UInt32? = nil,
+                ipv6AddressGeneration: IPv6AddressGeneration? = nil) {
         self.name = name
         self.mtu = mtu
         self.up = up
@@ -241,7 +253,18 @@ public struct LinkChange: Sendable, Hashable {
         self.master = master
         self.alias = alias
         self.group = group
+        self.ipv6AddressGeneration = ipv6AddressGeneration
     }
+}
+
+/// `enum in6_addr_gen_mode`.
+public enum IPv6AddressGeneration: UInt8, Sendable, Hashable {
+    case eui64 = 0
+    /// No link-local address at all: no DAD, no MLD reports, no router
+    /// solicitations for the link (what an IPv4-only link needs).
+    case none = 1
+    case stablePrivacy = 2
+    case random = 3
 }
 
 /// Identifies an existing link in a request: by index, or by name (`ifi_index` 0
@@ -345,6 +368,7 @@ extension NetlinkRequest {
         if let m = change.master { parts.append(m == 0 ? "nomaster" : "master #\(m)") }
         if let a = change.alias { parts.append("alias \"\(a)\"") }
         if let g = change.group { parts.append("group \(g)") }
+        if let m = change.ipv6AddressGeneration { parts.append("addrgenmode \(m)") }
         let what = "RTM_NEWLINK set \(link) " + parts.joined(separator: " ")
         if let n = change.name { try checkInterfaceName(n, what) }
         var e = AttributeEncoder()
@@ -363,6 +387,11 @@ extension NetlinkRequest {
         if let m = change.master { e.i32(IFLA.master, m) }
         if let a = change.alias { e.string(IFLA.ifalias, a) }
         if let g = change.group { e.u32(IFLA.group, g) }
+        if let m = change.ipv6AddressGeneration {
+            e.nested(IFLA.afSpec) { af in
+                af.nested(UInt16(AF_INET6)) { inet6 in inet6.u8(IFLA.inet6AddrGenMode, m.rawValue) }
+            }
+        }
         return NetlinkRequest(type: MsgType.newLink, flags: [], payload: e.bytes, description: what)
     }
 

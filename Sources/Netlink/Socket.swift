@@ -173,44 +173,81 @@ final class NetlinkSocket {
         var start = 0
         while start < requests.count {
             let end = min(start + NetlinkSocket.batchWindow, requests.count)
-            var bytes: [UInt8] = []
-            var seqs: [UInt32] = []
-            for i in start..<end {
-                let seq = nextSequence()
-                seqs.append(seq)
-                var req = requests[i]
-                req.flags = req.flags.union([.request, .ack])
-                let encoded = req.encode(sequence: seq, portID: portID)
-                if bytes.count + encoded.count > 32 * 1024, !bytes.isEmpty {
-                    try sendBytes(bytes, "batch")
-                    bytes.removeAll(keepingCapacity: true)
-                }
-                bytes += encoded
-            }
-            if !bytes.isEmpty { try sendBytes(bytes, "batch") }
-
-            var pending = Set(seqs)
-            var errors: [Int: NetlinkError] = [:]
-            while !pending.isEmpty {
-                for msg in try receiveMessages("batch") {
-                    guard msg.portID == portID, pending.contains(msg.sequence) else { continue }
-                    let index = start + Int(msg.sequence &- seqs[0])
-                    switch msg.type {
-                    case MsgType.error:
-                        pending.remove(msg.sequence)
-                        if var err = try kernelError(msg, requests[index].description) {
-                            err.detail = "request \(index + 1) of \(requests.count) in batch"
-                            errors[index] = err
-                        }
-                    case MsgType.done:
-                        pending.remove(msg.sequence)
-                    default:
-                        continue  // replies to GET requests in a batch are not returned
-                    }
+            let window = Array(requests[start..<end])
+            let results = try collect(try send(window))
+            for (offset, result) in results.enumerated() {
+                if case .failure(var err) = result {
+                    err.detail = "request \(start + offset + 1) of \(requests.count) in batch"
+                    throw err
                 }
             }
-            if let first = errors.keys.min() { throw errors[first]! }
             start = end
         }
+    }
+
+    /// Requests sent by `send(_:)` whose ACKs are still to be read with `collect(_:)`.
+    struct Pending: Sendable {
+        var requests: [NetlinkRequest]
+        var sequences: [UInt32]
+    }
+
+    /// Sends requests (with `NLM_F_ACK`) in as few datagrams as fit 32 KiB each,
+    /// without reading anything: `collect` reads their replies and ACKs. Between the
+    /// two, several sockets (one per namespace) can have their requests in the
+    /// kernel at once.
+    func send(_ requests: [NetlinkRequest]) throws(NetlinkError) -> Pending {
+        var bytes: [UInt8] = []
+        var seqs: [UInt32] = []
+        seqs.reserveCapacity(requests.count)
+        for request in requests {
+            let seq = nextSequence()
+            seqs.append(seq)
+            var req = request
+            req.flags = req.flags.union([.request, .ack])
+            let encoded = req.encode(sequence: seq, portID: portID)
+            if bytes.count + encoded.count > 32 * 1024, !bytes.isEmpty {
+                try sendBytes(bytes, "batch")
+                bytes.removeAll(keepingCapacity: true)
+            }
+            bytes += encoded
+        }
+        if !bytes.isEmpty { try sendBytes(bytes, "batch") }
+        return Pending(requests: requests, sequences: seqs)
+    }
+
+    /// Reads the ACK of every request `send` sent (in any order): one result per
+    /// request, in request order, with the replies that came before its ACK (a GET's
+    /// object) or the kernel's refusal with its extended ACK. Throws only when the
+    /// socket itself fails.
+    func collect(_ pending: Pending) throws(NetlinkError) -> [Result<[NetlinkMessage], NetlinkError>] {
+        var indexBySequence: [UInt32: Int] = [:]
+        for (i, seq) in pending.sequences.enumerated() { indexBySequence[seq] = i }
+        var replies = [[NetlinkMessage]](repeating: [], count: pending.requests.count)
+        var results = [Result<[NetlinkMessage], NetlinkError>?](repeating: nil, count: pending.requests.count)
+        var open = pending.requests.count
+        while open > 0 {
+            for msg in try receiveMessages("batch") {
+                guard msg.portID == portID, let index = indexBySequence[msg.sequence], results[index] == nil else { continue }
+                switch msg.type {
+                case MsgType.error:
+                    open -= 1
+                    if let err = try kernelError(msg, pending.requests[index].description) {
+                        results[index] = .failure(err)
+                    } else {
+                        results[index] = .success(replies[index])
+                    }
+                case MsgType.done:
+                    open -= 1
+                    results[index] = .success(replies[index])
+                case MsgType.noop:
+                    continue
+                case MsgType.overrun:
+                    throw NetlinkError(errno: ENOBUFS, request: pending.requests[index].description, detail: "NLMSG_OVERRUN")
+                default:
+                    replies[index].append(msg)
+                }
+            }
+        }
+        return results.map { $0! }
     }
 }

@@ -50,8 +50,13 @@ struct PlanCommand: ParsableCommand {
         for (name, time) in reconciler.profile?.phases ?? [] { printErr("profile: phase \(name): \(formatDuration(time))") }
         warnUnenforced(planned.unenforced, notes: planned.notes)
         if json {
-            let document = PlanDocument(plan: planned.plan, warnings: planned.notes + planned.unenforced)
-            print(String(decoding: try PlanJSON.encoder(pretty: true).encode(document), as: UTF8.self))
+            fflush(nil)
+            // Streamed: the text of a large plan is never held whole (see writePretty).
+            let warnings = planned.notes + planned.unenforced
+            try PlanJSON.writePretty(planned.plan, as: { PlanDocument(plan: $0, warnings: warnings) }) { piece in
+                FileHandle.standardOutput.write(Data(piece.utf8))
+            }
+            FileHandle.standardOutput.write(Data("\n".utf8))
         } else {
             print(PlanRenderer(color: useColor()).render(planned.plan), terminator: "")
         }
@@ -66,21 +71,5 @@ struct PlanCommand: ParsableCommand {
         }
         if !planned.plan.conflicts.isEmpty { throw ExitCode(1) }
         if detailedExitcode && !planned.plan.steps.isEmpty { throw ExitCode(2) }
-    }
-}
-
-/// `plan --json`: the plan's own keys and `warnings` (what stderr says too: notes of
-/// the firewall, advice about the host, an unreadable cluster store), so a CI job
-/// reading only stdout sees them.
-struct PlanDocument: Encodable {
-    var plan: Plan
-    var warnings: [String]
-
-    enum Keys: String, CodingKey { case warnings }
-
-    func encode(to encoder: any Encoder) throws {
-        try plan.encode(to: encoder)
-        var c = encoder.container(keyedBy: Keys.self)
-        try c.encode(warnings, forKey: .warnings)
     }
 }

@@ -254,6 +254,39 @@ struct TransportTests {
         #expect(error.detail == "request 2 of 3 in batch")
     }
 
+    @Test("send then collect: one datagram out, one result per request in request order, a GET's reply kept, a refusal with its extended ACK")
+    func sendThenCollect() throws {
+        let fake = FakeNetlinkTransport { r in
+            let m = r.messages
+            // Out of order, the GET's object before its ACK, a stale refusal ignored.
+            var stale = m[0]
+            stale.sequence &-= 7
+            return [.messages([.acknowledgement(of: m[2], errno: ENODEV, extAckMessage: "no such peer"),
+                               .acknowledgement(of: stale, errno: EEXIST)]),
+                    .messages([linkReply(to: m[1], index: 2, name: "eth0", flags: []), .acknowledgement(of: m[1]),
+                               .acknowledgement(of: m[0])])]
+        }
+        let h = NetlinkHandle(transport: fake)
+        let pending = try h.send([try .setLink(.name("eth0"), LinkChange(alias: "x", ipv6AddressGeneration: IPv6AddressGeneration.none)),
+                                  .getLink(.name("eth0")), .deleteLink(.name("gone"))])
+        #expect(pending.count == 3)
+        #expect(fake.requests.count == 1)
+        #expect(fake.requests.first?.messages.count == 3)
+        let results = try h.collect(pending)
+        #expect(results.count == 3)
+        guard results.count == 3 else { return }
+        if case .success(let replies) = results[0] { #expect(replies.isEmpty) } else { Issue.record("first refused") }
+        if case .success(let replies) = results[1] {
+            #expect(try Link(firstIn: replies)?.index == 2)
+        } else { Issue.record("GET refused") }
+        if case .failure(let e) = results[2] {
+            #expect(e.errno == ENODEV)
+            #expect(e.extAckMessage == "no such peer")
+            #expect(e.request.contains("gone"))
+        } else { Issue.record("refusal lost") }
+        #expect(fake.pendingReplies == 0)
+    }
+
     @Test("a batch larger than the window goes out window by window; a refused window stops the rest")
     func batchWindows() throws {
         let requests = (0..<(NetlinkSocket.batchWindow + 6)).map { NetlinkRequest.deleteLink(.name("l\($0)")) }
