@@ -48,11 +48,12 @@ public struct EtcNetns: Sendable {
 
     /// Writes `NAME/file` whole (mode 0644), making the directories (0755) as needed.
     public func write(namespace: String, name: String, content: String) throws(NetlinkError) {
-        guard let top = try openDirectory(root, at: AT_FDCWD, create: true),
-              let dir = try openDirectory(namespace, at: top, create: true, shownAs: "\(root)/\(namespace)") else {
+        guard let top = try openDirectory(root, at: AT_FDCWD, create: true) else { throw NetlinkError(errno: ENOENT, request: "mkdir \(root)") }
+        defer { close(top) }
+        guard let dir = try openDirectory(namespace, at: top, create: true, shownAs: "\(root)/\(namespace)") else {
             throw NetlinkError(errno: ENOENT, request: "mkdir \(root)/\(namespace)")
         }
-        defer { close(top); close(dir) }
+        defer { close(dir) }
         let path = "\(root)/\(namespace)/\(name)"
         let temporary = ".\(name).netform-\(getpid())"
         let fd = openat(dir, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
