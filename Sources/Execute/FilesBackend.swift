@@ -32,12 +32,19 @@ public struct FilesBackend: Sendable {
         default:
             throw ExecuteError(operation: what, message: "not a file operation")
         }
+        // A file that is not the project's (any more) is left as it is.
+        let path = "\(etc.root)/\(target.namespace)/\(target.name)"
+        func refusal(_ current: String?) -> String? {
+            guard let current else { return nil }
+            let owner = NamespaceFile(namespace: target.namespace, name: target.name, content: current).project
+            guard owner != target.project else { return nil }
+            return "\(path) is \(owner.map { "netform project '\($0)''s" } ?? "not netform's (no netform mark)") now; left as it is"
+        }
         do throws(NetlinkError) {
-            try refuseForeign(namespace: target.namespace, name: target.name, project: target.project, operation: what)
             if let content = target.content {
-                try etc.write(namespace: target.namespace, name: target.name, content: content)
+                try etc.write(namespace: target.namespace, name: target.name, content: content, refusing: refusal)
             } else {
-                try etc.remove(namespace: target.namespace, name: target.name)
+                try etc.remove(namespace: target.namespace, name: target.name, refusing: refusal)
             }
         } catch {
             throw ExecuteError(operation: what, message: error.description, netlink: error)
@@ -56,14 +63,5 @@ public struct FilesBackend: Sendable {
             }
         }
         return results.withLock { $0 }
-    }
-
-    /// Throws when the file exists and is not the project's.
-    func refuseForeign(namespace: String, name: String, project: String, operation: String) throws(NetlinkError) {
-        guard let current = try etc.read(namespace: namespace, name: name) else { return }
-        let owner = NamespaceFile(namespace: namespace, name: name, content: current).project
-        guard owner != project else { return }
-        throw NetlinkError(errno: EEXIST, request: operation,
-                           detail: "\(etc.root)/\(namespace)/\(name) is \(owner.map { "netform project '\($0)''s" } ?? "not netform's (no netform mark)") now; left as it is")
     }
 }

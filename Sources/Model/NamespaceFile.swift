@@ -24,12 +24,27 @@ public struct NamespaceFile: Sendable, Hashable, Codable, CustomStringConvertibl
     /// `hosts` or `resolv.conf`.
     public var name: String
     /// The whole file, mark line included.
-    public var content: String
+    public var content: String {
+        didSet { project = Self.project(of: content) }
+    }
+    /// The project whose mark opens the file; nil for a file netform did not write.
+    /// Parsed once from the content (kept with it, as a link's owner is with its
+    /// alias: the planner asks for every file several times).
+    public private(set) var project: String?
 
     public init(namespace: String, name: String, content: String) {
         self.namespace = namespace
         self.name = name
         self.content = content
+        self.project = Self.project(of: content)
+    }
+
+    enum CodingKeys: String, CodingKey { case namespace, name, content }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(namespace: try c.decode(String.self, forKey: .namespace), name: try c.decode(String.self, forKey: .name),
+                  content: try c.decode(String.self, forKey: .content))
     }
 
     public var path: String { "\(Self.directory)/\(namespace)/\(name)" }
@@ -40,8 +55,8 @@ public struct NamespaceFile: Sendable, Hashable, Codable, CustomStringConvertibl
         "# \(OwnerMark.prefix)\(project)/etc: written by netform for the project's containers; edits are overwritten"
     }
 
-    /// The project whose mark opens the file; nil for a file netform did not write.
-    public var project: String? {
+    /// The project named by `content`'s mark line, if it has one.
+    static func project(of content: String) -> String? {
         let first = content.prefix { $0 != "\n" }
         guard first.hasPrefix("# " + OwnerMark.prefix) else { return nil }
         // `# netform:PROJECT/etc: …`

@@ -47,7 +47,10 @@ public struct EtcNetns: Sendable {
     }
 
     /// Writes `NAME/file` whole (mode 0644), making the directories (0755) as needed.
-    public func write(namespace: String, name: String, content: String) throws(NetlinkError) {
+    /// `refusing` sees the file's current text (nil: none) in the same opened
+    /// directory, just before: a reason it returns stops the write (errno EEXIST).
+    public func write(namespace: String, name: String, content: String,
+                      refusing: (String?) -> String? = { _ in nil }) throws(NetlinkError) {
         guard let top = try openDirectory(root, at: AT_FDCWD, create: true) else { throw NetlinkError(errno: ENOENT, request: "mkdir \(root)") }
         defer { close(top) }
         guard let dir = try openDirectory(namespace, at: top, create: true, shownAs: "\(root)/\(namespace)") else {
@@ -55,6 +58,7 @@ public struct EtcNetns: Sendable {
         }
         defer { close(dir) }
         let path = "\(root)/\(namespace)/\(name)"
+        if let why = refusing(try Self.read(name, in: dir, path: path)) { throw NetlinkError(errno: EEXIST, request: "write \(path)", detail: why) }
         let temporary = ".\(name).netform-\(getpid())"
         let fd = openat(dir, temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw .lastSystemError("open \(root)/\(namespace)/\(temporary)") }
@@ -80,12 +84,18 @@ public struct EtcNetns: Sendable {
     }
 
     /// Removes `NAME/file`, then the directory when it is left empty. A file already
-    /// gone is a delete done.
-    public func remove(namespace: String, name: String) throws(NetlinkError) {
+    /// gone is a delete done. `refusing` sees the file's text first, as for `write`.
+    public func remove(namespace: String, name: String, refusing: (String) -> String? = { _ in nil }) throws(NetlinkError) {
         guard let top = try openDirectory(root, at: AT_FDCWD, create: false) else { return }
         defer { close(top) }
         guard let dir = try openDirectory(namespace, at: top, create: false) else { return }
         defer { close(dir) }
+        let path = "\(root)/\(namespace)/\(name)"
+        guard let current = try Self.read(name, in: dir, path: path) else {
+            _ = unlinkat(top, namespace, AT_REMOVEDIR)  // gone already; the directory too when empty
+            return
+        }
+        if let why = refusing(current) { throw NetlinkError(errno: EEXIST, request: "rm \(path)", detail: why) }
         guard unlinkat(dir, name, 0) == 0 || errno == ENOENT else { throw .lastSystemError("unlink \(root)/\(namespace)/\(name)") }
         _ = unlinkat(top, namespace, AT_REMOVEDIR)  // ENOTEMPTY: someone's own files stay, and so does it
     }
