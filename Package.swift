@@ -49,6 +49,7 @@ let package = Package(
         ], swiftSettings: strict),
         // Reachability questions answered from the spec and the firewall tables (pure).
         .target(name: "Explain", dependencies: ["Model", "Compile", "Spec", "Addressing"], swiftSettings: strict),
+        .target(name: "Import", dependencies: ["Model", "Compile", "Spec", "Addressing"], swiftSettings: strict),
         .target(name: "Graph", dependencies: ["Model", "Compile", "Spec", "Addressing", "Observe"], swiftSettings: strict),
         // Real traffic between namespaces, to check explain against the kernel (I/O).
         .target(name: "Probe", dependencies: ["Netlink", "Addressing", "Model", "Compile", "Explain"], swiftSettings: strict),
@@ -103,7 +104,7 @@ let package = Package(
         .testTarget(name: "YAMLTests", dependencies: ["YAML"], swiftSettings: strict),
         .testTarget(name: "AddressingTests", dependencies: ["Addressing"], swiftSettings: strict),
         .testTarget(name: "SpecTests", dependencies: ["Spec"], swiftSettings: strict),
-        .testTarget(name: "PlanTests", dependencies: ["Plan", "Compile", "Spec", "Model", "Execute", "Reconcile", "Explain", "Cluster", "Netlink"],
+        .testTarget(name: "PlanTests", dependencies: ["Import", "Plan", "Compile", "Spec", "Model", "Execute", "Reconcile", "Explain", "Cluster", "Netlink"],
                     swiftSettings: strict),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ObserveTests", dependencies: ["Observe", "Model", "Netlink", "TestSupport", "netform", "YAML", "Spec"],

@@ -1,9 +1,11 @@
 import Addressing
 
 /// Why a small piece of spec syntax (a port, a selector) was refused.
-struct SyntaxError: Error, Equatable {
-    var message: String
-    init(_ message: String) { self.message = message }
+/// Why a value written in the spec's own small syntaxes (ports, ranges, selectors)
+/// does not parse; `import` reads netform's rule comments back with the same parsers.
+public struct SyntaxError: Error, Equatable, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
 }
 
 func isValidProjectName(_ s: String) -> Bool {
@@ -100,7 +102,7 @@ private func splitProtocol(_ text: String) -> Result<(Substring, TransportProtoc
 }
 
 /// `[HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO]`, IPv6 host IPs in brackets.
-func parsePublishedPort(_ text: String) -> Result<PublishedPort, SyntaxError> {
+public func parsePublishedPort(_ text: String) -> Result<PublishedPort, SyntaxError> {
     var rest: Substring
     let proto: TransportProtocol
     switch splitProtocol(text) {
@@ -150,7 +152,7 @@ func parsePublishedPort(_ text: String) -> Result<PublishedPort, SyntaxError> {
 }
 
 /// `PORT[/PROTO]` or `PORT-PORT[/PROTO]`.
-func parsePortRange(_ text: String) -> Result<PortRange, SyntaxError> {
+public func parsePortRange(_ text: String) -> Result<PortRange, SyntaxError> {
     let rest: Substring
     let proto: TransportProtocol
     switch splitProtocol(text) {
@@ -173,7 +175,7 @@ func parsePortRange(_ text: String) -> Result<PortRange, SyntaxError> {
 }
 
 /// `any`, a container name, `network:NAME` or `label:KEY=VALUE`.
-func parseSelector(_ text: String) -> Result<Selector, SyntaxError> {
+public func parseSelector(_ text: String) -> Result<Selector, SyntaxError> {
     if text == "any" || text == "*" { return .success(.any) }
     if text.hasPrefix("network:") {
         let n = String(text.dropFirst("network:".count))

@@ -1,0 +1,147 @@
+import Addressing
+import Compile
+import Foundation
+import Import
+import Model
+import Spec
+import Testing
+@testable import Plan
+
+/// `netform import` without the kernel: every example applied to a simulated host,
+/// imported back into YAML, read by the spec loader and planned against the same host
+/// — the plan must be empty. The end-to-end tier does the same on a real kernel.
+@Suite struct ImportRoundTrip {
+    static func example(_ name: String) -> String {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Examples/\(name)")
+        return (try? String(contentsOf: url, encoding: .utf8)) ?? ""
+    }
+
+    /// A host with what the examples expect of it: a resolver, macvlan parents and the
+    /// namespace macvlan.yaml adopts.
+    static func host() -> HostState {
+        var h = pristineHost()
+        h[.host]!.hostResolver = "nameserver 192.0.2.53\nsearch example.net\n"
+        h[.host]!.links += [LinkState(name: "eth1", kind: .other("physical")), LinkState(name: "eth1.20", kind: .other("vlan"))]
+        h[.named("legacy")] = NamespaceState(ref: .named("legacy"), links: [LinkState(name: "lo", kind: .loopback, mtu: 65536)])
+        return h
+    }
+
+    struct Trip {
+        var yaml: String
+        var notes: [String]
+        var imported: Spec?
+        var diagnostics: [String]
+        var plan: Plan?
+    }
+
+    /// Applies `text` to `start` (as `localHost`), imports it and plans the import.
+    static func roundTrip(_ text: String, localHost: String? = nil, start: HostState = host()) throws -> Trip {
+        let original = try spec(text)
+        let before = asObserved(start)
+        let compiled = try Compiler.compile(original, observed: before, localHost: localHost)
+        let first = Planner.plan(compiled.desired, observed: before)
+        #expect(first.conflicts.isEmpty, "\(first.conflicts)")
+        let live = asObserved(try applied(first, to: start))
+        let result = SpecImporter.importProject(original.project, from: live, localHost: localHost)
+        let yaml = SpecWriter.yaml(result.spec)
+        let loaded = SpecLoader.load(bytes: Array(yaml.utf8), file: "imported.yaml")
+        var trip = Trip(yaml: yaml, notes: result.notes, imported: loaded.spec, diagnostics: loaded.rendered())
+        if let imported = loaded.spec {
+            let again = try Compiler.compile(imported, observed: live, localHost: localHost)
+            trip.plan = Planner.plan(again.desired, observed: live)
+        }
+        return trip
+    }
+
+    @Test(arguments: [("seed.yaml", nil), ("multi-network.yaml", nil), ("dual-stack.yaml", nil), ("macvlan.yaml", nil),
+                      ("overlay.yaml", "node1"), ("overlay.yaml", "node3"), ("cluster.yaml", "node1")] as [(String, String?)])
+    func everyExampleImportsToASpecThatPlansNoChange(file: String, localHost: String?) throws {
+        let trip = try Self.roundTrip(Self.example(file), localHost: localHost)
+        #expect(trip.diagnostics.isEmpty, "\(trip.diagnostics)\n\(trip.yaml)")
+        let plan = try #require(trip.plan, "\(trip.yaml)")
+        #expect(plan.steps.isEmpty, "\(PlanRenderer(color: false).render(plan))\n\(trip.yaml)")
+        #expect(plan.conflicts.isEmpty)
+    }
+
+    /// The seed comes back as the spec a person would write: defaults left out, the
+    /// `none` container kept, addresses a fresh host would give left dynamic.
+    @Test func theSeedComesBackMinimal() throws {
+        let trip = try Self.roundTrip(Self.example("seed.yaml"))
+        #expect(trip.yaml == """
+        version: 1
+        project: seed
+
+        networks:
+          bridge:
+            bridge: docker0
+            subnets:
+              - subnet: 172.17.0.0/16
+          aislada:
+            subnets:
+              - subnet: 172.18.0.0/16
+
+        containers:
+          container1:
+            networks: [bridge]
+          container2:
+            networks: [bridge]
+          container3:
+            networks: [aislada]
+          loner:
+            networks: [none]
+
+        """)
+    }
+
+    /// Labels are read back from the addresses label rules match; static addresses,
+    /// MACs, interface names, published ports (with and without host IP), the
+    /// network's host_binding_ipv4, internal networks and the resolver settings from
+    /// the namespace files.
+    @Test func multiNetworkKeepsWhatTheKernelRecords() throws {
+        let trip = try Self.roundTrip(Self.example("multi-network.yaml"))
+        let s = try #require(trip.imported, "\(trip.diagnostics)")
+        #expect(s.network(named: "frontend")?.hostBindingIPv4 == IPv4Address("127.0.0.1"))
+        #expect(s.network(named: "db")?.isInternal == true)
+        #expect(s.network(named: "db")?.masquerade == false)
+        #expect(s.container(named: "web1")?.labels == ["tier": "web"])
+        #expect(s.container(named: "api")?.labels == [:], "no rule selects tier=api")
+        // [::1]:8443 has no forwarding rule (proxy has no IPv6 address): no trace, not imported.
+        #expect(s.container(named: "proxy")?.ports.map(\.description) == ["80:8080/tcp", "0.0.0.0:443:8443/tcp"])
+        #expect(s.container(named: "web1")?.attachments.map(\.interface) == ["eth0", "back0"])
+        #expect(s.container(named: "web1")?.attachments.first?.mac == MACAddress("02:00:00:01:00:0b"))
+        #expect(s.container(named: "toolbox")?.dns.search == ["shop.internal"])
+        #expect(s.container(named: "toolbox")?.dns.options == ["ndots:2"])
+        #expect(s.container(named: "toolbox")?.extraHosts.map(\.name) == ["registry.shop.internal"])
+        #expect(s.rules.count == 8)
+        #expect(trip.yaml.contains("      frontend: {ipv4: 10.1.0.10, mac: \"02:00:00:01:00:0a\"}\n"), "\(trip.yaml)")
+        #expect(trip.yaml.contains("  - allow: {from: proxy, to: \"label:tier=web\", ports: [80/tcp, 443/tcp]}\n"), "\(trip.yaml)")
+    }
+
+    /// An adopted namespace comes back as `netns:`, a macvlan network from its
+    /// containers' interfaces; addresses from `ip_range` (lost) are written.
+    @Test func macvlanAndAdoptionComeBack() throws {
+        let trip = try Self.roundTrip(Self.example("macvlan.yaml"))
+        let s = try #require(trip.imported, "\(trip.diagnostics)")
+        #expect(s.container(named: "legacy-app")?.netns == .name("legacy"))
+        #expect(s.container(named: "legacy-app")?.attachments.first?.ipv4 == IPv4Address("192.168.50.192"))
+        #expect(s.network(named: "lan")?.parent == "eth1")
+        #expect(s.network(named: "sensors")?.macvlanMode == .private)
+        #expect(s.network(named: "sensors")?.subnets == [])
+        #expect(s.container(named: "sensor1")?.attachments.first?.mac == MACAddress("02:00:00:14:00:01"))
+    }
+
+    /// Nothing of another project is imported, and a host without the project says so
+    /// by giving an empty spec.
+    @Test func onlyTheProjectsObjectsAreImported() throws {
+        var start = Self.host()
+        let other = try spec(Self.example("seed.yaml"))
+        let c = try Compiler.compile(other, observed: asObserved(start))
+        start = try applied(Planner.plan(c.desired, observed: asObserved(start)), to: start)
+        let trip = try Self.roundTrip(Self.example("dual-stack.yaml"), start: start)
+        #expect(!trip.yaml.contains("docker0") && !trip.yaml.contains("container1"))
+        #expect(trip.plan?.steps.isEmpty == true)
+        #expect(SpecImporter.projects(in: asObserved(start)) == ["seed"])
+        #expect(SpecImporter.importProject("nope", from: asObserved(start)).spec.containers.isEmpty)
+    }
+}
