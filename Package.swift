@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "Probe", dependencies: ["Netlink", "Addressing", "Model", "Compile", "Explain"], swiftSettings: strict),
         // The plan → apply → verify cycle, the lock, plan files, and the wiring to the live
         // host (Observe, the kernel driver, the cluster store): shared by the CLI and the agent.
-        .target(name: "Reconcile", dependencies: ["Spec", "Model", "Compile", "Plan", "Execute", "Addressing", "Observe", "Cluster", "Netlink"],
+        .target(name: "Reconcile", dependencies: ["Spec", "Model", "Compile", "Plan", "Execute", "Addressing", "Observe", "Cluster", "Netlink", "Import"],
                 swiftSettings: strict),
         // `netform agent`: the reconcile cycle triggered by netlink events, /run/netns and
         // spec-file changes, SIGHUP and store watches; logs, metrics, graceful shutdown (I/O).

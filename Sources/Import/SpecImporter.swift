@@ -557,41 +557,63 @@ private struct Importer {
 
     // MARK: addresses
 
-    /// Leaves out each address a fresh host would give the container anyway (the
-    /// allocator is deterministic): the spec is compiled against an empty host, and
-    /// the addresses it gets wrong are written, until it gets them all right.
+    /// Leaves out each address a fresh host would give the container anyway.
+    ///
+    /// The compiler reserves written addresses first, then hands each other container
+    /// (in spec order, attachments in order, IPv4 then IPv6) the lowest free address of
+    /// its network's primary subnet. Walking the containers in that order, an address
+    /// is left dynamic exactly when it is the lowest one free at that point, counting
+    /// the addresses written so far: a later written address cannot be below it (that
+    /// address would have been free, and lower). The result is compiled against an
+    /// empty host to confirm it; should it differ, every address is written.
     func minimizeAddresses(_ spec: Spec, endpoints: [ObservedEndpoint]) -> Spec {
-        var live: [String: (IPv4Address?, IPv6Address?)] = [:]
-        for c in spec.containers {
-            for a in c.attachments { live["\(c.name)/\(a.network)"] = (a.ipv4, a.ipv6) }
-        }
         var candidate = spec
+        let networks = Dictionary(spec.networks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        // Per "network/family": addresses written so far, addresses handed out so far,
+        // and the lowest offset that may still be free.
+        var used: [String: Set<IPAddress>] = [:]
+        var next: [String: UInt128] = [:]
+        func lowestFree(_ key: String, _ sub: SubnetSpec) -> IPAddress? {
+            var offset = next[key] ?? 0
+            while let address = sub.ipRange.address(at: offset) {
+                let reserved = address == sub.subnet.network || address == sub.gateway
+                    || (sub.subnet.family == .v4 && address == sub.subnet.last)
+                if !reserved && used[key]?.contains(address) != true {
+                    next[key] = offset
+                    return address
+                }
+                offset += 1
+            }
+            return nil
+        }
         for i in candidate.containers.indices where candidate.containers[i].host == nil || candidate.containers[i].host == localHost {
             guard case .attached(var list) = candidate.containers[i].networking else { continue }
             for j in list.indices {
-                list[j].ipv4 = nil
-                list[j].ipv6 = nil
+                guard let net = networks[list[j].network] else { continue }
+                for family in IPFamily.allCases {
+                    guard let sub = net.primarySubnet(family),
+                          let live = family == .v4 ? list[j].ipv4.map(IPAddress.v4) : list[j].ipv6.map(IPAddress.v6) else { continue }
+                    let key = "\(net.name)/\(family.rawValue)"
+                    if lowestFree(key, sub) == live {
+                        if family == .v4 { list[j].ipv4 = nil } else { list[j].ipv6 = nil }
+                    }
+                    used[key, default: []].insert(live)
+                }
             }
             candidate.containers[i].networking = .attached(list)
         }
-        for _ in 0..<8 {
-            guard let compiled = try? Compiler.compile(candidate, observed: HostState(), localHost: localHost) else { return spec }
-            var wrong = false
-            for ep in compiled.endpoints {
-                guard let want = live["\(ep.container)/\(ep.network)"],
-                      let ci = candidate.containers.firstIndex(where: { $0.name == ep.container }),
-                      case .attached(var list) = candidate.containers[ci].networking,
-                      let ai = list.firstIndex(where: { $0.network == ep.network }) else { continue }
-                var got4: IPv4Address?, got6: IPv6Address?
-                if case .v4(let v)? = ep.ipv4?.address { got4 = v }
-                if case .v6(let v)? = ep.ipv6?.address { got6 = v }
-                if got4 != want.0, list[ai].ipv4 == nil, want.0 != nil { list[ai].ipv4 = want.0; wrong = true }
-                if got6 != want.1, list[ai].ipv6 == nil, want.1 != nil { list[ai].ipv6 = want.1; wrong = true }
-                candidate.containers[ci].networking = .attached(list)
-            }
-            if !wrong { return candidate }
+        // Confirm: a fresh host gives every container the address it has here.
+        var live: [String: (IPv4Address?, IPv6Address?)] = [:]
+        for c in spec.containers { for a in c.attachments { live["\(c.name)/\(a.network)"] = (a.ipv4, a.ipv6) } }
+        guard let compiled = try? Compiler.compile(candidate, observed: HostState(), localHost: localHost) else { return spec }
+        for ep in compiled.endpoints {
+            guard let want = live["\(ep.container)/\(ep.network)"] else { continue }
+            var got4: IPv4Address?, got6: IPv6Address?
+            if case .v4(let v)? = ep.ipv4?.address { got4 = v }
+            if case .v6(let v)? = ep.ipv6?.address { got6 = v }
+            if (want.0 != nil && got4 != want.0) || (want.1 != nil && got6 != want.1) { return spec }
         }
-        return spec
+        return candidate
     }
 }
 

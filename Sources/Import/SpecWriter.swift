@@ -105,7 +105,7 @@ public enum SpecWriter {
         }
         if !c.labels.isEmpty {
             lines.append("labels:")
-            for (k, v) in c.labels.sorted(by: { $0.key < $1.key }) { lines.append("  \(scalar(k)): \(quoted(v))") }
+            for (k, v) in c.labels.sorted(by: { $0.key < $1.key }) { lines.append("  \(scalar(k)): \(scalar(v))") }
         }
         if lines.isEmpty { return "  \(scalar(c.name)): {}\n" }
         return "  \(scalar(c.name)):\n" + lines.map { "    \($0)\n" }.joined()
@@ -129,7 +129,7 @@ public enum SpecWriter {
     }
 
     static func flowMap(_ pairs: [(key: String, value: String)]) -> String {
-        "{" + pairs.map { "\(scalar($0.key)): \(quoted($0.value))" }.joined(separator: ", ") + "}"
+        "{" + pairs.map { "\(scalar($0.key)): \(scalar($0.value))" }.joined(separator: ", ") + "}"
     }
 
     /// Plain when YAML reads it back as this same string, else double-quoted.

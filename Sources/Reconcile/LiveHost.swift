@@ -171,6 +171,25 @@ public struct LiveHost {
         return (try? NamespaceID(path: path)).map { "\($0.device):\($0.inode)" }
     }
 
+    /// The network namespaces of running processes that are neither the host's, nor
+    /// init's, nor under /run/netns: one `/proc/PID/ns/net` per namespace (the lowest
+    /// PID), where a container runtime's containers live. `import` reads them to find
+    /// the namespaces a project adopted by PID or path.
+    public static func processNamespaces() -> [NamespaceRef] {
+        var seen = Set<String>()
+        for ref in [NamespaceRef.host, Reconciler.initNamespace] { if let id = namespaceIdentity(ref) { seen.insert(id) } }
+        let named = (try? FileManager.default.contentsOfDirectory(atPath: NetworkNamespace.namedDirectory)) ?? []
+        for n in named { if let id = namespaceIdentity(.named(n)) { seen.insert(id) } }
+        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }.sorted()
+        var out: [NamespaceRef] = []
+        for pid in pids {
+            let ref = NamespaceRef.path("/proc/\(pid)/ns/net")
+            guard let id = namespaceIdentity(ref), seen.insert(id).inserted else { continue }
+            out.append(ref)
+        }
+        return out
+    }
+
     /// The /run/netns entries that are not namespaces, read from the file system.
     public static let namespaceFiles = NamespaceFiles(
         blocker: { name in

@@ -32,7 +32,7 @@ struct Netform: ParsableCommand {
         version: Netform.version,
         subcommands: [Validate.self, PlanCommand.self, ApplyCommand.self, DestroyCommand.self, Show.self, ExecCommand.self,
                       NetworkCommand.self, ExplainCommand.self, GraphCommand.self, ClusterCommand.self, AgentCommand.self,
-                      VersionCommand.self, CompletionCommand.self])
+                      ImportCommand.self, VersionCommand.self, CompletionCommand.self])
 }
 
 /// `netform version`: what `--version` prints, as a subcommand too (as `docker

@@ -114,6 +114,9 @@ import Testing
         #expect(s.container(named: "toolbox")?.dns.options == ["ndots:2"])
         #expect(s.container(named: "toolbox")?.extraHosts.map(\.name) == ["registry.shop.internal"])
         #expect(s.rules.count == 8)
+        // Dynamic where a fresh host gives the same address, written where it would not.
+        #expect(s.container(named: "toolbox")?.attachments.first?.ipv4 == nil, "\(trip.yaml)")
+        #expect(s.container(named: "api")?.attachments.map { $0.ipv4.map { "\($0)" } ?? "dynamic" } == ["10.1.1.20", "dynamic"])
         #expect(trip.yaml.contains("      frontend: {ipv4: 10.1.0.10, mac: \"02:00:00:01:00:0a\"}\n"), "\(trip.yaml)")
         #expect(trip.yaml.contains("  - allow: {from: proxy, to: \"label:tier=web\", ports: [80/tcp, 443/tcp]}\n"), "\(trip.yaml)")
     }
