@@ -80,7 +80,7 @@ private struct Importer {
         var networks = importNetworks()
         let endpoints = observedEndpoints()
         var containers = importContainers(endpoints, networks: &networks)
-        let remote = remoteContainers(local: Set(containers.map(\.name)))
+        let remote = remoteContainers(local: Set(containers.map(\.name)), networks: networks)
         containers += remote
         importPorts(into: &containers, networks: &networks)
         var rules = importRules()
@@ -346,7 +346,9 @@ private struct Importer {
     }
 
     /// Other hosts' containers on the project's overlays, from the cluster store.
-    mutating func remoteContainers(local: Set<String>) -> [ContainerSpec] {
+    /// The store does not record interface names: they are taken to be the default
+    /// ones, networks in the spec's order.
+    mutating func remoteContainers(local: Set<String>, networks: [NetworkSpec]) -> [ContainerSpec] {
         guard let entries = host.clusterStore else { return [] }
         var byContainer: [String: [StoreLayout.EndpointRecord]] = [:]
         for (key, value) in entries {
@@ -357,7 +359,8 @@ private struct Importer {
         }
         var out: [ContainerSpec] = []
         for (name, records) in byContainer.sorted(by: { $0.key < $1.key }) {
-            let sorted = records.sorted { $0.network < $1.network }
+            let order = Dictionary(networks.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+            let sorted = records.sorted { (order[$0.network] ?? Int.max, $0.network) < (order[$1.network] ?? Int.max, $1.network) }
             var attachments: [Attachment] = []
             for (i, r) in sorted.enumerated() {
                 var a = Attachment(network: r.network, interface: "eth\(i)")
@@ -369,7 +372,7 @@ private struct Importer {
             out.append(ContainerSpec(name: name, networking: .attached(attachments), host: sorted[0].host))
         }
         if !out.isEmpty {
-            notes.append("containers of other hosts (\(out.map(\.name).joined(separator: ", "))) are written from the cluster store, with their overlay networks only")
+            notes.append("containers of other hosts (\(out.map(\.name).joined(separator: ", "))) are written from the cluster store: their overlay networks only, with default interface names")
         }
         return out
     }

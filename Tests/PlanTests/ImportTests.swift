@@ -4,6 +4,9 @@ import Foundation
 import Import
 import Model
 import Spec
+import Reconcile
+import Cluster
+import Execute
 import Testing
 @testable import Plan
 
@@ -146,5 +149,58 @@ import Testing
         #expect(trip.plan?.steps.isEmpty == true)
         #expect(SpecImporter.projects(in: asObserved(start)) == ["seed"])
         #expect(SpecImporter.importProject("nope", from: asObserved(start)).spec.containers.isEmpty)
+    }
+
+    /// With the cluster store, a host's import places its own containers and writes the
+    /// other hosts' from their endpoints; the one file then plans no change on any host.
+    @Test func anOverlayImportedFromOneHostPlansNoChangeOnEveryHost() throws {
+        let store = MemoryStore()
+        let text = Self.example("overlay.yaml")
+        let hosts = ["node1", "node2", "node3"].enumerated().map { i, name in
+            let h = ClusterHost(store)
+            return (name, h, h.reconciler(name, advertise: "192.168.50.\(i + 1)"))
+        }
+        for _ in 0..<2 {  // the second round: every host learns the others' endpoints
+            for (_, _, r) in hosts { #expect(try r.apply(try r.plan(try spec(text))).succeeded) }
+        }
+        let result = try hosts[0].2.importProject(nil)
+        #expect(result.project == "swarm")
+        #expect(result.reproducesHost, "\(result.check.map { PlanRenderer(color: false).render($0.plan) } ?? "\(result.diagnostics)")\n\(result.yaml)")
+        let s = result.spec
+        #expect(s.container(named: "lb")?.host == "node1")
+        #expect(s.container(named: "web1")?.host == "node2")
+        #expect(s.container(named: "cache")?.host == "node3")
+        #expect(s.container(named: "cache")?.labels == ["role": "cache"], "from the rules' addresses, through the store")
+        #expect(s.network(named: "front")?.vni == 4100)
+        for (name, _, r) in hosts.dropFirst() {
+            let plan = try r.plan(result.spec).plan
+            #expect(plan.steps.isEmpty, "\(name): \(PlanRenderer(color: false).render(plan))\n\(result.yaml)")
+        }
+    }
+
+    /// No project, an unknown one, or several without a choice: a clear error.
+    @Test func nothingToImportIsSaidPlainly() throws {
+        let empty = Reconciler(observe: { _ in asObserved(Self.host()) }, driver: SimulatedDriver(Self.host()), localHost: nil)
+        #expect(throws: ImportError.self) { try empty.importProject(nil) }
+        var two = Self.host()
+        for file in ["seed.yaml", "dual-stack.yaml"] {
+            let c = try Compiler.compile(try spec(Self.example(file)), observed: asObserved(two))
+            two = try applied(Planner.plan(c.desired, observed: asObserved(two)), to: two)
+        }
+        let r = Reconciler(observe: { [two] _ in asObserved(two) }, driver: SimulatedDriver(two), localHost: nil)
+        do {
+            _ = try r.importProject(nil)
+            Issue.record("several projects and no choice must fail")
+        } catch let e as ImportError {
+            #expect(e.message.contains("several netform projects (dualstack, seed)"), "\(e.message)")
+        }
+        do {
+            _ = try r.importProject("nope")
+            Issue.record("an unknown project must fail")
+        } catch let e as ImportError {
+            #expect(e.message == "no objects of project 'nope' on this host; its projects: dualstack, seed")
+        }
+        let seed = try r.importProject("seed")
+        #expect(seed.reproducesHost && seed.yaml.hasPrefix("# Imported by `netform import` from the live host: project seed.\n"))
     }
 }
