@@ -40,8 +40,12 @@ public enum SpecImporter {
     /// - Parameter localHost: this host's name; with the cluster store read
     ///   (`clusterStore` of the host namespace), containers are placed (`host:`) and
     ///   other hosts' containers on the project's overlays are written too.
-    public static func importProject(_ project: String, from observed: HostState, localHost: String? = nil) -> ImportedSpec {
-        var importer = Importer(project: project, observed: observed, localHost: localHost)
+    /// - Parameter cluster: the store settings the host was read with (the command
+    ///   line's): written as the spec's `cluster:` section, with the lease TTL this
+    ///   host registered with (`kv.ttl`) and without a password.
+    public static func importProject(_ project: String, from observed: HostState, localHost: String? = nil,
+                                     cluster: ClusterSpec? = nil) -> ImportedSpec {
+        var importer = Importer(project: project, observed: observed, localHost: localHost, cluster: cluster)
         return importer.run()
     }
 }
@@ -60,13 +64,15 @@ private struct Importer {
     let project: String
     let observed: HostState
     let localHost: String?
+    let cluster: ClusterSpec?
     let host: NamespaceState
     /// The project's table, when it has bridges here.
     let table: FirewallTable?
     var notes: [String] = []
 
-    init(project: String, observed: HostState, localHost: String?) {
+    init(project: String, observed: HostState, localHost: String?, cluster: ClusterSpec?) {
         self.project = project
+        self.cluster = cluster
         self.observed = observed
         self.localHost = localHost
         host = observed[.host] ?? NamespaceState(ref: .host)
@@ -111,20 +117,31 @@ private struct Importer {
             }
             return false
         }
-        if localHost != nil, host.clusterStore != nil, !remote.isEmpty || containers.contains(where: { $0.host != nil }) {
+        // With a store, the spec is the fleet's: every container is placed.
+        if localHost != nil, host.clusterStore != nil {
             for i in containers.indices where containers[i].host == nil && containers[i].networking != .host {
                 containers[i].host = localHost
             }
         }
         var spec = Spec(project: project, networks: networks, containers: containers, rules: rules)
         spec = minimizeAddresses(spec, endpoints: endpoints)
-        notes.append(contentsOf: [
-            "labels that no rule selects, networks' labels, `ip_range` and `aux_addresses` leave no trace in the kernel and are not imported",
-        ])
-        if host.clusterStore != nil {
-            notes.append("the cluster store's settings are not written: give the same --cluster-* options, or add a `cluster:` section")
-        }
+        spec.cluster = clusterSection()
+        notes.append("labels that no rule selects, networks' labels, `ip_range` and `aux_addresses` leave no trace in the kernel and are not imported")
         return ImportedSpec(spec: spec, notes: notes)
+    }
+
+    /// The store settings given, with this host's registered lease TTL.
+    mutating func clusterSection() -> ClusterSpec? {
+        guard var c = cluster, let entries = host.clusterStore else { return nil }
+        if c.options.removeValue(forKey: "kv.password") != nil {
+            notes.append("cluster.options: kv.password is not written; add it (or pass --cluster-store-opt kv.password=...) where the spec is used")
+        }
+        if c.options["kv.ttl"] == nil, let localHost,
+           let record = entries[StoreLayout.host(project: project, host: localHost)],
+           let ttl = StoreLayout.leaseTTL(ofHostRecord: record), ttl != StoreLayout.defaultLeaseTTL {
+            c.options["kv.ttl"] = String(ttl)
+        }
+        return c
     }
 
     // MARK: networks

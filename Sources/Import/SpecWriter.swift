@@ -17,6 +17,14 @@ public enum SpecWriter {
         if !header.isEmpty { out += "#\n" }
         out += "version: \(spec.version)\n"
         out += "project: \(scalar(spec.project))\n"
+        if let c = spec.cluster {
+            out += "\ncluster:\n  store: \(scalar(c.store))\n"
+            if let a = c.advertise { out += "  advertise: \(scalar(a))\n" }
+            if !c.options.isEmpty {
+                out += "  options:\n"
+                for (k, v) in c.options.sorted(by: { $0.key < $1.key }) { out += "    \(scalar(k)): \(scalar(v))\n" }
+            }
+        }
         if !spec.networks.isEmpty {
             out += "\nnetworks:\n"
             for net in spec.networks { out += network(net, project: spec.project) }

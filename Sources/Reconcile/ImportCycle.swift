@@ -30,7 +30,12 @@ public struct ImportError: Error, Sendable, CustomStringConvertible {
 extension Reconciler {
     /// Reads the host (and `extra` namespaces, e.g. every process's), writes the spec
     /// of `project` (the only project on the host when nil) and plans it.
-    public func importProject(_ project: String?, extra: [NamespaceRef] = []) throws -> ImportResult {
+    /// - Parameters:
+    ///   - cluster: the store settings this host was read with, for the spec's `cluster:`.
+    ///   - check: plans the imported spec (default: this reconciler; the CLI builds one
+    ///     from the spec's `cluster:` section, as `netform plan FILE` will).
+    public func importProject(_ project: String?, extra: [NamespaceRef] = [], cluster: ClusterSpec? = nil,
+                              check: ((Spec) throws -> PlannedChange)? = nil) throws -> ImportResult {
         let observed = try observe(extra)
         let projects = SpecImporter.projects(in: observed)
         let name: String
@@ -47,7 +52,8 @@ extension Reconciler {
             }
             name = only
         }
-        let imported = SpecImporter.importProject(name, from: observed, localHost: cluster == nil ? nil : localHost)
+        let imported = SpecImporter.importProject(name, from: observed, localHost: self.cluster == nil ? nil : localHost,
+                                                  cluster: cluster)
         var header = ["Imported by `netform import` from the live host" + (localHost.map { " \($0)" } ?? "") + ": project \(name)."]
         header.append("Check it with `netform plan FILE` (this import did: see its output).")
         if !imported.notes.isEmpty {
@@ -59,7 +65,7 @@ extension Reconciler {
         let loaded = SpecLoader.load(bytes: Array(yaml.utf8), file: "(imported)", clusterCheck: LiveHost.clusterSectionCheck)
         var result = ImportResult(project: name, yaml: yaml, spec: imported.spec, notes: imported.notes, check: nil,
                                   diagnostics: loaded.rendered())
-        if let spec = loaded.spec { result.check = try plan(spec) }
+        if let spec = loaded.spec { result.check = try (check ?? plan)(spec) }
         return result
     }
 }

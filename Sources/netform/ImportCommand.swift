@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import Model
 import Plan
 import Reconcile
+import Spec
 
 /// `netform import`: the spec of a project, written from what is live.
 struct ImportCommand: ParsableCommand {
@@ -14,7 +16,9 @@ struct ImportCommand: ParsableCommand {
         smallest spec that plans no change here: defaults are left out, and an address \
         is written only where a fresh host would not give the same one. What the kernel \
         does not record (labels no rule selects, ip_range, aux_addresses, the cluster \
-        section) is listed at the top of the file and on standard error.
+        section) is listed at the top of the file and on standard error. Namespaces \
+        the project adopted are found under /run/netns and among running processes; \
+        give any other with --netns PATH.
         Then the written spec is read back and planned, as `netform plan` would: the \
         check must show no changes.
         Exit status: 0 when the spec reproduces the host, 2 when it was written but \
@@ -24,19 +28,37 @@ struct ImportCommand: ParsableCommand {
         Examples:
           sudo netform import > lab.yaml                       (the host's only project)
           sudo netform import --project shop -o shop.yaml
+          sudo netform import --project lab --netns /run/elsewhere/ns1     (an adopted bind mount)
           sudo netform import --project swarm --host-name node1 --cluster-store etcd://10.0.0.1:2379 --cluster-advertise eth0
         """)
 
     @Option(help: "The project to import (default: the only one on the host).") var project: String?
     @Option(name: .shortAndLong, help: "Write the spec to FILE instead of standard output.") var output: String?
+    @Option(name: .customLong("netns"), help: ArgumentHelp("Also look in the namespace at PATH (repeatable): one the project adopted by a path that no process is in, e.g. a bind mount outside /run/netns.", valueName: "PATH"))
+    var namespacePaths: [String] = []
     @OptionGroup var host: HostOptions
+
+    /// The command line's store settings, as a spec's `cluster:` section.
+    var clusterSection: ClusterSpec? {
+        guard let store = host.clusterStore else { return nil }
+        var options: [String: String] = [:]
+        for o in host.clusterStoreOpt {
+            guard let eq = o.firstIndex(of: "=") else { continue }
+            options[String(o[..<eq])] = String(o[o.index(after: eq)...])
+        }
+        return ClusterSpec(store: store, advertise: host.clusterAdvertise, options: options)
+    }
 
     func run() throws {
         try requireRoot("import")
         let reconciler = try CLIHost.reconciler(host)
         let result: ImportResult
         do {
-            result = try reconciler.importProject(project, extra: LiveHost.processNamespaces())
+            let options = host
+            result = try reconciler.importProject(project, extra: namespacePaths.map { .path($0) } + LiveHost.processNamespaces(),
+                                                  cluster: clusterSection, check: { spec in
+                                                      try CLIHost.reconciler(options, cluster: spec.cluster).plan(spec)
+                                                  })
         } catch let error as ImportError {
             printErr("error: \(error)")
             throw ExitCode(1)
@@ -52,7 +74,8 @@ struct ImportCommand: ParsableCommand {
             print(result.yaml, terminator: "")
         }
         let s = result.spec
-        printErr("Imported project '\(result.project)': \(s.networks.count) networks, \(s.containers.count) containers, \(s.rules.count) rules"
+        func count(_ n: Int, _ what: String) -> String { "\(n) \(what)\(n == 1 ? "" : "s")" }
+        printErr("Imported project '\(result.project)': \(count(s.networks.count, "network")), \(count(s.containers.count, "container")), \(count(s.rules.count, "rule"))"
                  + (output.map { ", written to \($0)" } ?? "") + ".")
         for note in result.notes { printErr("note: \(note)") }
         guard let check = result.check else {
