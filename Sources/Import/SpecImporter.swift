@@ -31,9 +31,23 @@ public enum SpecImporter {
         var out = Set<String>()
         for ns in observed.namespaces.values {
             if let p = ns.owner?.project { out.insert(p) }
-            for l in ns.links { if let p = l.owner?.project { out.insert(p) } }
+            for l in ns.links where isThisHosts(l, in: ns, host: observed[.host]) { if let p = l.owner?.project { out.insert(p) } }
         }
         return out.sorted()
+    }
+
+    /// Whether a link is this host's. A namespace reached by path (a process's, a
+    /// bind mount) may belong to another host sharing the machine — a network sandbox
+    /// whose processes, and so namespaces, are visible here: its links count only when
+    /// they hang off this host's namespace (a veth whose peer the observer found in
+    /// it; a macvlan whose parent it holds). Named namespaces are this host's own.
+    static func isThisHosts(_ link: LinkState, in ns: NamespaceState, host: NamespaceState?) -> Bool {
+        guard case .path = ns.ref else { return true }
+        switch link.kind {
+        case .veth(let peer): return peer?.namespace == .host
+        case .macvlan(let parent, _): return host?.link(named: parent) != nil
+        default: return false
+        }
     }
 
     /// The spec of `project` as this host holds it.
@@ -88,7 +102,9 @@ private struct Importer {
         var containers = importContainers(endpoints, networks: &networks)
         let remote = remoteContainers(local: Set(containers.map(\.name)), networks: networks)
         containers += remote
+        containers = specOrder(containers)
         importPorts(into: &containers, networks: &networks)
+        containers = publishingOrder(containers)
         var rules = importRules()
         inferLabels(rules, containers: &containers, endpoints: endpoints)
         importFiles(into: &containers)
@@ -233,6 +249,7 @@ private struct Importer {
         for ns in observed.sortedNamespaces where ns.ref != .host {
             for link in ns.links {
                 guard let mark = link.owner, mark.project == project, mark.path.hasPrefix("ep/") else { continue }
+                if !SpecImporter.isThisHosts(link, in: ns, host: host) { continue }
                 let parts = mark.path.dropFirst(3).split(separator: "/", maxSplits: 1)
                 guard parts.count == 2 else { continue }
                 let own = ns.addresses.filter { $0.link == link.name && $0.isMarked }
@@ -391,6 +408,41 @@ private struct Importer {
         if !out.isEmpty {
             notes.append("containers of other hosts (\(out.map(\.name).joined(separator: ", "))) are written from the cluster store: their overlay networks only, with default interface names")
         }
+        return out
+    }
+
+    /// The spec's container order is not recorded; dynamic addresses are handed out in
+    /// it, so containers are put in the order of their first address (then by name):
+    /// a fresh host then gives most of them the address they have, which stays unwritten.
+    func specOrder(_ containers: [ContainerSpec]) -> [ContainerSpec] {
+        func key(_ c: ContainerSpec) -> (Int, IPAddress?) {
+            guard let a = c.attachments.first else { return (1, nil) }
+            if let v = a.ipv4 { return (0, .v4(v)) }
+            if let v = a.ipv6 { return (0, .v6(v)) }
+            return (1, nil)
+        }
+        return containers.enumerated().sorted { x, y in
+            let (a, b) = (key(x.element), key(y.element))
+            if a.0 != b.0 { return a.0 < b.0 }
+            if let l = a.1, let r = b.1, l != r { return l < r }
+            return x.offset < y.offset
+        }.map(\.element)
+    }
+
+    /// Published ports are forwarded in the spec's container order: the containers
+    /// that publish take their places in the order the `published` chain lists them.
+    func publishingOrder(_ containers: [ContainerSpec]) -> [ContainerSpec] {
+        var order: [String] = []
+        for rule in rules(in: "published") {
+            guard let rest = rule.comment.dropPrefix("published "), let arrow = rest.firstRange(of: " -> "),
+                  let name = rest[arrow.upperBound...].split(separator: " ").first.map(String.init), !order.contains(name) else { continue }
+            order.append(name)
+        }
+        let slots = containers.indices.filter { !containers[$0].ports.isEmpty }
+        let publishing = containers.filter { !$0.ports.isEmpty }
+            .sorted { (order.firstIndex(of: $0.name) ?? Int.max) < (order.firstIndex(of: $1.name) ?? Int.max) }
+        var out = containers
+        for (slot, c) in zip(slots, publishing) { out[slot] = c }
         return out
     }
 

@@ -161,13 +161,13 @@ public enum SpecWriter {
     /// Words YAML 1.1 reads as booleans or null.
     static let reserved: Set<String> = ["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"]
 
-    /// Letters, digits and `_./-` starting with a letter (not a reserved word), or an
+    /// Letters, digits and `_./-` starting with a letter or `/` (not a reserved word), or an
     /// IPv4 address or prefix: both stay strings for every YAML reader.
     static func isPlainSafe(_ s: String) -> Bool {
         guard let first = s.unicodeScalars.first else { return false }
         if reserved.contains(s.lowercased()) { return false }
         let word = s.unicodeScalars.allSatisfy { ($0.properties.isAlphabetic && $0.isASCII) || ("0"..."9").contains($0) || "_./-".unicodeScalars.contains($0) }
-        if word, first.properties.isAlphabetic, first.isASCII { return true }
+        if word, (first.properties.isAlphabetic && first.isASCII) || first == "/" { return true }
         // 10.1.0.0/24, 172.17.0.1: three dots make it neither an int nor a float.
         let ipv4ish = s.unicodeScalars.allSatisfy { ("0"..."9").contains($0) || $0 == "." || $0 == "/" }
         return ipv4ish && s.filter { $0 == "." }.count == 3

@@ -175,7 +175,19 @@ public struct LiveHost {
     /// init's, nor under /run/netns: one `/proc/PID/ns/net` per namespace (the lowest
     /// PID), where a container runtime's containers live. `import` reads them to find
     /// the namespaces a project adopted by PID or path.
-    public static func processNamespaces() -> [NamespaceRef] {
+    ///
+    /// Only namespaces that hold a netform link (of `project`, when given) are
+    /// returned: each candidate is read once on its own, and one that cannot be read
+    /// (its process exited, it changes faster than it can be dumped) is skipped — a
+    /// stranger's namespace must not fail the command.
+    public static func processNamespaces(holdingLinksOf project: String? = nil) -> [NamespaceRef] {
+        processNamespaceCandidates().filter { ref in
+            guard let ns = try? Observer.observe(namespace: ref) else { return false }
+            return ns.links.contains { l in l.owner.map { project == nil || $0.project == project } ?? false }
+        }
+    }
+
+    static func processNamespaceCandidates() -> [NamespaceRef] {
         var seen = Set<String>()
         for ref in [NamespaceRef.host, Reconciler.initNamespace] { if let id = namespaceIdentity(ref) { seen.insert(id) } }
         let named = (try? FileManager.default.contentsOfDirectory(atPath: NetworkNamespace.namedDirectory)) ?? []

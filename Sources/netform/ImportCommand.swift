@@ -55,7 +55,7 @@ struct ImportCommand: ParsableCommand {
         let result: ImportResult
         do {
             let options = host
-            result = try reconciler.importProject(project, extra: namespacePaths.map { .path($0) } + LiveHost.processNamespaces(),
+            result = try reconciler.importProject(project, extra: namespacePaths.map { .path($0) } + LiveHost.processNamespaces(holdingLinksOf: project),
                                                   cluster: clusterSection, check: { spec in
                                                       try CLIHost.reconciler(options, cluster: spec.cluster).plan(spec)
                                                   })
