@@ -1,3 +1,4 @@
+import Compile
 import Import
 import Model
 import Plan
@@ -66,6 +67,50 @@ extension Reconciler {
         var result = ImportResult(project: name, yaml: yaml, spec: imported.spec, notes: imported.notes, check: nil,
                                   diagnostics: loaded.rendered())
         if let spec = loaded.spec { result.check = try (check ?? plan)(spec) }
+        return result
+    }
+}
+
+/// What `netform import --bridge` gives: the spec, the teardown script, and the plan
+/// `apply` will run once the teardown is done (computed on the host as it will then be).
+public struct ForeignImportResult: Sendable {
+    public var project: String
+    public var yaml: String
+    public var spec: Spec
+    public var notes: [String]
+    /// The script's text (ends with a newline).
+    public var teardown: String
+    /// nil when `yaml` did not load (a bug, in `diagnostics`).
+    public var plan: Plan?
+    public var diagnostics: [String]
+}
+
+extension Reconciler {
+    /// Reads the host (and `extra`), writes a spec of project `project` for the
+    /// hand-made `bridges` and what hangs off them, and plans it against the host as it
+    /// will be after the teardown. Nothing is changed.
+    public func importForeign(project: String, bridges: [String], extra: [NamespaceRef] = []) throws -> ForeignImportResult {
+        let observed = try observe(extra)
+        if SpecImporter.projects(in: observed).contains(project) {
+            throw ImportError(message: "project '\(project)' already has objects on this host; import hand-made bridges into a new project")
+        }
+        let imported: ForeignImport
+        do { imported = try SpecImporter.importForeign(project: project, bridges: bridges, from: observed) } catch {
+            throw ImportError(message: error.message)
+        }
+        var header = ["Imported by `netform import --bridge` from the hand-made \(bridges.joined(separator: ", ")): project \(project).",
+                      "Run the teardown script first (it removes the hand-made links), then `netform apply` this file."]
+        header.append("")
+        header.append("Notes:")
+        header += imported.notes.map { "- " + $0 }
+        let yaml = SpecWriter.yaml(imported.spec, header: header)
+        let loaded = SpecLoader.load(bytes: Array(yaml.utf8), file: "(imported)")
+        var result = ForeignImportResult(project: project, yaml: yaml, spec: imported.spec, notes: imported.notes,
+                                         teardown: imported.teardown.joined(separator: "\n") + "\n", plan: nil, diagnostics: loaded.rendered())
+        if let spec = loaded.spec {
+            let compiled = try Compiler.compile(spec, observed: imported.afterTeardown, localHost: localHost)
+            result.plan = Planner.plan(compiled.desired, observed: imported.afterTeardown)
+        }
         return result
     }
 }

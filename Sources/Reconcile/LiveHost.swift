@@ -181,9 +181,14 @@ public struct LiveHost {
     /// (its process exited, it changes faster than it can be dumped) is skipped — a
     /// stranger's namespace must not fail the command.
     public static func processNamespaces(holdingLinksOf project: String? = nil) -> [NamespaceRef] {
+        processNamespaces { ns in ns.links.contains { l in l.owner.map { project == nil || $0.project == project } ?? false } }
+    }
+
+    /// The process namespaces (as above) for which `keep` holds, each read once.
+    public static func processNamespaces(where keep: (NamespaceState) -> Bool) -> [NamespaceRef] {
         processNamespaceCandidates().filter { ref in
             guard let ns = try? Observer.observe(namespace: ref) else { return false }
-            return ns.links.contains { l in l.owner.map { project == nil || $0.project == project } ?? false }
+            return keep(ns)
         }
     }
 

@@ -204,3 +204,82 @@ import Testing
         #expect(seed.reproducesHost && seed.yaml.hasPrefix("# Imported by `netform import` from the live host: project seed.\n"))
     }
 }
+
+/// `netform import --bridge`: a lab made by hand becomes a project. The namespaces
+/// are adopted; the bridge and veths are written as they are and torn down by the
+/// user's script; after it, the plan builds everything with no conflict and converges.
+@Suite struct ForeignImportPlanning {
+    /// br-lab (10.5.0.1/24) with app1 and app2 (named namespaces) on it, and a
+    /// sentinel bridge br-other with its own namespace.
+    static func handMade() -> HostState {
+        var h = pristineHost()
+        func lab(_ bridge: String, _ gw: String, _ members: [(String, String, String)]) {
+            h[.host]!.links.append(LinkState(name: bridge, kind: .bridge, mac: MACAddress("52:54:00:00:00:01")))
+            h[.host]!.addresses.append(AddressState(link: bridge, address: IPAddress(gw)!, prefixLength: 24, proto: 0))
+            for (ns, veth, ip) in members {
+                h[.host]!.links.append(LinkState(name: veth, kind: .veth(peer: VethPeerRef(namespace: .named(ns), name: "eth0")), master: bridge))
+                var n = NamespaceState(ref: .named(ns), links: [
+                    LinkState(name: "lo", kind: .loopback, mtu: 65536),
+                    LinkState(name: "eth0", kind: .veth(peer: VethPeerRef(namespace: .host, name: veth)), mac: MACAddress("52:54:00:aa:00:0\(ns.last!)")),
+                ])
+                n.addresses = [AddressState(link: "eth0", address: IPAddress(ip)!, prefixLength: 24, proto: 0)]
+                n.routes = [RouteState(destination: nil, family: .v4, gateway: IPAddress(gw), device: "eth0", proto: 3)]
+                h[.named(ns)] = n
+            }
+        }
+        lab("br-lab", "10.5.0.1", [("app1", "v-app1", "10.5.0.2"), ("app2", "v-app2", "10.5.0.3")])
+        lab("br-other", "10.6.0.1", [("other3", "v-other3", "10.6.0.2")])
+        return h
+    }
+
+    @Test func aHandMadeBridgeBecomesAProjectThatConverges() throws {
+        let start = Self.handMade()
+        let r = try SpecImporter.importForeign(project: "lab", bridges: ["br-lab"], from: start)
+        #expect(r.teardown.filter { !$0.hasPrefix("#") } == ["set -e",
+            "ip link delete v-app1   # veth to eth0 in app1 (10.5.0.2/24)",
+            "ip link delete v-app2   # veth to eth0 in app2 (10.5.0.3/24)",
+            "ip link delete br-lab   # bridge (10.5.0.1/24)"])
+        #expect(r.spec.containers.map(\.name) == ["app1", "app2"])
+        #expect(r.spec.containers.map(\.netns) == [.name("app1"), .name("app2")])
+        #expect(r.spec.containers[0].attachments == [Attachment(network: "br-lab", ipv4: IPv4Address("10.5.0.2"), mac: MACAddress("52:54:00:aa:00:01"), interface: "eth0")])
+        #expect(r.spec.networks.first?.device == "br-lab" && r.spec.networks.first?.masquerade == false)
+        // The written file loads; after the teardown it plans with no conflict, and
+        // what it builds converges; the sentinel lab is untouched, the namespaces stay.
+        let yaml = SpecWriter.yaml(r.spec)
+        let imported = try spec(yaml)
+        let after = asObserved(r.afterTeardown)
+        let compiled = try Compiler.compile(imported, observed: after)
+        let plan = Planner.plan(compiled.desired, observed: after)
+        #expect(plan.conflicts.isEmpty, "\(plan.conflicts)")
+        #expect(!plan.steps.contains { if case .deleteNamespace = $0.operation { true } else { false } })
+        let built = try applied(plan, to: r.afterTeardown)
+        #expect(Planner.plan(try Compiler.compile(imported, observed: asObserved(built)).desired, observed: asObserved(built)).steps.isEmpty)
+        for name in ["br-other", "v-other3"] { #expect(built[.host]?.link(named: name) == start[.host]?.link(named: name)) }
+        #expect(built[.named("other3")] == start[.named("other3")])
+        #expect(built[.named("app1")]?.addresses.map { "\($0.address)" } == ["10.5.0.2"])
+        // Before the teardown, the same spec conflicts with the hand-made links: netform
+        // would not take them over.
+        let before = Planner.plan(try Compiler.compile(imported, observed: asObserved(start)).desired, observed: asObserved(start))
+        #expect(!before.conflicts.isEmpty)
+    }
+
+    @Test func whatCannotBeImportedIsRefusedWithWhy() throws {
+        var h = Self.handMade()
+        func refusal(_ bridges: [String], _ state: HostState) -> String {
+            do {
+                _ = try SpecImporter.importForeign(project: "lab", bridges: bridges, from: state)
+                return "imported"
+            } catch { return error.message }
+        }
+        #expect(refusal(["nope"], h) == "no link 'nope' on this host")
+        #expect(refusal(["eth0"], h) == "'eth0' is a physical, not a bridge")
+        h[.host]!.links.append(LinkState(name: "eth9", kind: .other("physical"), master: "br-lab"))
+        #expect(refusal(["br-lab"], h) == "bridge 'br-lab' has port 'eth9' (physical), not a veth to a namespace; netform can only build veth ports")
+        h = Self.handMade()
+        h[.host]!.addresses.removeAll { $0.link == "br-lab" }
+        #expect(refusal(["br-lab"], h).hasPrefix("bridge 'br-lab' has no address"))
+        h = Self.handMade()
+        h[.host]!.links[h[.host]!.links.firstIndex { $0.name == "br-lab" }!].alias = "netform:shop/net/x"
+        #expect(refusal(["br-lab"], h) == "bridge 'br-lab' is netform's (project shop): import it with `netform import --project shop`")
+    }
+}
