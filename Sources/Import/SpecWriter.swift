@@ -1,4 +1,5 @@
 import Addressing
+import Model
 import Spec
 
 /// A `Spec` as the YAML a person would write: the examples' layout (block mappings,
@@ -143,19 +144,11 @@ public enum SpecWriter {
     /// Plain when YAML reads it back as this same string, else double-quoted.
     static func scalar(_ s: String) -> String { isPlainSafe(s) ? s : quoted(s) }
 
+    /// A double-quoted scalar (JSON's escapes, which YAML reads the same).
     static func quoted(_ s: String) -> String {
-        var out = "\""
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            default:
-                if ch.value < 0x20 { out += "\\x" + String(ch.value, radix: 16).leftPadded(2) } else { out.unicodeScalars.append(ch) }
-            }
-        }
-        return out + "\""
+        var out = ""
+        JSONText.quote(s, into: &out)
+        return out
     }
 
     /// Words YAML 1.1 reads as booleans or null.
@@ -174,6 +167,3 @@ public enum SpecWriter {
     }
 }
 
-extension String {
-    func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
-}
