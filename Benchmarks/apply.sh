@@ -14,6 +14,9 @@
 # IPv6 address left in the host namespace or in a sample of the containers: every
 # 50th and the last), since a build can leave DAD and MLD work running after it exits.
 # Peak RSS of netform apply from /usr/bin/time when present.
+# NETFORM_BASELINE=/path/to/an/older/netform also runs that binary's apply, no-op plan
+# and destroy in every repetition, after this tree's, so before and after are compared
+# in the same run (its ratios in a table of their own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${NETFORM_SANDBOX:-}" != "1" ]; then
@@ -131,6 +134,18 @@ for n in $sizes; do
     t0=$(now); "$bin" destroy --yes --project bench >/dev/null 2>&1; t1=$(now)
     record "$n" destroy "$(elapsed "$t0" "$t1")"
     settle
+    if [ -n "${NETFORM_BASELINE:-}" ]; then
+      t0=$(now); baserss=$(rss "$NETFORM_BASELINE" apply --yes "$work/bench.yaml"); t1=$(now)
+      record "$n" base "$(elapsed "$t0" "$t1")"; record "$n" base_rss "$baserss"
+      settle
+      t0=$(now); "$NETFORM_BASELINE" plan --detailed-exitcode "$work/bench.yaml" >/dev/null 2>&1; t1=$(now)
+      record "$n" base_noop "$(elapsed "$t0" "$t1")"
+      t0=$(now); "$NETFORM_BASELINE" destroy --yes --project bench >/dev/null 2>&1; t1=$(now)
+      record "$n" base_destroy "$(elapsed "$t0" "$t1")"
+      settle
+      printf 'N=%d run %d baseline: netform %.3f  noop %.3f  destroy %.3f  rss %s MB\n' "$n" "$r" \
+        $(awk -v n="$n" '$1 == n {v[$2] = $3} END {print v["base"], v["base_noop"], v["base_destroy"]}' "$results") "$baserss"
+    fi
     printf 'N=%d run %d: floor %.3f (quiet %.3f)  ip %.3f (quiet %.3f)  netform %.3f (quiet %.3f)  noop %.3f  destroy %.3f  ip teardown %.3f (gone %.3f)  rss %s MB\n' \
       "$n" "$r" $(awk -v n="$n" '$1 == n {v[$2] = $3} END {print v["floor"], v["floor_quiet"], v["ip"], v["ip_quiet"], v["netform"], v["netform_quiet"], v["noop"], v["destroy"], v["ip_destroy"], v["ip_destroy_gone"]}' "$results") "$applyrss"
   done
@@ -151,3 +166,11 @@ for n in $sizes; do
     "$(ratio "$n" netform floor)" "$(ratio "$n" netform_quiet floor_quiet)" "$(perct "$n" netform)" "$(perct "$n" floor)" "$(perct "$n" netform_quiet)" \
     "$(stat "$n" noop median)" "$(stat "$n" destroy median)" "$(stat "$n" ip_destroy median)" "$(ratio "$n" destroy ip_destroy)" "$(stat "$n" netform_rss median)"
 done
+if [ -n "${NETFORM_BASELINE:-}" ]; then
+  printf '\nbaseline %s, same runs; seconds as min/median\n' "$NETFORM_BASELINE"
+  printf '%5s %15s %11s %15s %11s %13s %13s %9s %6s\n' N "base-exit" "x-floor" "this-exit" "x-floor" "base-destroy" "this-destroy" "x-ip-tear" "RSS-MB"
+  for n in $sizes; do
+    printf '%5d %15s %11s %15s %11s %13s %13s %9s %6s\n' "$n" "$(mm "$n" base)" "$(ratio "$n" base floor)" "$(mm "$n" netform)" \
+      "$(ratio "$n" netform floor)" "$(mm "$n" base_destroy)" "$(mm "$n" destroy)" "$(ratio "$n" base_destroy ip_destroy)" "$(stat "$n" base_rss median)"
+  done
+fi

@@ -79,7 +79,8 @@ public enum Executor {
         public var phases: [(name: String, time: Duration)] = []
         public init() {}
         func add(_ op: Operation, _ d: Duration) {
-            let kind = String(String(describing: op).prefix { $0 != "(" })
+            // The case's name, without printing its payload (a hosts file whole).
+            let kind = Mirror(reflecting: op).children.first?.label ?? String(String(describing: op).prefix { $0 != "(" })
             let old = byKind[kind] ?? (0, .zero)
             byKind[kind] = (old.count + 1, old.time + d)
         }

@@ -21,7 +21,8 @@ public struct FilesBackend: Sendable {
     }
 
     public func perform(_ op: Operation) throws(ExecuteError) {
-        let what = DryRun.describe(op)
+        // Described only for an error: a hosts file's description counts its lines.
+        var what: String { DryRun.describe(op) }
         let target: (namespace: String, name: String, project: String, content: String?)
         switch op {
         case .writeNamespaceFile(let file):

@@ -66,8 +66,25 @@ public struct NamespaceFile: Sendable, Hashable, Codable, CustomStringConvertibl
         return String(body[..<slash])
     }
 
-    /// The number of lines, for plan summaries.
-    public var lineCount: Int { content.split(separator: "\n", omittingEmptySubsequences: false).count - (content.hasSuffix("\n") ? 1 : 0) }
+    /// The number of lines, for plan summaries and messages: what `split(separator:
+    /// "\n", omittingEmptySubsequences: false)` counts, less a last empty line after a
+    /// final newline, counted on the bytes without making the lines (a hosts file
+    /// names every peer of its networks, 500 lines at 500 containers a network). A
+    /// line feed right after a carriage return is no separator there (`"\r\n"` is one
+    /// `Character`), so it is none here either.
+    public var lineCount: Int {
+        var text = content
+        return text.withUTF8 { bytes in
+            var separators = 0
+            var previous: UInt8 = 0
+            for byte in bytes {
+                if byte == 0x0A && previous != 0x0D { separators += 1 }
+                previous = byte
+            }
+            let endsWithSeparator = bytes.last == 0x0A && (bytes.count < 2 || bytes[bytes.count - 2] != 0x0D)
+            return separators + 1 - (endsWithSeparator ? 1 : 0)
+        }
+    }
 
     /// Identifies the file whatever its content.
     public var key: String { "\(namespace)/\(name)" }

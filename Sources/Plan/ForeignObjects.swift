@@ -70,8 +70,11 @@ extension PlanBuilder {
             out.append(ForeignObject(res, .link, in: ns.ref, describe(l), fate: .deletedWithNamespace))
         }
         // A foreign veth whose peer is known from the other side only.
+        // (Only when it has foreign links: otherwise nothing can match, and the walk
+        // over every namespace's links, for each namespace deleted, made a destroy of
+        // 5000 containers spend seconds here.)
         let named = Set(foreignLinks.map(\.name))
-        for other in observedSorted where other.ref != ns.ref {
+        for other in named.isEmpty ? [] : observedSorted where other.ref != ns.ref {
             for l in other.links {
                 guard case .veth(let peer?) = l.kind, peer.namespace == ns.ref, named.contains(peer.name), !linkIsOurs(l, in: other) else { continue }
                 if case .veth(let back?) = ns.link(named: peer.name)?.kind, back.name == l.name, back.namespace == other.ref { continue }

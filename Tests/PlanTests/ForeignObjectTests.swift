@@ -95,6 +95,25 @@ import Testing
         #expect(driver.state[.host]?.link(named: "fport")?.master == nil, "the port stays, detached")
     }
 
+    @Test func aForeignVethKnownFromTheOtherSideOnlyIsNamedWithItsNamespace() throws {
+        // A foreign veth in the host whose end in the container's namespace does not
+        // name it back (its peer unknown from inside): the host end is collateral of
+        // that namespace, and of no other namespace's deletion.
+        var start = try hostWithForeignObjects()
+        start[.host]!.links.append(LinkState(name: "dbg5", kind: .veth(peer: VethPeerRef(namespace: c1, name: "dbg6"))))
+        start[c1]!.links.append(LinkState(name: "dbg6", kind: .veth(peer: nil)))
+        // Planned on the state as given (the simulated observer forgets veth peers).
+        var nothing = HostState()
+        nothing[.host] = NamespaceState(ref: .host)
+        let destroy = Planner.plan(DesiredState(project: "seed", state: nothing), observed: start)
+        let nsStep = try #require(destroy.steps.first { $0.operation == .deleteNamespace(name: "seed.container1") })
+        #expect(nsStep.collateral.map(\.description).contains("foreign link dbg5 (veth, peer dbg6 in seed.container1): the peer of dbg6 in host: deleted with the namespace"),
+                "\(nsStep.collateral)")
+        for step in destroy.steps where step.id != nsStep.id {
+            #expect(!step.collateral.contains { $0.description.contains("dbg5") }, "\(step.collateral)")
+        }
+    }
+
     @Test func aForeignLinkNamedLikeTheProjectsIsAConflictNotATakeover() throws {
         var start = try hostWithForeignObjects()
         // eth0 of container1 replaced by a foreign link of the same name.

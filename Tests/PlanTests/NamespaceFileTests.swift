@@ -177,6 +177,30 @@ import Testing
         #expect(DryRun.commands(for: .deleteNamespaceFile(namespace: "lab.api", name: "hosts", project: "lab"))
             == ["rm -f /etc/netns/lab.api/hosts; rmdir --ignore-fail-on-non-empty /etc/netns/lab.api"])
     }
+
+    @Test func theProfileCountsStepsByTheirOperationsName() throws {
+        let plan = try planFor(Self.dualStack, host(resolver: nil)).1
+        let profile = Executor.Profile()
+        #expect(Executor.run(plan, driver: SimulatedDriver(host(resolver: nil)), profile: profile).succeeded)
+        let kinds = Set(plan.steps.map { step -> String in
+            String(String(describing: step.operation).prefix { $0 != "(" })
+        })
+        #expect(Set(profile.byKind.keys) == kinds)
+        #expect(profile.byKind["writeNamespaceFile"]?.count == 6)
+        #expect(profile.byKind.values.map(\.count).reduce(0, +) == plan.steps.count)
+    }
+
+    @Test func theLineCountIsCountedOnceAsSplittingTheTextWould() {
+        // What plans said before the count was kept with the file.
+        func bySplitting(_ s: String) -> Int { s.split(separator: "\n", omittingEmptySubsequences: false).count - (s.hasSuffix("\n") ? 1 : 0) }
+        for text in ["", "\n", "\n\n", "a", "a\n", "a\nb", "a\nb\n", "a\n\nb\n\n", "a\r\nb\r\n", "a\r\n", "\r\n", "\r", "a\rb\n",
+                     "é\n\u{301}x\n", "a\n\r\n\n", String(repeating: "10.0.0.2\tweb\n", count: 500)] {
+            var f = NamespaceFile(namespace: "lab.api", name: "hosts", content: text)
+            #expect(f.lineCount == bySplitting(text), "\(text.debugDescription)")
+            f.content = text + "x\n"
+            #expect(f.lineCount == bySplitting(text + "x\n"), "\(text.debugDescription) edited")
+        }
+    }
 }
 
 /// The file backend on a scratch directory (files only: no namespace, no link).
