@@ -30,7 +30,9 @@ public enum SpecImporter {
     public static func projects(in observed: HostState) -> [String] {
         var out = Set<String>()
         for ns in observed.namespaces.values {
-            if let p = ns.owner?.project { out.insert(p) }
+            // A namespace netform made is under /run/netns (the observer names it so);
+            // one reached only by path with a mark is another host's (another sandbox).
+            if case .path = ns.ref {} else if let p = ns.owner?.project { out.insert(p) }
             for l in ns.links where isThisHosts(l, in: ns, host: observed[.host]) { if let p = l.owner?.project { out.insert(p) } }
         }
         return out.sorted()
@@ -272,6 +274,7 @@ private struct Importer {
         var namespace: [String: NamespaceRef] = [:]
         var adopted: [String: NamespaceRef] = [:]
         for ns in observed.sortedNamespaces where ns.ref != .host {
+            if case .path = ns.ref { continue }  // see `projects(in:)`
             guard let mark = ns.owner, mark.project == project, mark.path.hasPrefix("ctr/") else { continue }
             let name = String(mark.path.dropFirst(4))
             if namespace[name] == nil { names.append(name); namespace[name] = ns.ref }
