@@ -58,6 +58,16 @@ sample() { # prefix N: every 50th container's namespace name, and the last
 }
 veths_gone() { while grep -q "$1" <(ip -o link show); do sleep 0.02; done; }
 settle() { sleep 2; }
+# noop_and_destroy BINARY PREFIX: times a no-op plan and the destroy of the bench project
+# (records PREFIXnoop, PREFIXdestroy for the current N).
+noop_and_destroy() {
+  local b=$1 p=$2
+  t0=$(now); "$b" plan --detailed-exitcode "$work/bench.yaml" >/dev/null 2>&1; t1=$(now)
+  record "$n" "${p}noop" "$(elapsed "$t0" "$t1")"
+  t0=$(now); "$b" destroy --yes --project bench >/dev/null 2>&1; t1=$(now)
+  record "$n" "${p}destroy" "$(elapsed "$t0" "$t1")"
+  settle
+}
 
 rss() { # peak RSS in MB of a command (its output discarded)
   if [ -x /usr/bin/time ]; then
@@ -129,20 +139,12 @@ for n in $sizes; do
     record "$n" netform "$(elapsed "$t0" "$t1")"; record "$n" netform_quiet "$(elapsed "$t0" "$t2")"
     record "$n" netform_rss "$applyrss"
     settle
-    t0=$(now); "$bin" plan --detailed-exitcode "$work/bench.yaml" >/dev/null 2>&1; t1=$(now)
-    record "$n" noop "$(elapsed "$t0" "$t1")"
-    t0=$(now); "$bin" destroy --yes --project bench >/dev/null 2>&1; t1=$(now)
-    record "$n" destroy "$(elapsed "$t0" "$t1")"
-    settle
+    noop_and_destroy "$bin" ""
     if [ -n "${NETFORM_BASELINE:-}" ]; then
       t0=$(now); baserss=$(rss "$NETFORM_BASELINE" apply --yes "$work/bench.yaml"); t1=$(now)
       record "$n" base "$(elapsed "$t0" "$t1")"; record "$n" base_rss "$baserss"
       settle
-      t0=$(now); "$NETFORM_BASELINE" plan --detailed-exitcode "$work/bench.yaml" >/dev/null 2>&1; t1=$(now)
-      record "$n" base_noop "$(elapsed "$t0" "$t1")"
-      t0=$(now); "$NETFORM_BASELINE" destroy --yes --project bench >/dev/null 2>&1; t1=$(now)
-      record "$n" base_destroy "$(elapsed "$t0" "$t1")"
-      settle
+      noop_and_destroy "$NETFORM_BASELINE" base_
       printf 'N=%d run %d baseline: netform %.3f  noop %.3f  destroy %.3f  rss %s MB\n' "$n" "$r" \
         $(awk -v n="$n" '$1 == n {v[$2] = $3} END {print v["base"], v["base_noop"], v["base_destroy"]}' "$results") "$baserss"
     fi

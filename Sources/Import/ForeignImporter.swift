@@ -109,10 +109,8 @@ extension SpecImporter {
                 after[peer.namespace]?.routes.removeAll { $0.device == end.name }
                 after[peer.namespace]?.neighbours.removeAll { $0.link == end.name }
             }
-            var net = NetworkSpec(name: name, device: name, subnets: subnets, icc: ports.isEmpty || isolated < ports.count,
-                                  masquerade: false, mtu: bridge.mtu)
-            net.labels = [:]
-            networks.append(net)
+            networks.append(NetworkSpec(name: name, device: name, subnets: subnets, icc: ports.isEmpty || isolated < ports.count,
+                                        masquerade: false, mtu: bridge.mtu))
             teardown += portLines
             teardown.append("ip link delete \(shellWord(name))   # bridge (\(subnets.map { "\($0.gateway)/\($0.subnet.prefixLength)" }.joined(separator: " ")))")
             after[.host]?.links.removeAll { $0.name == name }

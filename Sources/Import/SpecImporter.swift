@@ -182,7 +182,6 @@ private struct Importer {
                 net.device = link.name
                 net.subnets = subnets
                 net.mtu = link.mtu
-                net.icc = !link.isolated
                 byName[name] = net
                 if !order.contains(name) { order.append(name) }
             case .vxlan(let settings):
@@ -299,18 +298,7 @@ private struct Importer {
             }
             attachments = defaultRouteFirst(attachments, in: ref, networks: networks)
             var c = ContainerSpec(name: name, networking: .attached(attachments.map(\.1)))
-            if let a = adopted[name] {
-                switch a {
-                case .named(let n): c.netns = .name(n)
-                case .path(let p):
-                    if p.hasPrefix("/proc/"), p.hasSuffix("/ns/net"), let pid = Int32(p.dropFirst(6).dropLast(7)) {
-                        c.netns = .pid(pid)
-                    } else {
-                        c.netns = .path(p)
-                    }
-                case .host: continue
-                }
-            }
+            if let a = adopted[name] { c.netns = SpecImporter.reference(a) }
             out.append(c)
         }
         return out
