@@ -13,6 +13,7 @@
 # command's exit, and to the moment the kernel's IPv6 work is done (no tentative
 # IPv6 address left in the host namespace or in a sample of the containers: every
 # 50th and the last), since a build can leave DAD and MLD work running after it exits.
+# Between builds the machine is let settle until its CPUs are idle (see `settle`).
 # Peak RSS of netform apply from /usr/bin/time when present.
 # NETFORM_BASELINE=/path/to/an/older/netform also runs that binary's apply, no-op plan
 # and destroy in every repetition, after this tree's, so before and after are compared
@@ -57,7 +58,19 @@ sample() { # prefix N: every 50th container's namespace name, and the last
   echo "$p$((n - 1))"
 }
 veths_gone() { while grep -q "$1" <(ip -o link show); do sleep 0.02; done; }
-settle() { sleep 2; }
+# Waits until the machine is idle: the kernel tears a deleted namespace down later, on
+# its own workqueue, holding the same rtnl lock every build needs; thousands take tens
+# of seconds after their delete returned. Idle: three 0.25 s windows in a row with the
+# CPUs under 10% busy, as /proc/stat counts (at most 120 s).
+cpu_busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8}' /proc/stat; }
+settle() {
+  sleep 1
+  local calm=0 deadline=$(( $(date +%s) + 120 )) b0 t0 b1 t1
+  while [ "$calm" -lt 3 ] && [ "$(date +%s)" -lt "$deadline" ]; do
+    read -r b0 t0 < <(cpu_busy_ticks); sleep 0.25; read -r b1 t1 < <(cpu_busy_ticks)
+    if [ $(( (b1 - b0) * 10 )) -lt $(( t1 - t0 )) ]; then calm=$((calm + 1)); else calm=0; fi
+  done
+}
 # noop_and_destroy BINARY PREFIX: times a no-op plan and the destroy of the bench project
 # (records PREFIXnoop, PREFIXdestroy for the current N).
 noop_and_destroy() {
@@ -111,6 +124,7 @@ for n in $sizes; do
   for i in $(seq 0 $((m - 1))); do echo "link delete br$i"; done >> "$work/floor-del.batch"
 
   for r in $(seq 1 "$repeats"); do
+    settle
     # The floor: raw netlink from C.
     t0=$(now); "$work/nlsetup" "$n" "$m" batch > "$work/floor.json"; t1=$(now)
     t2=$(quiet $(sample ns "$n"))

@@ -324,12 +324,15 @@ public final class KernelDriver: OperationDriver {
     }
 
     /// The RTM_NEWLINK request that creates a container's veth: both ends get the
-    /// interface group of the project their alias names, in this one request.
+    /// interface group of the project their alias names, in this one request, and
+    /// one transmit and one receive queue each — the number a veth uses anyway
+    /// (`ip -d link` shows `numtxqueues 1 numrxqueues 1`, where the kernel's default
+    /// allocates one per CPU and waits for RCU to put all but one out of use).
     static func vethRequest(name: String, mac: MACAddress?, mtu: Int, alias: String,
                             peer: String, in peerNS: NetworkNamespace?, peerMac: MACAddress?, peerAlias: String) -> NewLink {
         NewLink(name: name, kind: .veth(peer: VethPeer(name: peer, namespace: peerNS, mac: peerMac, mtu: UInt32(mtu),
-                                                       group: OwnerMark.linkGroup(alias: peerAlias))),
-                mtu: UInt32(mtu), mac: mac, group: OwnerMark.linkGroup(alias: alias))
+                                                       group: OwnerMark.linkGroup(alias: peerAlias), queues: 1)),
+                mtu: UInt32(mtu), mac: mac, group: OwnerMark.linkGroup(alias: alias), queues: 1)
     }
 
     /// Errnos that mean "the object (or the link or namespace it lived on) is not

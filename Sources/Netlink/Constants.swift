@@ -123,6 +123,8 @@ enum IFLA {
     static let netNsPid = u16(IFLA_NET_NS_PID)
     static let ifalias = u16(IFLA_IFALIAS)
     static let group = u16(IFLA_GROUP)
+    static let numTxQueues = u16(IFLA_NUM_TX_QUEUES)
+    static let numRxQueues = u16(IFLA_NUM_RX_QUEUES)
     static let netNsFd = u16(IFLA_NET_NS_FD)
     static let linkNetnsid = u16(IFLA_LINK_NETNSID)
     static let extMask = u16(IFLA_EXT_MASK)

@@ -144,13 +144,17 @@ public struct VethPeer: Sendable {
     /// `IFLA_GROUP` of the peer, set in the creating request (netform's ownership
     /// group, so a peer left by an interrupted run is still recognisably its own).
     public var group: UInt32?
+    /// Transmit and receive queues of the peer (see `NewLink.queues`).
+    public var queues: UInt32?
 
-    public init(name: String, namespace: NetworkNamespace? = nil, mac: MACAddress? = nil, mtu: UInt32? = nil, group: UInt32? = nil) {
+    public init(name: String, namespace: NetworkNamespace? = nil, mac: MACAddress? = nil, mtu: UInt32? = nil, group: UInt32? = nil,
+                queues: UInt32? = nil) {
         self.name = name
         self.namespace = namespace
         self.mac = mac
         self.mtu = mtu
         self.group = group
+        self.queues = queues
     }
 }
 
@@ -210,10 +214,16 @@ public struct NewLink: Sendable {
     public var up: Bool
     /// Create the link directly inside this namespace.
     public var namespace: NetworkNamespace?
+    /// How many transmit and receive queues the kernel allocates
+    /// (`IFLA_NUM_TX_QUEUES`, `IFLA_NUM_RX_QUEUES`). Left out, a veth gets one per
+    /// possible CPU and the kernel then shrinks the number in use to one, waiting
+    /// for an expedited RCU grace period each way, end and direction (measured:
+    /// 2000 veths made in 1.45 s, 0.63 s with one queue given).
+    public var queues: UInt32?
 
     public init(name: String, kind: LinkKindConfig, mtu: UInt32? = nil, mac: MACAddress? = nil,
                 master: Int32? = nil, alias: String? = nil, group: UInt32? = nil, up: Bool = false,
-                namespace: NetworkNamespace? = nil) {
+                namespace: NetworkNamespace? = nil, queues: UInt32? = nil) {
         self.name = name
         self.kind = kind
         self.mtu = mtu
@@ -223,6 +233,7 @@ public struct NewLink: Sendable {
         self.group = group
         self.up = up
         self.namespace = namespace
+        self.queues = queues
     }
 }
 
@@ -314,6 +325,7 @@ extension NetlinkRequest {
         if let mac = link.mac { e.mac(IFLA.address, mac) }
         if let master = link.master { e.i32(IFLA.master, master) }
         if let group = link.group { e.u32(IFLA.group, group) }
+        if let q = link.queues { e.u32(IFLA.numTxQueues, q); e.u32(IFLA.numRxQueues, q) }
         if let ns = link.namespace { e.u32(IFLA.netNsFd, UInt32(bitPattern: ns.fd)) }
         if case .macvlan(let parent, _) = link.kind { e.i32(IFLA.link, parent) }
         e.nested(IFLA.linkinfo) { info in
@@ -334,6 +346,7 @@ extension NetlinkRequest {
                         if let mtu = peer.mtu { p.u32(IFLA.mtu, mtu) }
                         if let mac = peer.mac { p.mac(IFLA.address, mac) }
                         if let group = peer.group { p.u32(IFLA.group, group) }
+                        if let q = peer.queues { p.u32(IFLA.numTxQueues, q); p.u32(IFLA.numRxQueues, q) }
                         if let ns = peer.namespace { p.u32(IFLA.netNsFd, UInt32(bitPattern: ns.fd)) }
                     }
                 }

@@ -250,7 +250,7 @@ public struct Reconciler {
         var remaining: Plan?
         for attempt in 0..<verifyAttempts {
             let observed = try observe(Array(planned.desired.adoptedNamespaces))
-            let again = Planner.plan(planned.desired, observed: observed)
+            let again = Planner.changesStillNeeded(planned.desired, observed: observed)
             if again.isEmpty { return Outcome(report: report, remaining: nil, verificationRolledBack: false) }
             remaining = again
             if attempt + 1 < verifyAttempts { sleepFor(verifyDelay) }

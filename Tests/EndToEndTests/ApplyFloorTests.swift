@@ -75,6 +75,13 @@ struct ApplyFloor {
         eventually bash -c '[ -z "$(for n in fl.c fl.d; do ip -n $n -6 addr show tentative; done)" ]'
         sleep 1
         echo "== ll"; linklocals
+        echo "== queues"
+        { ip -d -j link show; ip -d -j -n fl.a link show dev eth0; ip -d -j -n fl.c link show dev eth0; } | python3 -c '
+        import json,sys
+        for doc in sys.stdin:
+            for l in json.loads(doc):
+                if l.get("linkinfo", {}).get("info_kind") == "veth" and (l["ifname"].startswith("nfv") or l["ifname"] == "eth0"):
+                    print(l["ifname"], l["num_tx_queues"], l["num_rx_queues"])'
         echo "== ping"
         eventually ip netns exec fl.a ping -c1 -W1 10.61.0.3 >/dev/null && echo ok4
         eventually ip netns exec fl.c ping -c1 -W1 fd00:62::3 >/dev/null && echo ok6
@@ -94,6 +101,11 @@ struct ApplyFloor {
         let host = ll.split(separator: "\n").filter { $0.hasPrefix("host nfv") }
         #expect(host.filter { $0.hasSuffix(" none") }.count == 2, "\(ll)")
         #expect(host.filter { $0.hasSuffix(" fe80") }.count == 2, "\(ll)")
+        // Every veth end netform made has the one queue each way a veth uses (made so,
+        // not shrunk to it after an RCU grace period each).
+        let queues = text(after: "== queues", in: r.stdout, until: "== ping").split(separator: "\n")
+        #expect(queues.count == 6, "4 host ends and 2 container ends: \(queues)")
+        #expect(queues.allSatisfy { $0.hasSuffix(" 1 1") }, "\(queues)")
         let ping = text(after: "== ping", in: r.stdout, until: "== plan")
         #expect(ping.contains("ok4") && ping.contains("ok6"), "\(ping)")
         #expect(r.stdout.contains("no changes"), "verification and a new plan agree: \(r.stdout)")

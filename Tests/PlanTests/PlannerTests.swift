@@ -175,6 +175,28 @@ containers:
         #expect(again.isEmpty, "second plan: \(again.steps.map(\.operation))")
     }
 
+    /// Verification after an apply plans without the fingerprint and inventory: it
+    /// must still see every change and conflict a full plan sees, at every stage.
+    @Test func verificationSeesWhatAFullPlanSees() throws {
+        var truth = pristineHost()
+        // A foreign link in the way of the seed's bridge: a conflict for both.
+        truth[.host]!.links.append(LinkState(name: "docker0", kind: .bridge))
+        let (compiled, full) = try planFor(seedSpec, truth)
+        let verify = Planner.changesStillNeeded(compiled.desired, observed: asObserved(truth))
+        #expect(!full.conflicts.isEmpty)
+        #expect(verify.steps == full.steps && verify.conflicts == full.conflicts)
+
+        let (desired, half, plan) = try converge(seedSpec, from: pristineHost())
+        // Half the steps applied: the same remaining changes.
+        let partial = Plan(project: plan.project, steps: Array(plan.steps.prefix(plan.steps.count / 2)), conflicts: [],
+                           fingerprint: "", scope: [], existing: [], unmanaged: [])
+        let midway = asObserved(try applied(partial, to: pristineHost()))
+        let rest = Planner.plan(desired, observed: midway)
+        #expect(!rest.steps.isEmpty)
+        #expect(Planner.changesStillNeeded(desired, observed: midway).steps == rest.steps)
+        #expect(Planner.changesStillNeeded(desired, observed: asObserved(half)).isEmpty)
+    }
+
     @Test func seedAddressesAndMACsAreDockers() throws {
         let compiled = try Compiler.compile(try spec(seedSpec), observed: pristineHost())
         func ep(_ c: String) -> Endpoint? { compiled.endpoints.first { $0.container == c } }
