@@ -99,6 +99,28 @@ public final class KernelDriver: OperationDriver {
         hasIPv6 && mtu >= 1280 && ipv4Only.contains(peer) && !ipv6Addressed.contains(host)
     }
 
+    /// Whether the host end of a veth is made with IPv6 off: it is a bridge port
+    /// (the caller checks), in the host namespace, and gets no IPv6 address in this
+    /// run. A port carries the containers' IPv6 frames without IPv6 of its own (the
+    /// bridge holds the gateway addresses). With it on, every port adds a multicast
+    /// route to the host's IPv6 table, and each change to a port walks that whole
+    /// table: a cost per container that grew with the number of containers.
+    func withoutIPv6(host: LinkID, mtu: Int) -> Bool {
+        hasIPv6 && mtu >= 1280 && host.namespace == .host && !ipv6Addressed.contains(host)
+    }
+
+    /// `net.ipv6.conf.NAME.disable_ipv6 = 1` for a link of the host namespace (the
+    /// one this process runs in: `/proc/sys/net` is the opener's namespace), before
+    /// the link is up, marked or a port, so none of those changes involves IPv6.
+    func disableIPv6(onHostLink name: String) throws(NetlinkError) {
+        let path = "/proc/sys/net/ipv6/conf/\(name)/disable_ipv6"
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        if fd < 0 { throw NetlinkError(errno: Glibc.errno, request: "open \(path)") }
+        defer { close(fd) }
+        let written = write(fd, "1\n", 2)
+        if written != 2 { throw NetlinkError(errno: written < 0 ? Glibc.errno : EIO, request: "write 1 to \(path)") }
+    }
+
     func namespace(_ ref: NamespaceRef) throws(NetlinkError) -> NetworkNamespace {
         if let ns = namespaces[ref] { return ns }
         let ns: NetworkNamespace = switch ref {
@@ -177,6 +199,9 @@ public final class KernelDriver: OperationDriver {
                                                     peer: peer.name, in: peerNS, peerMac: peerMac, peerAlias: peerAlias)))
             let noLinkLocal = withoutLinkLocal(host: LinkID(namespace: ref, name: name), peer: LinkID(namespace: peer.namespace, name: peer.name), mtu: mtu)
             try finishing(name, in: ref) { () throws(NetlinkError) in
+                if master != nil, withoutIPv6(host: LinkID(namespace: ref, name: name), mtu: mtu) {
+                    try disableIPv6(onHostLink: name)
+                }
                 // One request, which the kernel carries out in this order: the alias
                 // (mark first: changing a bridge port notifies the bridge, which costs
                 // more the more ports it has; measured: alias on a port 0.72 ms, on a
