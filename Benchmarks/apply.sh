@@ -14,7 +14,9 @@
 # IPv6 address left in the host namespace or in a sample of the containers: every
 # 50th and the last), since a build can leave DAD and MLD work running after it exits.
 # Between builds the machine is let settle until its CPUs are idle (see `settle`).
-# Peak RSS of netform apply from /usr/bin/time when present.
+# Peak RSS of netform apply from /usr/bin/time when present. The no-op plan is timed next
+# to its read floor: the same namespaces read over raw rtnetlink from C on one thread
+# (Benchmarks/nlread.c: links, addresses, routes, neighbours and /etc/netns files).
 # NETFORM_BASELINE=/path/to/an/older/netform also runs that binary's apply, no-op plan
 # and destroy in every repetition, after this tree's, so before and after are compared
 # in the same run (its ratios in a table of their own).
@@ -32,6 +34,7 @@ trap 'rm -rf "$work"' EXIT
 bench_src="${NLSETUP_DIR:-../shared/bench}"
 [ -f "$bench_src/nlsetup.c" ] || bench_src=/work/shared/bench
 gcc -O2 -I"$bench_src" -o "$work/nlsetup" "$bench_src/nlsetup.c"
+gcc -O2 -I"$bench_src" -o "$work/nlread" Benchmarks/nlread.c
 
 now() { date +%s.%N; }
 elapsed() { echo "$2 - $1" | bc -l; }
@@ -153,6 +156,9 @@ for n in $sizes; do
     record "$n" netform "$(elapsed "$t0" "$t1")"; record "$n" netform_quiet "$(elapsed "$t0" "$t2")"
     record "$n" netform_rss "$applyrss"
     settle
+    # The read floor of the no-op plan: the same namespaces read from C (Benchmarks/nlread.c).
+    t0=$(now); "$work/nlread" > "$work/read.json"; t1=$(now)
+    record "$n" read "$(elapsed "$t0" "$t1")"
     noop_and_destroy "$bin" ""
     if [ -n "${NETFORM_BASELINE:-}" ]; then
       t0=$(now); baserss=$(rss "$NETFORM_BASELINE" apply --yes "$work/bench.yaml"); t1=$(now)
@@ -162,8 +168,8 @@ for n in $sizes; do
       printf 'N=%d run %d baseline: netform %.3f  noop %.3f  destroy %.3f  rss %s MB\n' "$n" "$r" \
         $(awk -v n="$n" '$1 == n {v[$2] = $3} END {print v["base"], v["base_noop"], v["base_destroy"]}' "$results") "$baserss"
     fi
-    printf 'N=%d run %d: floor %.3f (quiet %.3f)  ip %.3f (quiet %.3f)  netform %.3f (quiet %.3f)  noop %.3f  destroy %.3f  ip teardown %.3f (gone %.3f)  rss %s MB\n' \
-      "$n" "$r" $(awk -v n="$n" '$1 == n {v[$2] = $3} END {print v["floor"], v["floor_quiet"], v["ip"], v["ip_quiet"], v["netform"], v["netform_quiet"], v["noop"], v["destroy"], v["ip_destroy"], v["ip_destroy_gone"]}' "$results") "$applyrss"
+    printf 'N=%d run %d: floor %.3f (quiet %.3f)  ip %.3f (quiet %.3f)  netform %.3f (quiet %.3f)  noop %.3f (read floor %.3f)  destroy %.3f  ip teardown %.3f (gone %.3f)  rss %s MB\n' \
+      "$n" "$r" $(awk -v n="$n" '$1 == n {v[$2] = $3} END {print v["floor"], v["floor_quiet"], v["ip"], v["ip_quiet"], v["netform"], v["netform_quiet"], v["noop"], v["read"], v["destroy"], v["ip_destroy"], v["ip_destroy_gone"]}' "$results") "$applyrss"
   done
 done
 
@@ -173,14 +179,14 @@ ratio() { printf '%.2f/%.2f' "$(echo "$(stat "$1" "$2" minimum) / $(stat "$1" "$
   "$(echo "$(stat "$1" "$2" median) / $(stat "$1" "$3" median)" | bc -l)"; }
 perct() { printf '%.3f/%.3f' "$(echo "$(stat "$1" "$2" minimum) * 1000 / $1" | bc -l)" "$(echo "$(stat "$1" "$2" median) * 1000 / $1" | bc -l)"; }
 printf '\n%s runs each, %d bridges; seconds as min/median; ratios are netform / floor (or ip) of the same statistic\n' "$repeats" "$m"
-printf '%5s %15s %15s %15s %15s %15s %15s %11s %11s %13s %13s %13s %7s %7s %7s %9s %6s\n' \
+printf '%5s %15s %15s %15s %15s %15s %15s %11s %11s %13s %13s %13s %7s %7s %9s %7s %7s %9s %6s\n' \
   N "floor-exit" "floor-quiet" "ip-exit" "ip-quiet" "netform-exit" "netform-quiet" "x-floor" "x-fl-quiet" "ms/ct-netform" "ms/ct-floor" "ms/ct-nf-qt" \
-  "no-op" "destroy" "ip-tear" "x-ip-tear" "RSS-MB"
+  "no-op" "read" "x-read" "destroy" "ip-tear" "x-ip-tear" "RSS-MB"
 for n in $sizes; do
-  printf '%5d %15s %15s %15s %15s %15s %15s %11s %11s %13s %13s %13s %7.3f %7.3f %7.3f %9s %6s\n' "$n" \
+  printf '%5d %15s %15s %15s %15s %15s %15s %11s %11s %13s %13s %13s %7.3f %7.3f %9s %7.3f %7.3f %9s %6s\n' "$n" \
     "$(mm "$n" floor)" "$(mm "$n" floor_quiet)" "$(mm "$n" ip)" "$(mm "$n" ip_quiet)" "$(mm "$n" netform)" "$(mm "$n" netform_quiet)" \
     "$(ratio "$n" netform floor)" "$(ratio "$n" netform_quiet floor_quiet)" "$(perct "$n" netform)" "$(perct "$n" floor)" "$(perct "$n" netform_quiet)" \
-    "$(stat "$n" noop median)" "$(stat "$n" destroy median)" "$(stat "$n" ip_destroy median)" "$(ratio "$n" destroy ip_destroy)" "$(stat "$n" netform_rss median)"
+    "$(stat "$n" noop median)" "$(stat "$n" read median)" "$(ratio "$n" noop read)" "$(stat "$n" destroy median)" "$(stat "$n" ip_destroy median)" "$(ratio "$n" destroy ip_destroy)" "$(stat "$n" netform_rss median)"
 done
 if [ -n "${NETFORM_BASELINE:-}" ]; then
   printf '\nbaseline %s, same runs; seconds as min/median\n' "$NETFORM_BASELINE"

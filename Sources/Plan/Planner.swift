@@ -748,32 +748,48 @@ public enum Fingerprint {
 
     public static func of(_ state: HostState, scope: [NamespaceRef]) -> String {
         let wanted = Set(scope + [.host])
-        let n = HostState(namespaces: state.namespaces.filter { wanted.contains($0.key) }).normalized()
-        // Two streaming hashes over the fields, no intermediate text.
+        // Two streaming hashes over the fields, in the order of `HostState.normalized()`
+        // (namespaces by ref, each list sorted), without copying the host state: the
+        // lists are visited through sorted indices.
         var digest = StreamDigest()
         func feed(_ s: String) { digest.feed(s) }
         for ref in scope { feed(ref.description) }
-        for ns in n.sortedNamespaces {
+        for ref in state.namespaces.keys.filter({ wanted.contains($0) }).sorted() {
+            guard let ns = state.namespaces[ref] else { continue }
             feed("ns"); feed(ns.ref.description); feed(ns.owner?.alias ?? "-")
-            for l in ns.links {
+            let links = ns.links
+            for i in links.indices.sorted(by: { links[$0].name < links[$1].name }) {
+                let l = links[i]
                 feed(l.name); feed(l.kind.name); feed(String(l.mtu)); feed(l.isUp ? "up" : "down")
                 feed(l.mac?.description ?? "-"); feed(l.master ?? "-"); feed(l.alias ?? "-"); feed(l.isolated ? "iso" : "-")
                 feed(l.bridgeNetfilter ? "nf" : "-")
                 if case .vxlan(let v) = l.kind { feed("\(v.vni) \(v.port) \(v.local?.description ?? "-") \(v.device ?? "-")") }
                 if case .macvlan(let p, let m) = l.kind { feed(p); feed(m) }
             }
-            for a in ns.addresses { feed("a"); feed(a.link); feed(a.address.description); feed(String(a.prefixLength)); feed(String(a.proto)) }
-            for r in ns.routes { feed("r"); feed(r.description); feed(String(r.table)) }
-            for x in ns.neighbours { feed("n"); feed(x.link); feed(x.address.description); feed(x.mac.description) }
-            for f in ns.fdb { feed("f"); feed(f.link); feed(f.mac.description); feed(f.destination?.description ?? "-") }
+            let addresses = ns.addresses
+            for i in addresses.indices.sorted(by: { (addresses[$0].link, addresses[$0].address) < (addresses[$1].link, addresses[$1].address) }) {
+                let a = addresses[i]
+                feed("a"); feed(a.link); feed(a.address.description); feed(String(a.prefixLength)); feed(String(a.proto))
+            }
+            for (text, table) in ns.routes.map({ ($0.description, $0.table) }).sorted(by: { ($0.0, $0.1) < ($1.0, $1.1) }) {
+                feed("r"); feed(text); feed(String(table))
+            }
+            for x in ns.neighbours.sorted(by: { ($0.link, $0.address) < ($1.link, $1.address) }) {
+                feed("n"); feed(x.link); feed(x.address.description); feed(x.mac.description)
+            }
+            for f in ns.fdb.sorted(by: { ($0.link, $0.mac) < ($1.link, $1.mac) }) {
+                feed("f"); feed(f.link); feed(f.mac.description); feed(f.destination?.description ?? "-")
+            }
             // netform's tables (any project's: a saved plan must not run over a table
             // another apply changed meanwhile); foreign tables change on their own.
-            for t in ns.firewall where t.isNetforms { feed("t"); t.digest(into: &digest) }
+            for t in ns.firewall.filter(\.isNetforms).map({ $0.normalized() }).sorted(by: { ($0.family, $0.name) < ($1.family, $1.name) }) {
+                feed("t"); t.digest(into: &digest)
+            }
             for (k, v) in ns.sysctls.sorted(by: { $0.key < $1.key }) { feed("s"); feed(k); feed(v) }
             for (k, v) in (ns.clusterStore ?? [:]).sorted(by: { $0.key < $1.key }) { feed("k"); feed(k); feed(v) }
             if ns.clusterStoreUnreachable != nil { feed("u") }
             // Files of the namespaces in scope, and every file netform wrote.
-            for f in ns.netnsFiles where f.project != nil || wanted.contains(.named(f.namespace)) {
+            for f in ns.netnsFiles.sorted(by: { $0.key < $1.key }) where f.project != nil || wanted.contains(.named(f.namespace)) {
                 feed("e"); feed(f.key); feed(f.content)
             }
         }

@@ -485,6 +485,17 @@ containers:
         #expect(try PlanJSON.decoder().decode(Plan.self, from: data) == plan)
         // Index changes alone (a re-read) do not change the fingerprint.
         #expect(Fingerprint.of(asObserved(pristineHost()), scope: plan.scope) == plan.fingerprint)
+        // Nor does the order the kernel listed things in: a converged host, its lists
+        // reversed, digests as its normalized form.
+        let (_, after, applied) = try converge(seedSpec, from: pristineHost())
+        var reversed = asObserved(after)
+        for ref in Array(reversed.namespaces.keys) {
+            reversed[ref]!.links.reverse(); reversed[ref]!.addresses.reverse(); reversed[ref]!.routes.reverse()
+            reversed[ref]!.netnsFiles.reverse()
+        }
+        #expect(reversed.namespaces.values.contains { $0.links.count > 2 && $0.routes.count > 1 })
+        #expect(Fingerprint.of(reversed, scope: applied.scope) == Fingerprint.of(asObserved(after).normalized(), scope: applied.scope))
+        #expect(Fingerprint.of(reversed, scope: applied.scope) != Fingerprint.of(start, scope: applied.scope))
     }
 }
 
