@@ -34,11 +34,18 @@ public struct EtcNetns: Sendable {
         guard let top = try openDirectory(root, at: AT_FDCWD, create: false) else { return [] }
         defer { close(top) }
         var out: [(namespace: String, name: String, content: String)] = []
+        // Files with the same bytes share one String: every container of a network has
+        // the same `hosts`, which names all of the network's containers, so distinct
+        // copies grew with the square of the containers (42 MB at 5000 over 10 networks).
+        var texts: [FileBytes: String] = [:]
         for namespace in try Self.entries(of: top, path: root) {
             guard let dir = try? openDirectory(namespace, at: top, create: false) else { continue }  // not a directory
             defer { close(dir) }
             for name in names {
-                if let text = try Self.read(name, in: dir, path: "\(root)/\(namespace)/\(name)") {
+                if let bytes = try Self.readBytes(name, in: dir, path: "\(root)/\(namespace)/\(name)") {
+                    let key = FileBytes(bytes)
+                    let text = texts[key] ?? String(decoding: bytes, as: UTF8.self)
+                    if texts[key] == nil { texts[key] = text }
                     out.append((namespace, name, text))
                 }
             }
@@ -133,6 +140,11 @@ public struct EtcNetns: Sendable {
     /// A file's text (at most 1 MiB: netform's are far smaller), never through a
     /// symlink; nil when it does not exist.
     static func read(_ name: String, in dir: Int32, path: String, follow: Bool = false) throws(NetlinkError) -> String? {
+        try readBytes(name, in: dir, path: path, follow: follow).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// A file's bytes, as `read` reads them.
+    static func readBytes(_ name: String, in dir: Int32, path: String, follow: Bool = false) throws(NetlinkError) -> [UInt8]? {
         let fd = openat(dir, name, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (follow ? 0 : O_NOFOLLOW))
         guard fd >= 0 else {
             if errno == ENOENT { return nil }
@@ -148,6 +160,25 @@ public struct EtcNetns: Sendable {
             if n == 0 { break }
             out += buffer[..<n]
         }
-        return String(decoding: out, as: UTF8.self)
+        return out
+    }
+}
+
+/// A file's bytes as a dictionary key, hashed and compared as one block of memory
+/// (`[UInt8]`'s own hashing feeds the hasher a byte at a time: a third of the time to
+/// read 10,000 files).
+private struct FileBytes: Hashable {
+    let bytes: [UInt8]
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
+    static func == (a: FileBytes, b: FileBytes) -> Bool {
+        guard a.bytes.count == b.bytes.count else { return false }
+        guard let first = a.bytes.first else { return true }
+        return first == b.bytes[0] && a.bytes.withUnsafeBytes { x in b.bytes.withUnsafeBytes { y in memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 } }
     }
 }
