@@ -32,7 +32,9 @@ public struct HostState: Sendable, Equatable, Codable {
 
     /// Namespaces in a stable order: the host first, then by name.
     public var sortedNamespaces: [NamespaceState] {
-        namespaces.values.sorted { $0.ref < $1.ref }
+        // The refs are sorted, not the states: moving 160-byte states about while
+        // sorting 5000 of them was a tenth of a plan.
+        namespaces.keys.sorted().map { namespaces[$0]! }
     }
 }
 

@@ -183,7 +183,7 @@ struct PlanBuilder {
             }
         }
         // A macvlan is stacked on a host device netform does not create: it must exist.
-        for want in desired.state.sortedNamespaces {
+        for want in desiredSorted {
             for link in want.links {
                 guard case .macvlan(let parent, _) = link.kind, observedLink(.host, parent) == nil,
                       desiredLink(.host, parent) == nil else { continue }
