@@ -112,14 +112,25 @@ public final class KernelDriver: OperationDriver {
     /// `net.ipv6.conf.NAME.disable_ipv6 = 1` for a link of the host namespace (the
     /// one this process runs in: `/proc/sys/net` is the opener's namespace), before
     /// the link is up, marked or a port, so none of those changes involves IPv6.
+    /// Only a cost is saved: where `/proc/sys` cannot be written (read-only in a
+    /// container, `ProtectKernelTunables=`, an LSM's refusal) the port keeps IPv6
+    /// and the apply goes on; any other error is the kernel's and fails the step.
     func disableIPv6(onHostLink name: String) throws(NetlinkError) {
         let path = "/proc/sys/net/ipv6/conf/\(name)/disable_ipv6"
         let fd = open(path, O_WRONLY | O_CLOEXEC)
-        if fd < 0 { throw NetlinkError(errno: Glibc.errno, request: "open \(path)") }
+        if fd < 0 {
+            if Self.cannotWriteSysctls.contains(Glibc.errno) { return }
+            throw NetlinkError(errno: Glibc.errno, request: "open \(path)")
+        }
         defer { close(fd) }
         let written = write(fd, "1\n", 2)
+        if written < 0, Self.cannotWriteSysctls.contains(Glibc.errno) { return }
         if written != 2 { throw NetlinkError(errno: written < 0 ? Glibc.errno : EIO, request: "write 1 to \(path)") }
     }
+
+    /// Errnos that mean this process may not write the sysctl (or the link has no IPv6
+    /// state to turn off), not that the link is wrong.
+    static let cannotWriteSysctls: Set<Int32> = [EROFS, EACCES, EPERM, ENOENT]
 
     func namespace(_ ref: NamespaceRef) throws(NetlinkError) -> NetworkNamespace {
         if let ns = namespaces[ref] { return ns }

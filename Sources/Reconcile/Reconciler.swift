@@ -250,10 +250,12 @@ public struct Reconciler {
         var remaining: Plan?
         for attempt in 0..<verifyAttempts {
             let observed = try observe(Array(planned.desired.adoptedNamespaces))
-            let again = Planner.changesStillNeeded(planned.desired, observed: observed)
-            if again.isEmpty { return Outcome(report: report, remaining: nil, verificationRolledBack: false) }
-            remaining = again
-            if attempt + 1 < verifyAttempts { sleepFor(verifyDelay) }
+            if Planner.changesStillNeeded(planned.desired, observed: observed).isEmpty {
+                return Outcome(report: report, remaining: nil, verificationRolledBack: false)
+            }
+            // The last failed attempt's plan is shown to the user: a full one, whose
+            // inventory tells changes and deletions from additions.
+            if attempt + 1 < verifyAttempts { sleepFor(verifyDelay) } else { remaining = Planner.plan(planned.desired, observed: observed) }
         }
         // Verification failed: undo every step, newest first (a step that cannot be
         // undone makes the rollback incomplete, as in the executor).

@@ -140,6 +140,21 @@ struct GoldenTests {
         #expect(Array(peer.payload[0..<16]) == IfInfoMsg().bytes)
         let peerAttrs = try AttributeList(parsing: peer.payload[16...])
         #expect(peerAttrs[IFLA.ifname]?.string() == "b")
+        // Left out unless asked for: the kernel's default number of queues.
+        #expect(attrs[IFLA.numTxQueues] == nil && peerAttrs[IFLA.numTxQueues] == nil)
+    }
+
+    @Test("veth queues: IFLA_NUM_TX/RX_QUEUES on both ends, the peer's inside VETH_INFO_PEER")
+    func vethQueues() throws {
+        let req = try NetlinkRequest.newLink(NewLink(name: "a", kind: .veth(peer: VethPeer(name: "b", queues: 1)), queues: 1))
+        let msg = try NetlinkMessage.parse(wire(req))[0]
+        let attrs = try AttributeList(parsing: msg.payload[IfInfoMsg.size...])
+        #expect(try attrs[IFLA.numTxQueues]?.u32() == 1 && attrs[IFLA.numRxQueues]?.u32() == 1)
+        let info = try #require(attrs[IFLA.linkinfo]).nested()
+        let data = try #require(info[IFLA.infoData]).nested()
+        let peer = try #require(data[IFLA.vethInfoPeer])
+        let peerAttrs = try AttributeList(parsing: peer.payload[16...])
+        #expect(try peerAttrs[IFLA.numTxQueues]?.u32() == 1 && peerAttrs[IFLA.numRxQueues]?.u32() == 1)
     }
 
     @Test("VXLAN port is big endian, learning off")

@@ -49,6 +49,8 @@ func simulatedReconciler(_ start: HostState) -> (Reconciler, SimulatedDriver) {
         #expect(!outcome.succeeded)
         let remaining = try #require(outcome.remaining)
         #expect(remaining.steps.map(\.operation) == [planned.plan.steps[k - 1].operation], "exactly the skipped step is still needed")
+        // What the user is shown: a change to the network that exists, not an addition.
+        #expect(remaining.summary.add == 0 && remaining.summary.change == 1 && remaining.summary.destroy == 0, "\(remaining.summary)")
         #expect(outcome.verificationRolledBack)
         #expect(driver.state.normalized() == start.normalized())
     }
