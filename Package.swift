@@ -81,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "netform",
             dependencies: [
-                "Spec", "Model", "Compile", "Plan", "Observe", "Execute", "Reconcile", "Netlink", "CNetlink", "Explain", "Graph", "Probe", "Agent",
+                "Spec", "Model", "Compile", "Plan", "Observe", "Execute", "Reconcile", "Netlink", "Explain", "Graph", "Probe", "Agent",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -8,7 +8,6 @@ import Plan
 import Reconcile
 import ServiceLifecycle
 import Spec
-import CNetlink
 import UnixSignals
 
 /// What `netform agent` is told: the spec, who this host is, and how eagerly to react.
@@ -60,7 +59,9 @@ public final class ReconcileAgent: Service, Sendable {
     /// Builds the agent; the spec must be valid now (later an invalid one is only
     /// logged). Throws `AgentStartError` with the diagnostics or the wiring failure.
     public init(configuration: AgentConfiguration, logger: Logger, metrics: AgentMetrics) throws(AgentStartError) {
-        Self.limitHeapArenas()
+        // A long-lived process with a thread per namespace: two arenas serve its few
+        // allocating threads (see `Heap`).
+        Heap.limitArenas(to: 2)
         self.configuration = configuration
         self.logger = logger
         self.metrics = metrics
@@ -193,18 +194,11 @@ public final class ReconcileAgent: Service, Sendable {
         return report
     }
 
-    /// A long-lived process with a thread per namespace: glibc would give each busy
-    /// thread a heap arena of its own (up to 8 per core), each keeping what a
-    /// reconcile freed; two arenas serve the agent's few allocating threads.
-    static func limitHeapArenas() {
-        _ = cnl_heap_limit_arenas(2)
-    }
-
     /// Gives the memory a reconcile freed back to the kernel: observing 1000
     /// namespaces allocates tens of MB for a moment, and an idle agent should not
     /// hold them until the next one (measured: RSS 103 → see Benchmarks/agent-results.txt).
     static func returnFreedMemory() {
-        _ = cnl_heap_trim()
+        Heap.returnFreedMemory()
     }
 
     /// The blocking cycle runs on a thread of its own, never on the concurrency pool.

@@ -116,16 +116,9 @@ public final class KernelDriver: OperationDriver {
     /// container, `ProtectKernelTunables=`, an LSM's refusal) the port keeps IPv6
     /// and the apply goes on; any other error is the kernel's and fails the step.
     func disableIPv6(onHostLink name: String) throws(NetlinkError) {
-        let path = "/proc/sys/net/ipv6/conf/\(name)/disable_ipv6"
-        let fd = open(path, O_WRONLY | O_CLOEXEC)
-        if fd < 0 {
-            if Self.cannotWriteSysctls.contains(Glibc.errno) { return }
-            throw NetlinkError(errno: Glibc.errno, request: "open \(path)")
-        }
-        defer { close(fd) }
-        let written = write(fd, "1\n", 2)
-        if written < 0, Self.cannotWriteSysctls.contains(Glibc.errno) { return }
-        if written != 2 { throw NetlinkError(errno: written < 0 ? Glibc.errno : EIO, request: "write 1 to \(path)") }
+        let path = HostSysctl.path("net/ipv6/conf/\(name)/disable_ipv6")
+        guard let (call, code) = SysctlBackend.write("1", to: path), !Self.cannotWriteSysctls.contains(code) else { return }
+        throw NetlinkError(errno: code, request: "\(call) \(path)")
     }
 
     /// Errnos that mean this process may not write the sysctl (or the link has no IPv6

@@ -18,11 +18,20 @@ public enum SysctlBackend {
 
     static func write(key: String, value: String, operation: String) throws(ExecuteError) {
         let path = HostSysctl.path(key)
+        if let (step, code) = write(value, to: path) {
+            throw ExecuteError(operation: operation, message: "\(step) \(path): \(String(cString: strerror(code)))")
+        }
+    }
+
+    /// Writes `value` and a newline to the file at `path` (a `/proc/sys` entry of the
+    /// writer's namespace); nil when done, else the call that failed and its errno.
+    static func write(_ value: String, to path: String) -> (call: String, errno: Int32)? {
         let fd = open(path, O_WRONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ExecuteError(operation: operation, message: "open \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { return ("open", errno) }
         defer { close(fd) }
         let bytes = Array((value + "\n").utf8)
         let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-        guard n == bytes.count else { throw ExecuteError(operation: operation, message: "write \(path): \(String(cString: strerror(errno)))") }
+        guard n == bytes.count else { return ("write", n < 0 ? errno : EIO) }
+        return nil
     }
 }

@@ -44,9 +44,8 @@ public struct EtcNetns: Sendable {
             for name in names {
                 if let bytes = try Self.readBytes(name, in: dir, path: "\(root)/\(namespace)/\(name)") {
                     let key = FileBytes(bytes)
-                    let text = texts[key] ?? String(decoding: bytes, as: UTF8.self)
-                    if texts[key] == nil { texts[key] = text }
-                    out.append((namespace, name, text))
+                    if texts[key] == nil { texts[key] = String(decoding: bytes, as: UTF8.self) }
+                    out.append((namespace, name, texts[key]!))
                 }
             }
         }
@@ -178,7 +177,7 @@ private struct FileBytes: Hashable {
 
     static func == (a: FileBytes, b: FileBytes) -> Bool {
         guard a.bytes.count == b.bytes.count else { return false }
-        guard let first = a.bytes.first else { return true }
-        return first == b.bytes[0] && a.bytes.withUnsafeBytes { x in b.bytes.withUnsafeBytes { y in memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 } }
+        guard !a.bytes.isEmpty else { return true }
+        return a.bytes.withUnsafeBytes { x in b.bytes.withUnsafeBytes { y in memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 } }
     }
 }

@@ -11,9 +11,7 @@ import Model
 /// order, so the list is topologically sorted; `dependsOn` names the exact edges.
 public enum Planner {
     public static func plan(_ desired: DesiredState, observed: HostState) -> Plan {
-        var b = PlanBuilder(desired: desired, observed: observed)
-        b.findConflicts()
-        b.build()
+        let b = built(desired, observed: observed)
         let scope = Fingerprint.scope(desired, observed: observed)
         return Plan(project: desired.project, steps: b.steps, conflicts: b.conflicts,
                     fingerprint: Fingerprint.of(observed, scope: scope), scope: scope, existing: b.existingResources(),
@@ -26,10 +24,16 @@ public enum Planner {
     /// existing and unmanaged objects; hashing the whole host took a quarter of a
     /// verification's planning at 2000 containers.
     public static func changesStillNeeded(_ desired: DesiredState, observed: HostState) -> Plan {
+        let b = built(desired, observed: observed)
+        return Plan(project: desired.project, steps: b.steps, conflicts: b.conflicts, fingerprint: "", scope: [], existing: [], unmanaged: [])
+    }
+
+    /// The builder after it found the conflicts and emitted the steps.
+    private static func built(_ desired: DesiredState, observed: HostState) -> PlanBuilder {
         var b = PlanBuilder(desired: desired, observed: observed)
         b.findConflicts()
         b.build()
-        return Plan(project: desired.project, steps: b.steps, conflicts: b.conflicts, fingerprint: "", scope: [], existing: [], unmanaged: [])
+        return b
     }
 }
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import CNetlink
+import Netlink
 
 /// The `netform` command line: argument parsing, output and exit codes only; the
 /// work lives in the library modules so other front ends can reuse it.
@@ -10,13 +10,9 @@ import CNetlink
 struct Netform: ParsableCommand {
     static let version = "0.1.0"
 
-    /// Runs the command with glibc's malloc held to two arenas. Each thread that
-    /// allocates may otherwise get an arena of its own (up to eight per CPU), and
-    /// apply's short-lived threads (namespace creation, the observer's readers) left
-    /// memory behind in theirs: peak RSS of an apply of 5000 containers 104 MB, 93 MB
-    /// with two arenas, in the same time.
+    /// Runs the command with glibc's malloc held to two arenas (see `Heap`).
     static func main() {
-        _ = cnl_heap_limit_arenas(2)
+        Heap.limitArenas(to: 2)
         main(nil)
     }
 
