@@ -41,6 +41,7 @@ extension Compiler {
         let resolver = containerResolver(project: project, host: hostResolver)
         var hostsByNetworks: [[String]: String] = [:]
         var files: [NamespaceFile] = []
+        files.reserveCapacity(2 * placed.count)
         for c in placed where c.netns == nil {
             let namespace = Naming.namespace(project: project, container: c.name)
             let networks = Array(Set(c.attachments.map(\.network))).sorted { (order[$0] ?? 0) < (order[$1] ?? 0) }
@@ -63,9 +64,10 @@ extension Compiler {
                                        content: c.dns.isEmpty ? resolver : containerResolver(project: project, host: hostResolver, dns: c.dns)))
         }
         guard !files.isEmpty else { return }
-        var host = compiled.desired.state[.host] ?? NamespaceState(ref: .host)
-        host.netnsFiles = files.sorted { $0.key < $1.key }
-        compiled.desired.state[.host] = host
+        // Stored in place: at 50,000 containers a grown array or a copied host state
+        // each held tens of megabytes at once.
+        files = files.sortedByKey()
+        compiled.desired.state.namespaces[.host, default: NamespaceState(ref: .host)].netnsFiles = files
     }
 
     /// Docker's first lines of a container's `/etc/hosts`.

@@ -89,3 +89,15 @@ public struct NamespaceFile: Sendable, Hashable, Codable, CustomStringConvertibl
     /// Identifies the file whatever its content.
     public var key: String { "\(namespace)/\(name)" }
 }
+
+extension Array where Element == NamespaceFile {
+    /// The files in the order of their keys (`namespace/name`), each key made once.
+    ///
+    /// Why it exists: `key` builds a string, and a comparator that calls it builds
+    /// two a comparison; the 100,000 files of 50,000 containers took millions.
+    public func sortedByKey() -> [NamespaceFile] {
+        var keyed = map { (key: $0.key, file: $0) }
+        keyed.sort { $0.key < $1.key }
+        return keyed.map(\.file)
+    }
+}

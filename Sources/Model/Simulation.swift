@@ -126,7 +126,7 @@ extension HostState {
             guard namespaces[.host] != nil else { throw SimulationError("no host namespace") }
             namespaces[.host]!.netnsFiles.removeAll { $0.key == file.key }
             namespaces[.host]!.netnsFiles.append(file)
-            namespaces[.host]!.netnsFiles.sort { $0.key < $1.key }
+            namespaces[.host]!.netnsFiles = namespaces[.host]!.netnsFiles.sortedByKey()
         case .deleteNamespaceFile(let namespace, let name, _):
             namespaces[.host]?.netnsFiles.removeAll { $0.namespace == namespace && $0.name == name }
         case .deleteFirewallTable(let ns, let family, let name):
@@ -171,7 +171,7 @@ extension HostState {
             n.neighbours = ns.neighbours.sorted { ($0.link, $0.address) < ($1.link, $1.address) }
             n.fdb = ns.fdb.sorted { ($0.link, $0.mac) < ($1.link, $1.mac) }
             n.firewall = ns.firewall.map { $0.normalized() }.sorted { ($0.family, $0.name) < ($1.family, $1.name) }
-            n.netnsFiles = ns.netnsFiles.sorted { $0.key < $1.key }
+            n.netnsFiles = ns.netnsFiles.sortedByKey()
             n.hostResolver = nil
             out.namespaces[ref] = n
         }

@@ -39,6 +39,8 @@ extension PlanBuilder {
     }
 
     /// Writes the files that are missing or differ, after their namespace exists.
+    /// A write provides nothing: no step comes after a file (the 100,000 keys of
+    /// 50,000 containers' files were 20 MB of a plan's peak).
     mutating func writeFiles() {
         let have = observedFiles
         for f in desired.state[.host]?.netnsFiles ?? [] {
@@ -47,7 +49,7 @@ extension PlanBuilder {
             let inverse: [Operation] = old.map { [.writeNamespaceFile($0)] }
                 ?? [.deleteNamespaceFile(namespace: f.namespace, name: f.name, project: project)]
             emit(fileResource(f.namespace), old == nil ? .create : .update, .writeNamespaceFile(f), inverse: inverse,
-                 requires: [nsKey(.named(f.namespace))], provides: [fileKey(f)], disruption: old == nil ? .none : .inPlace,
+                 requires: [nsKey(.named(f.namespace))], disruption: old == nil ? .none : .inPlace,
                  details: old.map { Self.lineChanges(f, from: $0) } ?? [AttributeChange("file", old: nil, new: "\(f.path) (\(f.lineCount) lines)")])
         }
     }

@@ -211,6 +211,29 @@ containers:
         #expect(loner.links.map(\.name) == ["lo"], "a container without networks has only loopback")
     }
 
+    /// A plan of more steps than the builder keeps in one chunk (4096): every step
+    /// in emission order, numbered 1...n, after its dependencies, the same for
+    /// verification, and applied it converges.
+    @Test func aPlanOfManyChunksKeepsItsOrder() throws {
+        let containers = (0..<900).map { "  c\($0): {networks: [n\($0 % 3)]}" }.joined(separator: "\n")
+        let text = """
+            version: 1
+            project: many
+            networks:
+              n0: {subnets: [{subnet: 10.60.0.0/16}]}
+              n1: {subnets: [{subnet: 10.61.0.0/16}]}
+              n2: {subnets: [{subnet: 10.62.0.0/16}]}
+            containers:
+            \(containers)
+            """
+        let (desired, after, plan) = try converge(text, from: pristineHost())
+        #expect(plan.steps.count > 4096)
+        #expect(plan.steps.map(\.id) == Array(1...plan.steps.count))
+        #expect(plan.steps.allSatisfy { s in s.dependsOn.allSatisfy { $0 < s.id } })
+        #expect(Planner.changesStillNeeded(desired, observed: asObserved(pristineHost())).steps == plan.steps)
+        #expect(Planner.plan(desired, observed: asObserved(after)).isEmpty)
+    }
+
     @Test func stepsAreTopologicallyOrdered() throws {
         let (_, _, plan) = try converge(seedSpec, from: pristineHost())
         for step in plan.steps {
