@@ -10,7 +10,11 @@ import Model
 /// veths go with it). Steps are emitted deletions first, then creations in dependency
 /// order, so the list is topologically sorted; `dependsOn` names the exact edges.
 public enum Planner {
-    public static func plan(_ desired: DesiredState, observed: HostState) -> Plan {
+    /// `fingerprinted: false` leaves the fingerprint empty: only a plan that is saved
+    /// (`plan --out`) or printed as JSON needs it, and it hashes every file in scope —
+    /// each container's hosts file names its network's containers, so the bytes grow
+    /// with the square of the containers (60 MB at 5000).
+    public static func plan(_ desired: DesiredState, observed: HostState, fingerprinted: Bool = true) -> Plan {
         // The builder (its indexes and dependency keys) is gone before the steps are
         // joined into one array: at 50,000 containers that moment was the plan's peak.
         var chunks: StepChunks
@@ -24,7 +28,7 @@ public enum Planner {
         }
         let scope = Fingerprint.scope(desired, observed: observed)
         return Plan(project: desired.project, steps: chunks.joined(), conflicts: conflicts,
-                    fingerprint: Fingerprint.of(observed, scope: scope), scope: scope, existing: existing, unmanaged: unmanaged)
+                    fingerprint: fingerprinted ? Fingerprint.of(observed, scope: scope) : "", scope: scope, existing: existing, unmanaged: unmanaged)
     }
 
     /// The changes still needed, and the conflicts, alone: what verification after

@@ -95,10 +95,11 @@ extension Reconciler {
         let clock = ContinuousClock()
         let start = clock.now
         let planned: PlannedChange = switch request {
-        case .spec(let spec): try plan(spec)
+        // Planned to be applied now, never saved: no fingerprint.
+        case .spec(let spec): try plan(spec, fingerprinted: false)
         case .savedPlan(let saved): try checkSaved(saved)
         case .destroy(let project, let spec):
-            try destroyPlan(project: project, adopted: spec.map { try plan($0).desired.adoptedNamespaces } ?? [])
+            try destroyPlan(project: project, adopted: spec.map { try plan($0, fingerprinted: false).desired.adoptedNamespaces } ?? [])
         }
         profile?.phases.append(("observe+compile+plan", clock.now - start))
         return PreparedChange(planned: planned, removedPlaceholders: removed, lock: lock, reconciler: self)

@@ -66,7 +66,7 @@ extension Reconciler {
         let loaded = SpecLoader.load(bytes: Array(yaml.utf8), file: "(imported)", clusterCheck: LiveHost.clusterSectionCheck)
         var result = ImportResult(project: name, yaml: yaml, spec: imported.spec, notes: imported.notes, check: nil,
                                   diagnostics: loaded.rendered())
-        if let spec = loaded.spec { result.check = try (check ?? plan)(spec) }
+        if let spec = loaded.spec { result.check = try check.map { try $0(spec) } ?? plan(spec, fingerprinted: false) }
         return result
     }
 }

@@ -79,8 +79,10 @@ public struct Reconciler {
         public var cluster: ClusterSpec?
     }
 
-    /// Observes the host, compiles the spec against it and plans.
-    public func plan(_ spec: Spec) throws -> PlannedChange {
+    /// Observes the host, compiles the spec against it and plans. With
+    /// `fingerprinted: false` the plan has no fingerprint (see `Planner.plan`): one
+    /// that is applied at once or shown as text is never checked against it.
+    public func plan(_ spec: Spec, fingerprinted: Bool = true) throws -> PlannedChange {
         let clock = ContinuousClock()
         var t = clock.now
         func lap(_ name: String) {
@@ -89,7 +91,7 @@ public struct Reconciler {
             t = now
         }
         let (compiled, observed) = try observeAndCompile(spec, lap: lap)
-        var plan = withFileConflicts(Planner.plan(compiled.desired, observed: observed))
+        var plan = withFileConflicts(Planner.plan(compiled.desired, observed: observed, fingerprinted: fingerprinted))
         for (container, why) in compiled.blockedByStore.sorted(by: { $0.key < $1.key }) {
             plan.conflicts.append(Conflict(Resource(.container, container), why))
         }
@@ -189,7 +191,8 @@ public struct Reconciler {
             notes.append("the cluster store could not be read (\(unreachable)): this host's records there (host \(me), its claims and "
                 + "endpoints) stay until its lease expires, when the other hosts collect them")
         }
-        return PlannedChange(plan: Planner.plan(desired, observed: observed), desired: desired, endpoints: [], notes: notes,
+        // Never saved (there is no `plan --destroy --out`): no fingerprint.
+        return PlannedChange(plan: Planner.plan(desired, observed: observed, fingerprinted: false), desired: desired, endpoints: [], notes: notes,
                              storeUnreachable: unreachable)
     }
 
@@ -255,7 +258,7 @@ public struct Reconciler {
             }
             // The last failed attempt's plan is shown to the user: a full one, whose
             // inventory tells changes and deletions from additions.
-            if attempt + 1 < verifyAttempts { sleepFor(verifyDelay) } else { remaining = Planner.plan(planned.desired, observed: observed) }
+            if attempt + 1 < verifyAttempts { sleepFor(verifyDelay) } else { remaining = Planner.plan(planned.desired, observed: observed, fingerprinted: false) }
         }
         // Verification failed: undo every step, newest first (a step that cannot be
         // undone makes the rollback incomplete, as in the executor).

@@ -96,6 +96,10 @@ public enum PlanFile {
     /// directory, synced, then renamed over `path`. A symlink at `path` is replaced,
     /// never followed, so its target is never written.
     public static func write(_ planned: Reconciler.PlannedChange, to path: String) throws(SavedPlanError) {
+        // A plan made without a fingerprint could never be applied (always stale).
+        guard !planned.plan.fingerprint.isEmpty else {
+            throw SavedPlanError(.unwritable, "cannot save a plan made without a fingerprint of the host (plan it with fingerprinted: true)")
+        }
         let data: Data
         do { data = try PlanJSON.encoder(pretty: false).encode(planned) } catch {
             throw SavedPlanError(.unwritable, "cannot encode the plan: \(error)")
@@ -188,7 +192,9 @@ extension Reconciler {
         for ref in saved.plan.scope { if case .path = ref { refs.insert(ref) } }
         let observed = try observe(refs.sorted())
         guard Fingerprint.of(observed, scope: saved.plan.scope) == saved.plan.fingerprint else { throw StalePlan() }
-        let fresh = withFileConflicts(Planner.plan(saved.desired, observed: observed))
+        // (Its fingerprint is the one just compared: not hashed a second time.)
+        var fresh = withFileConflicts(Planner.plan(saved.desired, observed: observed, fingerprinted: false))
+        fresh.fingerprint = saved.plan.fingerprint
         if fresh.steps != saved.plan.steps {
             let i = zip(fresh.steps, saved.plan.steps).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(fresh.steps.count, saved.plan.steps.count)
             let what = i < saved.plan.steps.count

@@ -46,7 +46,8 @@ struct PlanCommand: ParsableCommand {
         }
         var reconciler = try CLIHost.reconciler(host, cluster: spec.cluster)
         if ProcessInfo.processInfo.environment["NETFORM_PROFILE"] == "1" { reconciler.profile = Executor.Profile() }
-        let planned = try reconciler.plan(spec)
+        // The fingerprint is for a saved plan, and part of the JSON.
+        let planned = try reconciler.plan(spec, fingerprinted: json || out != nil)
         for (name, time) in reconciler.profile?.phases ?? [] { printErr("profile: phase \(name): \(formatDuration(time))") }
         warnUnenforced(planned.unenforced, notes: planned.notes)
         if json {

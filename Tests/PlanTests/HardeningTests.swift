@@ -212,6 +212,27 @@ private func fileMode(_ path: String, follow: Bool = false) -> (type: mode_t, mo
         #expect(leftovers.isEmpty)
     }
 
+    /// A plan to apply at once or to show as text skips hashing the host; it is the
+    /// same plan otherwise, and it cannot be saved (it would always be stale).
+    @Test func onlyAPlanToSaveIsFingerprinted() throws {
+        let dir = try scratchDirectory()
+        defer { _ = try? FileManager.default.removeItem(atPath: dir) }
+        let (r, _) = simulatedReconciler(pristineHost())
+        let full = try r.plan(try spec(seedSpec))
+        let quick = try r.plan(try spec(seedSpec), fingerprinted: false)
+        #expect(!full.plan.fingerprint.isEmpty)
+        #expect(quick.plan.fingerprint == "")
+        var same = quick.plan
+        same.fingerprint = full.plan.fingerprint
+        #expect(same == full.plan)
+        #expect { try PlanFile.write(quick, to: "\(dir)/quick.plan") } throws: {
+            ($0 as? SavedPlanError)?.code == .unwritable
+        }
+        #expect(!FileManager.default.fileExists(atPath: "\(dir)/quick.plan"))
+        try PlanFile.write(full, to: "\(dir)/full.plan")
+        #expect(try r.checkSaved(try #require(try PlanFile.read(path: "\(dir)/full.plan"))).plan == full.plan)
+    }
+
     @Test func theLockRefusesASymlinkAndLeavesItsTargetAlone() throws {
         let dir = try scratchDirectory()
         defer { _ = try? FileManager.default.removeItem(atPath: dir) }
