@@ -15,7 +15,8 @@ public struct Plan: Sendable, Equatable, Codable {
     /// Reasons the plan must not be applied (foreign objects in the way).
     public var conflicts: [Conflict]
     /// A digest of the observed state the plan was computed from (the host
-    /// namespace and the namespaces in `scope`).
+    /// namespace and the namespaces in `scope`); empty for a plan made with
+    /// `fingerprinted: false`, which is never saved (it would always be stale).
     public var fingerprint: String
     /// The namespaces the plan reads or changes besides the host's.
     public var scope: [NamespaceRef]

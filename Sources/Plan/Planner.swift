@@ -70,7 +70,9 @@ struct StepChunks {
     private var current: [Step] = []
 
     mutating func append(_ step: Step) {
-        if current.isEmpty { current.reserveCapacity(Self.chunkSize) }
+        // The first chunk grows as an array does: a plan of a few steps keeps a
+        // buffer of its size, not one of 4096 steps.
+        if current.isEmpty, !full.isEmpty { current.reserveCapacity(Self.chunkSize) }
         current.append(step)
         count += 1
         if current.count == Self.chunkSize {
@@ -81,7 +83,10 @@ struct StepChunks {
 
     /// All the steps in order; leaves the chunks empty.
     mutating func joined() -> [Step] {
-        if full.isEmpty { defer { current = [] }; return current }
+        if full.isEmpty {
+            defer { current = []; count = 0 }
+            return current
+        }
         var out: [Step] = []
         out.reserveCapacity(count)
         full.append(current)

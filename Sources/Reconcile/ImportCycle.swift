@@ -109,7 +109,7 @@ extension Reconciler {
                                          teardown: imported.teardown.joined(separator: "\n") + "\n", plan: nil, diagnostics: loaded.rendered())
         if let spec = loaded.spec {
             let compiled = try Compiler.compile(spec, observed: imported.afterTeardown, localHost: localHost)
-            result.plan = Planner.plan(compiled.desired, observed: imported.afterTeardown)
+            result.plan = Planner.plan(compiled.desired, observed: imported.afterTeardown, fingerprinted: false)
         }
         return result
     }

@@ -98,7 +98,7 @@ public enum PlanFile {
     public static func write(_ planned: Reconciler.PlannedChange, to path: String) throws(SavedPlanError) {
         // A plan made without a fingerprint could never be applied (always stale).
         guard !planned.plan.fingerprint.isEmpty else {
-            throw SavedPlanError(.unwritable, "cannot save a plan made without a fingerprint of the host (plan it with fingerprinted: true)")
+            throw SavedPlanError(.unwritable, "cannot save the plan: it was made without a fingerprint of the host, so it could never be applied")
         }
         let data: Data
         do { data = try PlanJSON.encoder(pretty: false).encode(planned) } catch {

@@ -70,7 +70,7 @@ struct ImportCommand: ParsableCommand {
             let options = host
             result = try reconciler.importProject(project, extra: namespacePaths.map { .path($0) } + LiveHost.processNamespaces(holdingLinksOf: project),
                                                   cluster: clusterSection, check: { spec in
-                                                      try CLIHost.reconciler(options, cluster: spec.cluster).plan(spec)
+                                                      try CLIHost.reconciler(options, cluster: spec.cluster).plan(spec, fingerprinted: false)
                                                   })
         } catch let error as ImportError {
             printErr("error: \(error)")

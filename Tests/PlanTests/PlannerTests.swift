@@ -211,6 +211,25 @@ containers:
         #expect(loner.links.map(\.name) == ["lo"], "a container without networks has only loopback")
     }
 
+    /// The builder's chunks give back every step once, in order, at and around a
+    /// chunk's size, and are empty afterwards.
+    @Test func stepChunksJoinEveryStepInOrder() {
+        let step = Step(id: 0, resource: Resource(.host, "x"), change: .create, operation: .deleteNamespace(name: "x"),
+                        inverse: [], disruption: .none)
+        for n in [0, 1, StepChunks.chunkSize - 1, StepChunks.chunkSize, StepChunks.chunkSize + 1, 2 * StepChunks.chunkSize + 7] {
+            var chunks = StepChunks()
+            for i in 0..<n {
+                var s = step
+                s.id = i + 1
+                chunks.append(s)
+            }
+            #expect(chunks.count == n)
+            let joined = chunks.joined()
+            #expect(joined.map(\.id) == Array(0..<n).map { $0 + 1 }, "n = \(n)")
+            #expect(chunks.count == 0 && chunks.joined().isEmpty)
+        }
+    }
+
     /// A plan of more steps than the builder keeps in one chunk (4096): every step
     /// in emission order, numbered 1...n, after its dependencies, the same for
     /// verification, and applied it converges.
