@@ -69,7 +69,7 @@ public struct Plan: Sendable, Equatable, Codable {
         Self.change(of: resource, steps: steps.filter { $0.resource == resource }, existing: existing.contains(resource))
     }
 
-    static func change(of resource: Resource, steps mine: [Step], existing: Bool) -> ChangeKind {
+    static func change(of resource: Resource, steps mine: some Collection<Step>, existing: Bool) -> ChangeKind {
         if !existing { return .create }
         if !mine.isEmpty, mine.allSatisfy({ $0.change == .delete }), mine.contains(where: { $0.disruption == .destroy && $0.isRootDeletion }) {
             return .delete
@@ -80,21 +80,32 @@ public struct Plan: Sendable, Equatable, Codable {
     /// The steps grouped by resource, in the order resources first appear, with
     /// what happens to each resource as a whole (one pass over the plan).
     public func byResource() -> [(resource: Resource, change: ChangeKind, steps: [Step])] {
+        resourceGroups().map { g in (g.resource, g.change, g.indices.map { steps[$0] }) }
+    }
+
+    /// `byResource` with the steps' positions in `steps` instead of copies of them:
+    /// the summary and the renderer of a plan of 350,000 steps need no second copy.
+    func resourceGroups() -> [(resource: Resource, change: ChangeKind, indices: [Int])] {
         var order: [Resource] = []
-        var groups: [Resource: [Step]] = [:]
-        for s in steps {
+        var groups: [Resource: [Int]] = [:]
+        for (i, s) in steps.enumerated() {
             if groups[s.resource] == nil { order.append(s.resource) }
-            groups[s.resource, default: []].append(s)
+            groups[s.resource, default: []].append(i)
         }
         let existingSet = Set(existing)
-        return order.map { r in (r, Self.change(of: r, steps: groups[r]!, existing: existingSet.contains(r)), groups[r]!) }
+        return order.map { r in
+            let indices = groups[r]!
+            return (r, Self.change(of: r, steps: indices.lazy.map { steps[$0] }, existing: existingSet.contains(r)), indices)
+        }
     }
 
     /// Resources to add, change and destroy, the way Terraform counts them.
-    public var summary: Summary {
+    public var summary: Summary { Self.summary(of: resourceGroups()) }
+
+    static func summary(of groups: [(resource: Resource, change: ChangeKind, indices: [Int])]) -> Summary {
         var out = Summary()
-        for (_, change, _) in byResource() {
-            switch change {
+        for g in groups {
+            switch g.change {
             case .create: out.add += 1
             case .delete: out.destroy += 1
             case .update, .replace: out.change += 1

@@ -59,7 +59,8 @@ struct PlanCommand: ParsableCommand {
             }
             FileHandle.standardOutput.write(Data("\n".utf8))
         } else {
-            print(PlanRenderer(color: useColor()).render(planned.plan), terminator: "")
+            // Streamed, like the JSON: the text of a large plan is never held whole.
+            PlanRenderer(color: useColor()).render(planned.plan) { print($0, terminator: "") }
         }
         if let out {
             do {

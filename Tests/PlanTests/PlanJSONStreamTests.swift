@@ -24,6 +24,33 @@ import Testing
         }
     }
 
+    /// The text plan is written in pieces of about 64 KiB (a group of a resource's
+    /// lines is never split), which join into the whole plan: every container's
+    /// header, and the summary counted from the steps.
+    @Test func aTextPlanIsWrittenInPieces() throws {
+        let containers = (0..<900).map { "  c\($0): {networks: [n\($0 % 3)]}" }.joined(separator: "\n")
+        let (_, plan) = try planFor("""
+            version: 1
+            project: many
+            networks:
+              n0: {subnets: [{subnet: 10.60.0.0/16}]}
+              n1: {subnets: [{subnet: 10.61.0.0/16}]}
+              n2: {subnets: [{subnet: 10.62.0.0/16}]}
+            containers:
+            \(containers)
+            """, pristineHost())
+        var pieces: [String] = []
+        PlanRenderer(color: false).render(plan) { pieces.append($0) }
+        #expect(pieces.count > 1)
+        #expect(pieces.dropLast().allSatisfy { $0.utf8.count >= 64 * 1024 && $0.utf8.count < 64 * 1024 + 8192 })
+        let lines = pieces.joined().split(separator: "\n")
+        #expect(lines.filter { $0.hasPrefix("+   container.c") }.count == 900)
+        // Everything is new but the host's sysctls, which change.
+        let resources = Set(plan.steps.map(\.resource)).count
+        #expect(lines.last == "Plan: \(resources - 1) to add, 1 to change, 0 to destroy.")
+        #expect(PlanRenderer(color: false).render(plan) == pieces.joined())
+    }
+
     @Test func anEmptyPlanAndABigOneToo() throws {
         let (r, _) = simulatedReconciler(pristineHost())
         var plan = try r.plan(try spec(seedSpec)).plan
