@@ -28,17 +28,7 @@ import Testing
     /// lines is never split), which join into the whole plan: every container's
     /// header, and the summary counted from the steps.
     @Test func aTextPlanIsWrittenInPieces() throws {
-        let containers = (0..<900).map { "  c\($0): {networks: [n\($0 % 3)]}" }.joined(separator: "\n")
-        let (_, plan) = try planFor("""
-            version: 1
-            project: many
-            networks:
-              n0: {subnets: [{subnet: 10.60.0.0/16}]}
-              n1: {subnets: [{subnet: 10.61.0.0/16}]}
-              n2: {subnets: [{subnet: 10.62.0.0/16}]}
-            containers:
-            \(containers)
-            """, pristineHost())
+        let (_, plan) = try planFor(manyContainersSpec(900), pristineHost())
         var pieces: [String] = []
         PlanRenderer(color: false).render(plan) { pieces.append($0) }
         #expect(pieces.count > 1)

@@ -141,6 +141,21 @@ func converge(_ specText: String, from truth: HostState) throws -> (DesiredState
     return (compiled.desired, try applied(plan, to: truth), plan)
 }
 
+/// A spec of `count` containers over three networks: plans of thousands of steps.
+func manyContainersSpec(_ count: Int) -> String {
+    let containers = (0..<count).map { "  c\($0): {networks: [n\($0 % 3)]}" }.joined(separator: "\n")
+    return """
+        version: 1
+        project: many
+        networks:
+          n0: {subnets: [{subnet: 10.60.0.0/16}]}
+          n1: {subnets: [{subnet: 10.61.0.0/16}]}
+          n2: {subnets: [{subnet: 10.62.0.0/16}]}
+        containers:
+        \(containers)
+        """
+}
+
 func planFor(_ specText: String, _ truth: HostState) throws -> (CompiledSpec, Plan) {
     let observed = asObserved(truth)
     let compiled = try Compiler.compile(try spec(specText), observed: observed)
@@ -234,18 +249,7 @@ containers:
     /// in emission order, numbered 1...n, after its dependencies, the same for
     /// verification, and applied it converges.
     @Test func aPlanOfManyChunksKeepsItsOrder() throws {
-        let containers = (0..<900).map { "  c\($0): {networks: [n\($0 % 3)]}" }.joined(separator: "\n")
-        let text = """
-            version: 1
-            project: many
-            networks:
-              n0: {subnets: [{subnet: 10.60.0.0/16}]}
-              n1: {subnets: [{subnet: 10.61.0.0/16}]}
-              n2: {subnets: [{subnet: 10.62.0.0/16}]}
-            containers:
-            \(containers)
-            """
-        let (desired, after, plan) = try converge(text, from: pristineHost())
+        let (desired, after, plan) = try converge(manyContainersSpec(900), from: pristineHost())
         #expect(plan.steps.count > 4096)
         #expect(plan.steps.map(\.id) == Array(1...plan.steps.count))
         #expect(plan.steps.allSatisfy { s in s.dependsOn.allSatisfy { $0 < s.id } })
