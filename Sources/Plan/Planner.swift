@@ -15,20 +15,11 @@ public enum Planner {
     /// each container's hosts file names its network's containers, so the bytes grow
     /// with the square of the containers (over 40 MB at 5000 on 10 networks).
     public static func plan(_ desired: DesiredState, observed: HostState, fingerprinted: Bool = true) -> Plan {
-        // The builder (its indexes and dependency keys) is gone before the steps are
-        // joined into one array: at 50,000 containers that moment was the plan's peak.
-        var chunks: StepChunks
-        let conflicts: [Conflict], existing: [Resource], unmanaged: [ForeignObject]
-        do {
-            var b = built(desired, observed: observed)
-            conflicts = b.conflicts
-            existing = b.existingResources()
-            unmanaged = b.conflicts.isEmpty ? b.unmanagedObjects() : []
-            chunks = b.takeSteps()
-        }
+        var b = built(desired, observed: observed, inventory: true)
         let scope = Fingerprint.scope(desired, observed: observed)
-        return Plan(project: desired.project, steps: chunks.joined(), conflicts: conflicts,
-                    fingerprint: fingerprinted ? Fingerprint.of(observed, scope: scope) : "", scope: scope, existing: existing, unmanaged: unmanaged)
+        return Plan(project: desired.project, steps: b.chunks.joined(), conflicts: b.conflicts,
+                    fingerprint: fingerprinted ? Fingerprint.of(observed, scope: scope) : "", scope: scope, existing: b.existing,
+                    unmanaged: b.unmanaged)
     }
 
     /// The changes still needed, and the conflicts, alone: what verification after
@@ -37,22 +28,31 @@ public enum Planner {
     /// existing and unmanaged objects; hashing the whole host took a quarter of a
     /// verification's planning at 2000 containers.
     public static func changesStillNeeded(_ desired: DesiredState, observed: HostState) -> Plan {
-        var chunks: StepChunks
-        let conflicts: [Conflict]
-        do {
-            var b = built(desired, observed: observed)
-            conflicts = b.conflicts
-            chunks = b.takeSteps()
-        }
-        return Plan(project: desired.project, steps: chunks.joined(), conflicts: conflicts, fingerprint: "", scope: [], existing: [], unmanaged: [])
+        var b = built(desired, observed: observed, inventory: false)
+        return Plan(project: desired.project, steps: b.chunks.joined(), conflicts: b.conflicts, fingerprint: "", scope: [], existing: [], unmanaged: [])
     }
 
-    /// The builder after it found the conflicts and emitted the steps.
-    private static func built(_ desired: DesiredState, observed: HostState) -> PlanBuilder {
+    /// What a builder found, without the builder: its indexes and dependency keys are
+    /// gone before the steps are joined into one array (at 50,000 containers that
+    /// moment was the plan's peak).
+    private struct Built {
+        var chunks: StepChunks
+        var conflicts: [Conflict]
+        /// With `inventory` only: the existing resources and the unmanaged objects.
+        var existing: [Resource] = []
+        var unmanaged: [ForeignObject] = []
+    }
+
+    private static func built(_ desired: DesiredState, observed: HostState, inventory: Bool) -> Built {
         var b = PlanBuilder(desired: desired, observed: observed)
         b.findConflicts()
         b.build()
-        return b
+        var out = Built(chunks: b.takeSteps(), conflicts: b.conflicts)
+        if inventory {
+            out.existing = b.existingResources()
+            out.unmanaged = b.conflicts.isEmpty ? b.unmanagedObjects() : []
+        }
+        return out
     }
 }
 
@@ -128,9 +128,9 @@ struct PlanBuilder {
 
     /// A namespace's links and where each name is among them. The array is the
     /// namespace's own (shared, not copied): a dictionary of `LinkState` values held
-    /// a second copy of every link, 60 MB of a 50,000-container plan.
-    /// A namespace with a few links (a container's lo and eth0) is searched in
-    /// order: a dictionary each for 50,000 of them was 12 MB.
+    /// a second copy of every link, 60 MB of a 50,000-container plan. A namespace of
+    /// a few links (a container's lo and eth0) is searched in order: a dictionary
+    /// each for 50,000 of them was 12 MB.
     struct LinkIndex {
         static let searchedInOrder = 8
         let links: [LinkState]
@@ -868,7 +868,7 @@ public enum Fingerprint {
             for (k, v) in (ns.clusterStore ?? [:]).sorted(by: { $0.key < $1.key }) { feed("k"); feed(k); feed(v) }
             if ns.clusterStoreUnreachable != nil { feed("u") }
             // Files of the namespaces in scope, and every file netform wrote.
-            for f in ns.netnsFiles.sortedByKey() where f.project != nil || wanted.contains(.named(f.namespace)) {
+            for f in ns.netnsFiles.filter({ $0.project != nil || wanted.contains(.named($0.namespace)) }).sortedByKey() {
                 feed("e"); feed(f.key); feed(f.content)
             }
         }
