@@ -107,6 +107,7 @@ let package = Package(
         .testTarget(name: "PlanTests", dependencies: ["Import", "Plan", "Compile", "Spec", "Model", "Execute", "Reconcile", "Explain", "Cluster", "Netlink"],
                     swiftSettings: strict),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ExecuteTests", dependencies: ["Execute", "Model", "Netlink", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ObserveTests", dependencies: ["Observe", "Model", "Netlink", "TestSupport", "netform", "YAML", "Spec"],
                     swiftSettings: strict),
         .testTarget(name: "FirewallTests", dependencies: ["Firewall", "Compile", "Spec", "Model", "Netlink", "TestSupport", "netform"],

@@ -33,6 +33,7 @@ public enum DryRun {
             if let mtu = c.mtu { parts.append("mtu \(mtu)") }
             if let master = c.master { parts.append(master.map { "master \($0)" } ?? "nomaster") }
             if let alias = c.alias { parts.append("alias \(q(alias))") }
+            if let group = c.group { parts.append("group \(group)") }
             if let up = c.isUp { parts.append(up ? "up" : "down") } else if c.mac != nil { parts.append("up") }
             if !parts.isEmpty { out.append(ip(ns, "link set \(name) " + parts.joined(separator: " "))) }
             if let nf = c.bridgeNetfilter { out.append(ip(ns, "link set \(name) type bridge nf_call_iptables \(nf ? 1 : 0) nf_call_ip6tables \(nf ? 1 : 0)")) }

@@ -108,16 +108,17 @@ public enum Executor {
         driver.prepare(plan.steps.flatMap { [$0.operation] + $0.inverse })
         var i = 0
         while i < plan.steps.count {
-            // A run of namespace creations, of address and route additions, or of
-            // /etc/netns file writes and removals is given to the driver at once: it
-            // may create namespaces and write files at the same time, and send
-            // additions without waiting on each (not across a failpoint, which must
+            // A run of namespace creations, of address and route additions, of
+            // /etc/netns file writes and removals, or of link deletions in one
+            // namespace is given to the driver at once: it may create namespaces and
+            // write files at the same time, send additions without waiting on each,
+            // and delete links in one request (not across a failpoint, which must
             // stay exact).
             var run = i
             let group = batchGroup(plan.steps[i].operation)
             while run < plan.steps.count, let group, run - i < group.window, batchGroup(plan.steps[run].operation) == group,
                   failpoint?.step != plan.steps[run].id { run += 1 }
-            if run - i >= 4 {
+            if let group, run - i >= group.minimum {
                 let batch = Array(plan.steps[i..<run])
                 let batchStart = clock.now
                 let errors = driver.performIndependent(batch.map(\.operation))
@@ -204,11 +205,21 @@ public enum Executor {
     /// removals under `/etc/netns` (a path each).
     enum BatchGroup: Equatable {
         case createNamespaces, addAddressesAndRoutes, namespaceFiles
+        /// Link deletions in one namespace (a destroy's bridges): the driver may
+        /// delete them in one request.
+        case deleteLinks(NamespaceRef)
         var window: Int {
             switch self {
             case .createNamespaces: 64
             case .addAddressesAndRoutes: 4096
-            case .namespaceFiles: 256
+            case .namespaceFiles, .deleteLinks: 256
+            }
+        }
+        /// The shortest run worth handing over at once.
+        var minimum: Int {
+            switch self {
+            case .deleteLinks: 2
+            default: 4
             }
         }
     }
@@ -218,6 +229,7 @@ public enum Executor {
         case .createNamespace: .createNamespaces
         case .addAddress, .addRoute: .addAddressesAndRoutes
         case .writeNamespaceFile, .deleteNamespaceFile: .namespaceFiles
+        case .deleteLink(let ns, _): .deleteLinks(ns)
         default: nil
         }
     }

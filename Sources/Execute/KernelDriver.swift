@@ -255,7 +255,7 @@ public final class KernelDriver: OperationDriver {
             try finishing(name, in: ref) { () throws(NetlinkError) in try handle(ref).setLink(.name(name), LinkChange(up: true, alias: alias)) }
         case .setLink(let ref, let name, let change):
             let h = try handle(ref)
-            var lc = LinkChange(mtu: change.mtu.map { UInt32($0) }, up: change.isUp, alias: change.alias)
+            var lc = LinkChange(mtu: change.mtu.map { UInt32($0) }, up: change.isUp, alias: change.alias, group: change.group)
             if let master = change.master {
                 lc.master = if let m = master { try index(m, in: ref) } else { 0 }
             }
@@ -392,6 +392,7 @@ public final class KernelDriver: OperationDriver {
     /// operations run one by one.
     public func performIndependent(_ ops: [Operation]) -> [ExecuteError?] {
         if ops.allSatisfy(Self.pipelines) { return performPipelined(ops) }
+        if let (ref, names) = Self.linkDeletions(ops), let results = deleteTogether(names, in: ref) { return results }
         var jobs: [(index: Int, name: String, alias: String)] = []
         for (i, op) in ops.enumerated() {
             guard case .createNamespace(let name, let owner) = op else {
@@ -437,6 +438,80 @@ public final class KernelDriver: OperationDriver {
                 return ExecuteError(operation: DryRun.describe(ops[i]), message: "not run")
             }
         }
+    }
+
+    /// The namespace and names of a run of link deletions all in one namespace.
+    static func linkDeletions(_ ops: [Operation]) -> (NamespaceRef, [String])? {
+        var names: [String] = []
+        var ns: NamespaceRef?
+        for op in ops {
+            guard case .deleteLink(let ref, let name) = op, ns == nil || ns == ref else { return nil }
+            ns = ref
+            names.append(name)
+        }
+        return ns.map { ($0, names) }
+    }
+
+    /// The first half of the transient groups `deleteTogether` uses: outside
+    /// netform's projects' groups (`0x4e46xxxx`), so no project ever mistakes a link
+    /// it holds for one of its own interrupted creations.
+    static let transientGroupBase: UInt32 = 0x4e44_0000
+
+    /// Deletes links of one namespace in one request. Each unregistered link makes
+    /// the kernel wait for an RCU grace period, under the rtnl lock (a bridge's
+    /// delete: ~50 ms); the links of one `RTM_DELLINK` by group wait once together.
+    ///
+    /// The group is transient and this run's own: a number no link in the namespace
+    /// carries (read first), set on exactly the links to delete (by index, from that
+    /// read), checked again to be on no other link, and then deleted. A link already
+    /// gone counts as deleted, as for one delete. When anything else goes wrong the
+    /// links get their groups back and nil is returned, so the caller deletes them
+    /// one by one as always (and reports what that finds). Killed after the groups
+    /// are set, the links keep their marks (aliases): the next plan of the project
+    /// sets its group back, or deletes them.
+    ///
+    /// `group` and `groupsSet` are for tests: a group to use, and what to do in the
+    /// moment between setting it and checking it (as another process might).
+    func deleteTogether(_ names: [String], in ref: NamespaceRef, group chosen: UInt32? = nil,
+                        groupsSet: (UInt32) -> Void = { _ in }) -> [ExecuteError?]? {
+        guard names.count >= 2, let h = try? handle(ref), let before = try? h.links() else { return nil }
+        let byName = Dictionary(before.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let present = names.compactMap { byName[$0] }
+        guard present.count >= 2 else { return nil }
+        let used = Set(before.map { $0.group ?? 0 })
+        var group = chosen ?? Self.transientGroupBase | UInt32.random(in: 1...0xffff)
+        for _ in 0..<16 where used.contains(group) && chosen == nil { group = Self.transientGroupBase | UInt32.random(in: 1...0xffff) }
+        guard !used.contains(group) else { return nil }
+        indexes.removeAll()
+        var set: [(index: Int32, group: UInt32)] = []
+        func restore() {
+            for l in set { try? h.setLink(.index(l.index), LinkChange(group: l.group)) }
+        }
+        for link in present {
+            do throws(NetlinkError) {
+                try h.setLink(.index(link.index), LinkChange(group: group))
+                set.append((link.index, link.group ?? 0))
+            } catch where error.errno == ENODEV {
+                continue  // gone meanwhile: as deleted
+            } catch {
+                restore()
+                return nil
+            }
+        }
+        groupsSet(group)
+        let ours = Set(set.map(\.index))
+        guard !set.isEmpty, let after = try? h.links(),
+              !after.contains(where: { $0.group == group && !ours.contains($0.index) }) else {
+            restore()
+            return nil
+        }
+        do throws(NetlinkError) {
+            try h.deleteLinkGroup(group)
+        } catch {
+            restore()
+            return nil
+        }
+        return names.map { _ in nil }
     }
 
     /// Operations `performIndependent` sends together, each namespace's in order on

@@ -168,9 +168,12 @@ public struct LinkChangeSet: Sendable, Equatable, Codable {
     public var isolated: Bool?
     /// Bridges: `nf_call_iptables` and `nf_call_ip6tables` of the bridge.
     public var bridgeNetfilter: Bool?
+    /// The interface group (`IFLA_GROUP`): the project's, set back on one of its links
+    /// that carries another (changed by hand, or left by a destroy that was killed).
+    public var group: UInt32?
 
     public init(mtu: Int? = nil, isUp: Bool? = nil, mac: MACAddress? = nil, master: String?? = nil,
-                alias: String? = nil, isolated: Bool? = nil, bridgeNetfilter: Bool? = nil) {
+                alias: String? = nil, isolated: Bool? = nil, bridgeNetfilter: Bool? = nil, group: UInt32? = nil) {
         self.mtu = mtu
         self.isUp = isUp
         self.mac = mac
@@ -178,6 +181,7 @@ public struct LinkChangeSet: Sendable, Equatable, Codable {
         self.alias = alias
         self.isolated = isolated
         self.bridgeNetfilter = bridgeNetfilter
+        self.group = group
     }
 
     public var isEmpty: Bool { self == LinkChangeSet() }

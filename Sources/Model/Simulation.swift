@@ -59,6 +59,7 @@ extension HostState {
             if let v = change.alias { link.alias = v }
             if let v = change.isolated { link.isolated = v }
             if let v = change.bridgeNetfilter { link.bridgeNetfilter = v }
+            if let v = change.group { link.group = v }
             namespaces[ns]!.links[i] = link
         case .deleteLink(let ns, let name):
             guard let link = namespaces[ns]?.link(named: name) else { return }

@@ -651,6 +651,14 @@ struct PlanBuilder {
             change.alias = alias; undo.alias = have.alias ?? ""
             details.append(AttributeChange("\(want.name) alias", old: have.alias, new: alias))
         }
+        // The group marks a link as the project's from its creating request on, and
+        // other projects' firewalls drop traffic to and from netform's groups: one
+        // that lost it (`ip link set … group`, a destroy killed while it held a
+        // transient group) gets it back.
+        if want.kind != .loopback, want.owner != nil, want.group != have.group {
+            change.group = want.group; undo.group = have.group
+            details.append(AttributeChange("\(want.name) group", old: "0x" + String(have.group, radix: 16), new: "0x" + String(want.group, radix: 16)))
+        }
         guard !change.isEmpty else { return }
         emit(resource(for: want.owner ?? desired.state[ref]?.owner, fallback: ref), .update,
              .setLink(namespace: ref, name: want.name, change: change),

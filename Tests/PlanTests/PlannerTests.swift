@@ -413,6 +413,29 @@ containers:
         #expect(plan.summary == Plan.Summary(add: 0, change: 3, destroy: 0))
     }
 
+    @Test func aLinkThatLostTheProjectsGroupGetsItBack() throws {
+        let (_, converged, _) = try converge(seedSpec, from: pristineHost())
+        var state = converged
+        let docker0 = try #require(state[.host]!.links.firstIndex { $0.name == "docker0" })
+        let sentinel = try #require(state[.host]!.links.firstIndex { $0.name == "br-sentinel" })
+        let projectGroup = OwnerMark.linkGroup(project: "seed")
+        #expect(state[.host]!.links[docker0].group == projectGroup)
+        // As a destroy killed between setting its transient group and the delete
+        // leaves it; someone else's bridge in another group is none of netform's.
+        state[.host]!.links[docker0].group = 0x4e44_0007
+        state[.host]!.links[sentinel].group = 5
+        let plan = try planFor(seedSpec, state).1
+        #expect(plan.steps.map(\.operation) == [.setLink(namespace: .host, name: "docker0", change: LinkChangeSet(group: projectGroup))])
+        #expect(plan.steps.first?.inverse == [.setLink(namespace: .host, name: "docker0", change: LinkChangeSet(group: 0x4e44_0007))])
+        #expect(plan.summary == Plan.Summary(add: 0, change: 1, destroy: 0))
+        let text = PlanRenderer(color: false).render(plan)
+        #expect(text.contains("~   docker0 group: 0x4e440007 → 0x\(String(projectGroup, radix: 16))\n"), "\(text)")
+        var simulated = state
+        for step in plan.steps { try simulated.apply(step.operation) }
+        #expect(simulated[.host]!.links[docker0].group == projectGroup)
+        #expect(try planFor(seedSpec, simulated).1.steps.isEmpty)
+    }
+
     @Test func removingAContainerDeletesItsNamespaceOnly() throws {
         let (_, state, _) = try converge(seedSpec, from: pristineHost())
         let smaller = seedSpec.replacingOccurrences(of: "  container3: {networks: [aislada]}\n", with: "")
