@@ -14,12 +14,26 @@ public enum Planner {
     /// (`plan --out`) or printed as JSON needs it, and it hashes every file in scope —
     /// each container's hosts file names its network's containers, so the bytes grow
     /// with the square of the containers (over 40 MB at 5000 on 10 networks).
-    public static func plan(_ desired: DesiredState, observed: HostState, fingerprinted: Bool = true) -> Plan {
-        var b = built(desired, observed: observed, inventory: true)
+    ///
+    /// `blocked` says what stands at `/run/netns/NAME` when it is not a namespace
+    /// (nil when nothing does): a namespace the plan creates there is a conflict.
+    ///
+    /// With `streaming`, the steps are handed over as they are made and the plan
+    /// returned has none (see `StepStream`).
+    public static func plan(_ desired: DesiredState, observed: HostState, fingerprinted: Bool = true,
+                            blocked: (_ namespace: String) -> String? = { _ in nil }, streaming: StepStream? = nil) -> Plan {
         let scope = Fingerprint.scope(desired, observed: observed)
-        return Plan(project: desired.project, steps: b.chunks.joined(), conflicts: b.conflicts,
-                    fingerprint: fingerprinted ? Fingerprint.of(observed, scope: scope) : "", scope: scope, existing: b.existing,
-                    unmanaged: b.unmanaged)
+        let fingerprint = fingerprinted ? Fingerprint.of(observed, scope: scope) : ""
+        var b = built(desired, observed: observed, inventory: true, blocked: blocked, streaming: streaming.map { stream in
+            StepStream(head: { head in
+                var head = head
+                head.fingerprint = fingerprint
+                head.scope = scope
+                stream.head(head)
+            }, steps: stream.steps)
+        })
+        return Plan(project: desired.project, steps: b.chunks.joined(), conflicts: b.conflicts, fingerprint: fingerprint,
+                    scope: scope, existing: b.existing, unmanaged: b.unmanaged)
     }
 
     /// The changes still needed, and the conflicts, alone: what verification after
@@ -28,7 +42,7 @@ public enum Planner {
     /// existing and unmanaged objects; hashing the whole host took a quarter of a
     /// verification's planning at 2000 containers.
     public static func changesStillNeeded(_ desired: DesiredState, observed: HostState) -> Plan {
-        var b = built(desired, observed: observed, inventory: false)
+        var b = built(desired, observed: observed, inventory: false, blocked: { _ in nil }, streaming: nil)
         return Plan(project: desired.project, steps: b.chunks.joined(), conflicts: b.conflicts, fingerprint: "", scope: [], existing: [], unmanaged: [])
     }
 
@@ -43,16 +57,44 @@ public enum Planner {
         var unmanaged: [ForeignObject] = []
     }
 
-    private static func built(_ desired: DesiredState, observed: HostState, inventory: Bool) -> Built {
+    private static func built(_ desired: DesiredState, observed: HostState, inventory: Bool,
+                              blocked: (String) -> String?, streaming: StepStream?) -> Built {
         var b = PlanBuilder(desired: desired, observed: observed)
         b.findConflicts()
-        b.build()
+        b.build(blocked: blocked) { b in
+            // Every conflict is known by now, and the existing resources never
+            // depended on the steps: what a plan's JSON says before its steps.
+            guard let streaming else { return }
+            streaming.head(Plan(project: desired.project, steps: [], conflicts: b.conflicts, fingerprint: "", scope: [],
+                                existing: inventory ? b.existingResources() : []))
+            b.streamSteps(to: streaming.steps)
+        }
         var out = Built(chunks: b.takeSteps(), conflicts: b.conflicts)
         if inventory {
             out.existing = b.existingResources()
             out.unmanaged = b.conflicts.isEmpty ? b.unmanagedObjects() : []
         }
         return out
+    }
+}
+
+/// Where the steps of a plan go while it is made, instead of into the plan.
+///
+/// Why it exists: `plan --json` of 50,000 containers is 350,000 steps, 180 MB of
+/// them in memory at once, only to be written out in order and dropped. Streamed,
+/// each chunk of steps is written and released while the next is made.
+public struct StepStream {
+    /// Called once, before any step, with the plan as it is apart from its steps
+    /// and `unmanaged` (found after them): every conflict, the existing resources,
+    /// the fingerprint and scope.
+    public var head: (Plan) -> Void
+    /// Called with the steps in order, some at a time; the last ones come before
+    /// `Planner.plan` returns.
+    public var steps: ([Step]) -> Void
+
+    public init(head: @escaping (Plan) -> Void, steps: @escaping ([Step]) -> Void) {
+        self.head = head
+        self.steps = steps
     }
 }
 
@@ -68,21 +110,38 @@ struct StepChunks {
     private(set) var count = 0
     private var full: [[Step]] = []
     private var current: [Step] = []
+    /// Where full chunks go instead of `full`, once set (see `StepStream`).
+    private var sink: (([Step]) -> Void)?
 
     mutating func append(_ step: Step) {
         // The first chunk grows as an array does: a plan of a few steps keeps a
         // buffer of its size, not one of 4096 steps.
-        if current.isEmpty, !full.isEmpty { current.reserveCapacity(Self.chunkSize) }
+        if current.isEmpty, !full.isEmpty || sink != nil && count > 0 { current.reserveCapacity(Self.chunkSize) }
         current.append(step)
         count += 1
         if current.count == Self.chunkSize {
-            full.append(current)
+            if let sink { sink(current) } else { full.append(current) }
             current = []
         }
     }
 
-    /// All the steps in order; leaves the chunks empty.
+    /// From now on, hands every full chunk to `sink` (the full ones held so far at
+    /// once); `joined` hands over the rest.
+    mutating func stream(to sink: @escaping ([Step]) -> Void) {
+        for chunk in full { sink(chunk) }
+        full = []
+        self.sink = sink
+    }
+
+    /// All the steps in order; leaves the chunks empty. When streaming, the steps
+    /// not handed over yet go to the sink, and the result is empty.
     mutating func joined() -> [Step] {
+        if let sink {
+            if !current.isEmpty { sink(current) }
+            current = []
+            count = 0
+            return []
+        }
         if full.isEmpty {
             defer { current = []; count = 0 }
             return current
@@ -104,6 +163,9 @@ struct PlanBuilder {
     var project: String { desired.project }
     private(set) var steps = StepChunks()
     var conflicts: [Conflict] = []
+
+    /// Hands the steps emitted so far, and every later one, to `sink`.
+    mutating func streamSteps(to sink: @escaping ([Step]) -> Void) { steps.stream(to: sink) }
 
     /// The emitted steps, taken out of the builder (which then has none).
     mutating func takeSteps() -> StepChunks {
@@ -294,6 +356,17 @@ struct PlanBuilder {
         }
     }
 
+    /// A namespace to create whose name under /run/netns is taken by a file that is
+    /// not a namespace (and not a placeholder netform left) is a conflict: that file
+    /// is someone else's, never reused nor removed.
+    mutating func findBlockedNamespaces(_ blocked: (String) -> String?) {
+        for ref in desired.createdNamespaces.sorted() where observed[ref] == nil {
+            guard case .named(let name) = ref, let owner = desired.state[ref]?.owner, let what = blocked(name) else { continue }
+            conflicts.append(Conflict(resource(for: owner, fallback: ref),
+                                      "\(what) is at /run/netns/\(name) and is not a namespace; netform did not create it: remove or rename it"))
+        }
+    }
+
     func conflictsFree(_ ref: NamespaceRef) -> Bool {
         guard desired.createdNamespaces.contains(ref), let have = observed[ref] else { return true }
         return have.owner == desired.state[ref]?.owner
@@ -320,10 +393,14 @@ struct PlanBuilder {
         return id
     }
 
-    mutating func build() {
+    /// Emits every step. `conflictsKnown` runs once no conflict can be found any
+    /// more: after the cluster store's claims, the last place one is found.
+    mutating func build(blocked: (String) -> String? = { _ in nil }, conflictsKnown: (inout PlanBuilder) -> Void = { _ in }) {
         // The firewall is installed (or changed) first, so isolation holds from the
         // moment the first container can send; it goes last, after the containers.
         claimInStore()
+        findBlockedNamespaces(blocked)
+        conflictsKnown(&self)
         installFirewall()
         deleteUnwantedFiles()
         deleteUnwantedNamespaces()

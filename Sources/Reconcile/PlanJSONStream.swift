@@ -9,39 +9,97 @@ extension PlanJSON {
     /// Why it exists: a plan of 50,000 containers is ~190 MB of JSON; encoded in one
     /// piece (a JSON tree, then the text, then a String copy of it) it took 1.5 GB.
     /// `write` receives pieces of at most about 64 KiB.
-    public static func writePretty<D: Encodable>(_ plan: Plan, as document: (Plan) -> D,
-                                                 to write: (String) -> Void) throws {
-        let encoder = encoder(pretty: true)
-        var empty = plan
-        empty.steps = []
-        let text = String(decoding: try encoder.encode(document(empty)), as: UTF8.self)
-        // How an empty step list and one step look at their depth in the document.
-        let emptySteps = try value(ofSteps: [], encoder)
-        let marker = "\n  \"steps\" : "
-        guard !plan.steps.isEmpty, let at = text.range(of: marker + emptySteps) else {
-            write(String(decoding: try encoder.encode(document(plan)), as: UTF8.self))
-            return
+    public static func writePretty<D: Encodable>(_ plan: Plan, as document: @escaping (Plan) -> D,
+                                                 to write: @escaping (String) -> Void) throws {
+        let writer = StreamWriter(as: document, to: write)
+        var head = plan
+        head.steps = []
+        writer.stream.head(head)
+        writer.stream.steps(plan.steps)
+        try writer.finish(head)
+    }
+
+    /// Writes a plan's JSON document while the planner makes it (`Planner.plan`'s
+    /// `streaming`): the text before the steps once the plan's head is known, each
+    /// step as it comes, the rest when the plan is done. The text is exactly
+    /// `writePretty`'s of the finished plan; the steps are never all in memory.
+    public final class StreamWriter<D: Encodable> {
+        private let encoder = PlanJSON.encoder(pretty: true)
+        private let document: (Plan) -> D
+        private let write: (String) -> Void
+        private static var marker: String { "\n  \"steps\" : " }
+        /// The document's text before its steps, from the head.
+        private var before: String?
+        private var buffer = ""
+        /// Steps written so far.
+        public private(set) var stepCount = 0
+        private var failure: (any Error)?
+
+        public init(as document: @escaping (Plan) -> D, to write: @escaping (String) -> Void) {
+            self.document = document
+            self.write = write
         }
-        var buffer = String(text[..<at.lowerBound]) + marker + "[\n"
-        for (i, step) in plan.steps.enumerated() {
-            let one = try value(ofSteps: [step], encoder)
-            // "[\n    {...}\n  ]": keep what is between the brackets.
-            guard one.hasPrefix("[\n"), one.hasSuffix("\n  ]") else {
-                throw EncodingError.invalidValue(step, .init(codingPath: [], debugDescription: "unexpected rendering of a step list"))
-            }
-            buffer += one.dropFirst(2).dropLast(4)
-            buffer += i + 1 < plan.steps.count ? ",\n" : "\n  ]"
-            if buffer.utf8.count >= 64 * 1024 {
-                write(buffer)
-                buffer = ""
+
+        /// What the planner streams into.
+        public var stream: StepStream {
+            StepStream(head: { [self] plan in
+                do { before = try split(plan).before } catch { failure = failure ?? error }
+            }, steps: { [self] steps in
+                do { try take(steps) } catch { failure = failure ?? error }
+            })
+        }
+
+        private func take(_ steps: [Step]) throws {
+            guard failure == nil, !steps.isEmpty else { return }
+            guard let before else { throw Self.invalid("steps came before the plan's head") }
+            for step in steps {
+                buffer += stepCount == 0 ? before + Self.marker + "[\n" : ",\n"
+                let one = try PlanJSON.value(ofSteps: [step], encoder)
+                // "[\n    {...}\n  ]": keep what is between the brackets.
+                guard one.hasPrefix("[\n"), one.hasSuffix("\n  ]") else { throw Self.invalid("unexpected rendering of a step list") }
+                buffer += one.dropFirst(2).dropLast(4)
+                stepCount += 1
+                if buffer.utf8.count >= 64 * 1024 {
+                    write(buffer)
+                    buffer = ""
+                }
             }
         }
-        buffer += text[at.upperBound...]
-        write(buffer)
+
+        /// Writes the rest: `plan` is the finished plan without its steps (as a
+        /// streamed `Planner.plan` returns it). Throws the first error of the stream.
+        public func finish(_ plan: Plan) throws {
+            if let failure { throw failure }
+            guard stepCount > 0 else {
+                write(String(decoding: try encoder.encode(document(plan)), as: UTF8.self))
+                return
+            }
+            let parts = try split(plan)
+            // Nothing before the steps may change once they are written.
+            guard parts.before == before else { throw Self.invalid("the plan's head changed after its steps were written") }
+            buffer += "\n  ]" + parts.after
+            write(buffer)
+            buffer = ""
+        }
+
+        /// The document of `plan` (its steps left out) before and after its steps.
+        private func split(_ plan: Plan) throws -> (before: String, after: Substring) {
+            var empty = plan
+            empty.steps = []
+            let text = String(decoding: try encoder.encode(document(empty)), as: UTF8.self)
+            guard let at = text.range(of: Self.marker + (try PlanJSON.value(ofSteps: [], encoder))) else {
+                throw Self.invalid("no step list in the plan's document")
+            }
+            return (String(text[..<at.lowerBound]), text[at.upperBound...])
+        }
+
+        private static func invalid(_ why: String) -> EncodingError {
+            EncodingError.invalidValue(why, .init(codingPath: [], debugDescription: why))
+        }
     }
 
     /// The rendering of `{"steps": steps}`'s value, as it sits one level deep.
-    private static func value(ofSteps steps: [Step], _ encoder: JSONEncoder) throws -> String {
+    fileprivate static func value(ofSteps steps: [Step], _ encoder: JSONEncoder) throws -> String {
         let text = String(decoding: try encoder.encode(["steps": steps]), as: UTF8.self)
         let head = "{\n  \"steps\" : "
         guard text.hasPrefix(head), text.hasSuffix("\n}") else {

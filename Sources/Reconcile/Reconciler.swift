@@ -81,8 +81,10 @@ public struct Reconciler {
 
     /// Observes the host, compiles the spec against it and plans. With
     /// `fingerprinted: false` the plan has no fingerprint (see `Planner.plan`): one
-    /// that is applied at once or shown as text is never checked against it.
-    public func plan(_ spec: Spec, fingerprinted: Bool = true) throws -> PlannedChange {
+    /// that is applied at once or shown as text is never checked against it. With
+    /// `streaming`, the steps go there as they are made, and the plan returned has
+    /// none (see `StepStream`); its head has every conflict, these too.
+    public func plan(_ spec: Spec, fingerprinted: Bool = true, streaming: StepStream? = nil) throws -> PlannedChange {
         let clock = ContinuousClock()
         var t = clock.now
         func lap(_ name: String) {
@@ -91,10 +93,17 @@ public struct Reconciler {
             t = now
         }
         let (compiled, observed) = try observeAndCompile(spec, lap: lap)
-        var plan = withFileConflicts(Planner.plan(compiled.desired, observed: observed, fingerprinted: fingerprinted))
-        for (container, why) in compiled.blockedByStore.sorted(by: { $0.key < $1.key }) {
-            plan.conflicts.append(Conflict(Resource(.container, container), why))
+        let storeConflicts = compiled.blockedByStore.sorted(by: { $0.key < $1.key }).map { Conflict(Resource(.container, $0.key), $0.value) }
+        let stream = streaming.map { s in
+            StepStream(head: { head in
+                var head = head
+                head.conflicts += storeConflicts
+                s.head(head)
+            }, steps: s.steps)
         }
+        var plan = Planner.plan(compiled.desired, observed: observed, fingerprinted: fingerprinted, blocked: namespaceFiles.blocker,
+                                streaming: stream)
+        plan.conflicts += storeConflicts
         lap("plan")
         return PlannedChange(plan: plan, desired: compiled.desired, endpoints: compiled.endpoints, unenforced: compiled.unenforced,
                              notes: compiled.notes + HostAdvice.warnings(desired: compiled.desired, observed: observed),
@@ -206,18 +215,6 @@ public struct Reconciler {
     /// Checks that a saved plan may run on the host as it is now (see `checkSaved`).
     public func checkFresh(_ planned: PlannedChange) throws {
         _ = try checkSaved(planned)
-    }
-
-    /// A namespace to create whose name under /run/netns is taken by a file that is
-    /// not a namespace (and not a placeholder netform left) is a conflict: that file
-    /// is someone else's, never reused nor removed.
-    func withFileConflicts(_ plan: Plan) -> Plan {
-        var plan = plan
-        for step in plan.steps {
-            guard case .createNamespace(let name, _) = step.operation, let what = namespaceFiles.blocker(name) else { continue }
-            plan.conflicts.append(Conflict(step.resource, "\(what) is at /run/netns/\(name) and is not a namespace; netform did not create it: remove or rename it"))
-        }
-        return plan
     }
 
     /// Removes the placeholders under /run/netns that an interrupted run of this

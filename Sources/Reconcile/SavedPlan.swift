@@ -193,7 +193,7 @@ extension Reconciler {
         let observed = try observe(refs.sorted())
         guard Fingerprint.of(observed, scope: saved.plan.scope) == saved.plan.fingerprint else { throw StalePlan() }
         // (Its fingerprint is the one just compared: not hashed a second time.)
-        var fresh = withFileConflicts(Planner.plan(saved.desired, observed: observed, fingerprinted: false))
+        var fresh = Planner.plan(saved.desired, observed: observed, fingerprinted: false, blocked: namespaceFiles.blocker)
         fresh.fingerprint = saved.plan.fingerprint
         if fresh.steps != saved.plan.steps {
             let i = zip(fresh.steps, saved.plan.steps).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(fresh.steps.count, saved.plan.steps.count)

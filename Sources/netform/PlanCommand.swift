@@ -47,6 +47,24 @@ struct PlanCommand: ParsableCommand {
         var reconciler = try CLIHost.reconciler(host, cluster: spec.cluster)
         if ProcessInfo.processInfo.environment["NETFORM_PROFILE"] == "1" { reconciler.profile = Executor.Profile() }
         // The fingerprint is for a saved plan, and part of the JSON.
+        if json && out == nil {
+            // Streamed from the planner: each step is written as it is made, and
+            // the plan of 50,000 containers is never in memory whole.
+            fflush(nil)
+            var warnings: [String] = []
+            let writer = PlanJSON.StreamWriter(as: { PlanDocument(plan: $0, warnings: warnings) }) { piece in
+                FileHandle.standardOutput.write(Data(piece.utf8))
+            }
+            let planned = try reconciler.plan(spec, fingerprinted: true, streaming: writer.stream)
+            for (name, time) in reconciler.profile?.phases ?? [] { printErr("profile: phase \(name): \(formatDuration(time))") }
+            warnUnenforced(planned.unenforced, notes: planned.notes)
+            warnings = planned.notes + planned.unenforced
+            try writer.finish(planned.plan)
+            FileHandle.standardOutput.write(Data("\n".utf8))
+            if !planned.plan.conflicts.isEmpty { throw ExitCode(1) }
+            if detailedExitcode && writer.stepCount > 0 { throw ExitCode(2) }
+            return
+        }
         let planned = try reconciler.plan(spec, fingerprinted: json || out != nil)
         for (name, time) in reconciler.profile?.phases ?? [] { printErr("profile: phase \(name): \(formatDuration(time))") }
         warnUnenforced(planned.unenforced, notes: planned.notes)

@@ -41,6 +41,34 @@ import Testing
         #expect(PlanRenderer(color: false).render(plan) == pieces.joined())
     }
 
+    /// `plan --json` streams from the planner: the text is the same as the finished
+    /// plan's, written while the steps are made (more than one chunk of them here),
+    /// with the conflicts, which come before the steps, all in it; the plan the
+    /// planner returns holds no step.
+    @Test func aPlanStreamedWhileItIsMadeIsTheFinishedOnesText() throws {
+        for blockedName in [nil, "many.c5"] {
+            var (r, _) = simulatedReconciler(pristineHost())
+            // A file where a namespace goes: a conflict, found by the planner.
+            r.namespaceFiles = NamespaceFiles(blocker: { $0 == blockedName ? "a regular file" : nil }, placeholders: { _ in [] },
+                                              removePlaceholder: { _ in false })
+            let text = try spec(manyContainersSpec(900))
+            let finished = try r.plan(text)
+            var pieces: [String] = []
+            let writer = PlanJSON.StreamWriter(as: { PlanDocument(plan: $0, warnings: ["w"]) }) { pieces.append($0) }
+            let streamed = try r.plan(text, streaming: writer.stream)
+            #expect(streamed.plan.steps.isEmpty)
+            #expect(writer.stepCount == finished.plan.steps.count && finished.plan.steps.count > 4096)
+            #expect(!pieces.isEmpty, "written before the plan is done")
+            try writer.finish(streamed.plan)
+            let (expected, whole) = try self.streamed(finished.plan, ["w"])
+            #expect(pieces.joined() == expected.joined() && expected.joined() == whole)
+            #expect(pieces.count > 1)
+            #expect(streamed.plan.conflicts == finished.plan.conflicts)
+            #expect(finished.plan.conflicts.map(\.message)
+                == (blockedName == nil ? [] : ["a regular file is at /run/netns/many.c5 and is not a namespace; netform did not create it: remove or rename it"]))
+        }
+    }
+
     @Test func anEmptyPlanAndABigOneToo() throws {
         let (r, _) = simulatedReconciler(pristineHost())
         var plan = try r.plan(try spec(seedSpec)).plan
