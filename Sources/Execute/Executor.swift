@@ -202,7 +202,7 @@ public enum Executor {
     /// Kinds of steps the executor hands to the driver in runs, with how many at
     /// most. Each run's steps never depend on each other: namespace creations (a
     /// name each), address and route additions (sent in plan order), file writes and
-    /// removals under `/etc/netns` (a path each).
+    /// removals under `/etc/netns` (a path each), link deletions in one namespace.
     enum BatchGroup: Equatable {
         case createNamespaces, addAddressesAndRoutes, namespaceFiles
         /// Link deletions in one namespace (a destroy's bridges): the driver may

@@ -30,7 +30,9 @@ public protocol OperationDriver: AnyObject {
     /// Waits until the named host links are gone (asynchronous namespace teardown).
     func awaitGone(_ links: [String]) throws(ExecuteError)
     /// Performs independent operations (the executor passes runs of namespace
-    /// creations), possibly at the same time; one result per operation, in order.
+    /// creations, of address and route additions, of `/etc/netns` files and of link
+    /// deletions in one namespace), possibly at the same time or in one request; one
+    /// result per operation, in order.
     func performIndependent(_ ops: [Operation]) -> [ExecuteError?]
     /// Told, before anything runs, every operation a run may perform (the plan's
     /// steps and their inverses), so a driver can shape one operation by what others
@@ -388,11 +390,19 @@ public final class KernelDriver: OperationDriver {
     }
 
     /// Creates namespaces on two threads at once: the kernel sets a namespace up
-    /// (~0.7 ms, most of it outside the rtnl lock) in parallel with another. Other
-    /// operations run one by one.
+    /// (~0.7 ms, most of it outside the rtnl lock) in parallel with another. Sends
+    /// additions of addresses and routes without a round trip each
+    /// (`performPipelined`), and deletes links of one namespace in one request
+    /// (`deleteTogether`; one by one, stopping at the first failure, when it
+    /// cannot). Other operations run one by one.
     public func performIndependent(_ ops: [Operation]) -> [ExecuteError?] {
         if ops.allSatisfy(Self.pipelines) { return performPipelined(ops) }
-        if let (ref, names) = Self.linkDeletions(ops), let results = deleteTogether(names, in: ref) { return results }
+        if let (ref, names) = Self.linkDeletions(ops) {
+            switch deleteTogether(names, in: ref) {
+            case .deleted: return ops.map { _ in nil }
+            case .notTogether(let unrestored): return deleteOneByOne(ops, unrestored: unrestored)
+            }
+        }
         var jobs: [(index: Int, name: String, alias: String)] = []
         for (i, op) in ops.enumerated() {
             guard case .createNamespace(let name, let owner) = op else {
@@ -463,55 +473,101 @@ public final class KernelDriver: OperationDriver {
     ///
     /// The group is transient and this run's own: a number no link in the namespace
     /// carries (read first), set on exactly the links to delete (by index, from that
-    /// read), checked again to be on no other link, and then deleted. A link already
-    /// gone counts as deleted, as for one delete. When anything else goes wrong the
-    /// links get their groups back and nil is returned, so the caller deletes them
-    /// one by one as always (and reports what that finds). Killed after the groups
-    /// are set, the links keep their marks (aliases): the next plan of the project
-    /// sets its group back, or deletes them.
+    /// read), checked again to be on no other link (and the links to still carry
+    /// the aliases they had), and then deleted. Only links with a netform alias
+    /// go this way: a link that is the project's by its group alone (its creation
+    /// was interrupted before the alias) would, killed after the group is set, be
+    /// left with no mark at all. A link already gone counts as deleted, as for one
+    /// delete. When anything else goes wrong the links get their groups back and
+    /// the result says they were not deleted together (with any group it could not
+    /// put back), so the caller deletes them one by one as always. Killed after the
+    /// groups are set, the links keep their aliases: the next plan of the project
+    /// sets its group back, or deletes them. (The apply lock keeps a second netform
+    /// from choosing a group at the same time.)
     ///
     /// `group` and `groupsSet` are for tests: a group to use, and what to do in the
     /// moment between setting it and checking it (as another process might).
     func deleteTogether(_ names: [String], in ref: NamespaceRef, group chosen: UInt32? = nil,
-                        groupsSet: (UInt32) -> Void = { _ in }) -> [ExecuteError?]? {
-        guard names.count >= 2, let h = try? handle(ref), let before = try? h.links() else { return nil }
+                        groupsSet: (UInt32) -> Void = { _ in }) -> DeletedTogether {
+        guard names.count >= 2, let h = try? handle(ref), let before = try? h.links() else { return .notTogether(unrestored: [:]) }
         let byName = Dictionary(before.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         let present = names.compactMap { byName[$0] }
-        guard present.count >= 2 else { return nil }
+        guard present.count >= 2, present.allSatisfy({ OwnerMark(alias: $0.alias) != nil }) else { return .notTogether(unrestored: [:]) }
         let used = Set(before.map { $0.group ?? 0 })
         var group = chosen ?? Self.transientGroupBase | UInt32.random(in: 1...0xffff)
         for _ in 0..<16 where used.contains(group) && chosen == nil { group = Self.transientGroupBase | UInt32.random(in: 1...0xffff) }
-        guard !used.contains(group) else { return nil }
+        guard !used.contains(group) else { return .notTogether(unrestored: [:]) }
         indexes.removeAll()
-        var set: [(index: Int32, group: UInt32)] = []
-        func restore() {
-            for l in set { try? h.setLink(.index(l.index), LinkChange(group: l.group)) }
+        var set: [Link] = []
+        func restore() -> DeletedTogether {
+            var unrestored: [String: NetlinkError] = [:]
+            for l in set {
+                do throws(NetlinkError) {
+                    try h.setLink(.index(l.index), LinkChange(group: l.group ?? 0))
+                } catch where error.errno == ENODEV {
+                    continue
+                } catch {
+                    unrestored[l.name] = error
+                }
+            }
+            return .notTogether(unrestored: unrestored)
         }
         for link in present {
             do throws(NetlinkError) {
                 try h.setLink(.index(link.index), LinkChange(group: group))
-                set.append((link.index, link.group ?? 0))
+                set.append(link)
             } catch where error.errno == ENODEV {
                 continue  // gone meanwhile: as deleted
             } catch {
-                restore()
-                return nil
+                return restore()
             }
         }
         groupsSet(group)
-        let ours = Set(set.map(\.index))
+        let ours = Dictionary(set.map { ($0.index, $0.alias) }, uniquingKeysWith: { a, _ in a })
         guard !set.isEmpty, let after = try? h.links(),
-              !after.contains(where: { $0.group == group && !ours.contains($0.index) }) else {
-            restore()
-            return nil
+              !after.contains(where: { $0.group == group && ours[$0.index] != .some($0.alias) }) else {
+            return restore()
         }
         do throws(NetlinkError) {
             try h.deleteLinkGroup(group)
         } catch {
-            restore()
-            return nil
+            return restore()
         }
-        return names.map { _ in nil }
+        return .deleted
+    }
+
+    /// What `deleteTogether` did.
+    enum DeletedTogether: Equatable {
+        /// Every link is gone.
+        case deleted
+        /// Nothing was deleted; the links have their groups back, but for those
+        /// named here (each with why its group could not be set back).
+        case notTogether(unrestored: [String: NetlinkError])
+    }
+
+    /// Link deletions one by one, stopping at the first that fails: the rest are
+    /// reported as not run, as the executor's one-step path would leave them (each
+    /// deletion may take foreign objects with it, and some cannot be undone). A
+    /// link whose transient group could not be set back says so in its error.
+    private func deleteOneByOne(_ ops: [Operation], unrestored: [String: NetlinkError]) -> [ExecuteError?] {
+        var results: [ExecuteError?] = []
+        for op in ops {
+            if results.contains(where: { $0 != nil }) {
+                results.append(ExecuteError(operation: DryRun.describe(op), message: "not run: an earlier deletion of this run failed"))
+                continue
+            }
+            do throws(ExecuteError) {
+                try perform(op)
+                results.append(nil)
+            } catch {
+                var error = error
+                if case .deleteLink(_, let name) = op, let why = unrestored[name] {
+                    error.message += "; its interface group is still a transient one of this run (setting it back failed: \(why)); the next plan sets it back"
+                }
+                results.append(error)
+            }
+        }
+        return results
     }
 
     /// Operations `performIndependent` sends together, each namespace's in order on

@@ -65,13 +65,15 @@ public enum Planner {
             // Every conflict is known by now, and the existing resources never
             // depended on the steps: what a plan's JSON says before its steps.
             guard let streaming else { return }
-            streaming.head(Plan(project: desired.project, steps: [], conflicts: b.conflicts, fingerprint: "", scope: [],
+            streaming.head(Plan(project: desired.project, steps: [], conflicts: b.conflicts + b.blockedNamespaces, fingerprint: "", scope: [],
                                 existing: inventory ? b.existingResources() : []))
             b.streamSteps(to: streaming.steps)
         }
-        var out = Built(chunks: b.takeSteps(), conflicts: b.conflicts)
+        var out = Built(chunks: b.takeSteps(), conflicts: b.conflicts + b.blockedNamespaces)
         if inventory {
             out.existing = b.existingResources()
+            // A file at /run/netns in the way does not make the foreign objects on the
+            // project's objects conflicts: they are listed all the same.
             out.unmanaged = b.conflicts.isEmpty ? b.unmanagedObjects() : []
         }
         return out
@@ -163,6 +165,9 @@ struct PlanBuilder {
     var project: String { desired.project }
     private(set) var steps = StepChunks()
     var conflicts: [Conflict] = []
+    /// Conflicts of namespaces to create whose name under /run/netns is taken
+    /// (`findBlockedNamespaces`); they follow `conflicts`.
+    private(set) var blockedNamespaces: [Conflict] = []
 
     /// Hands the steps emitted so far, and every later one, to `sink`.
     mutating func streamSteps(to sink: @escaping ([Step]) -> Void) { steps.stream(to: sink) }
@@ -362,8 +367,8 @@ struct PlanBuilder {
     mutating func findBlockedNamespaces(_ blocked: (String) -> String?) {
         for ref in desired.createdNamespaces.sorted() where observed[ref] == nil {
             guard case .named(let name) = ref, let owner = desired.state[ref]?.owner, let what = blocked(name) else { continue }
-            conflicts.append(Conflict(resource(for: owner, fallback: ref),
-                                      "\(what) is at /run/netns/\(name) and is not a namespace; netform did not create it: remove or rename it"))
+            blockedNamespaces.append(Conflict(resource(for: owner, fallback: ref),
+                                              "\(what) is at /run/netns/\(name) and is not a namespace; netform did not create it: remove or rename it"))
         }
     }
 
@@ -926,7 +931,7 @@ public enum Fingerprint {
                 let l = links[i]
                 feed(l.name); feed(l.kind.name); feed(String(l.mtu)); feed(l.isUp ? "up" : "down")
                 feed(l.mac?.description ?? "-"); feed(l.master ?? "-"); feed(l.alias ?? "-"); feed(l.isolated ? "iso" : "-")
-                feed(l.bridgeNetfilter ? "nf" : "-")
+                feed(l.bridgeNetfilter ? "nf" : "-"); feed(String(l.group))
                 if case .vxlan(let v) = l.kind { feed("\(v.vni) \(v.port) \(v.local?.description ?? "-") \(v.device ?? "-")") }
                 if case .macvlan(let p, let m) = l.kind { feed(p); feed(m) }
             }

@@ -1,3 +1,4 @@
+import Addressing
 import Foundation
 import Model
 import Plan
@@ -46,8 +47,14 @@ import Testing
     /// with the conflicts, which come before the steps, all in it; the plan the
     /// planner returns holds no step.
     @Test func aPlanStreamedWhileItIsMadeIsTheFinishedOnesText() throws {
-        for blockedName in [nil, "many.c5"] {
-            var (r, _) = simulatedReconciler(pristineHost())
+        // A host with some of the containers already: `existing`, in the head, is
+        // not empty.
+        var (_, start, _) = try converge(manyContainersSpec(100), from: pristineHost())
+        // And an address someone else put on one of its bridges: unmanaged.
+        let bridge = try #require(start[.host]!.links.first { $0.alias == "netform:many/net/n0" }).name
+        start[.host]!.addresses.append(AddressState(link: bridge, address: IPAddress("10.60.250.1")!, prefixLength: 16, proto: 0))
+        for blockedName in [nil, "many.c500"] {
+            var (r, _) = simulatedReconciler(start)
             // A file where a namespace goes: a conflict, found by the planner.
             r.namespaceFiles = NamespaceFiles(blocker: { $0 == blockedName ? "a regular file" : nil }, placeholders: { _ in [] },
                                               removePlaceholder: { _ in false })
@@ -65,7 +72,10 @@ import Testing
             #expect(pieces.count > 1)
             #expect(streamed.plan.conflicts == finished.plan.conflicts)
             #expect(finished.plan.conflicts.map(\.message)
-                == (blockedName == nil ? [] : ["a regular file is at /run/netns/many.c5 and is not a namespace; netform did not create it: remove or rename it"]))
+                == (blockedName == nil ? [] : ["a regular file is at /run/netns/many.c500 and is not a namespace; netform did not create it: remove or rename it"]))
+            #expect(finished.plan.existing.count > 100)
+            // Foreign objects on the project's objects are listed, conflict or not.
+            #expect(!finished.plan.unmanaged.isEmpty && finished.plan.unmanaged == streamed.plan.unmanaged)
         }
     }
 
