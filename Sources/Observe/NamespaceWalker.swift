@@ -45,13 +45,15 @@ enum NamespaceWalker {
         let refs: [NamespaceRef]
         let home: NetworkNamespace
         let skipVanished: Bool
+        let neighboursUnlessCreatedBy: String?
         let next = Atomic<Int>(0)
         let results: UnsafeMutableBufferPointer<WalkOutcome?>
 
-        init(refs: [NamespaceRef], home: NetworkNamespace, skipVanished: Bool) {
+        init(refs: [NamespaceRef], home: NetworkNamespace, skipVanished: Bool, neighboursUnlessCreatedBy: String?) {
             self.refs = refs
             self.home = home
             self.skipVanished = skipVanished
+            self.neighboursUnlessCreatedBy = neighboursUnlessCreatedBy
             results = .allocate(capacity: refs.count)
             results.initialize(repeating: nil)
         }
@@ -66,15 +68,18 @@ enum NamespaceWalker {
             while true {
                 let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 if i >= refs.count { return }
-                results[i] = NamespaceWalker.read(refs[i], home: home, skipVanished: skipVanished)
+                results[i] = NamespaceWalker.read(refs[i], home: home, skipVanished: skipVanished,
+                                                  neighboursUnlessCreatedBy: neighboursUnlessCreatedBy)
             }
         }
     }
 
     /// Reads `refs` (in any order, on `parallelism` threads) and returns one outcome
-    /// per ref, in the order given. `.host` is `home`.
-    static func run(_ refs: [NamespaceRef], home: NetworkNamespace, parallelism: Int, skipVanished: Bool) -> [WalkOutcome] {
-        let walk = Walk(refs: refs, home: home, skipVanished: skipVanished)
+    /// per ref, in the order given. `.host` is `home`. `neighboursUnlessCreatedBy`:
+    /// see `NamespaceReader.read` (only namespaces under /run/netns, never the host).
+    static func run(_ refs: [NamespaceRef], home: NetworkNamespace, parallelism: Int, skipVanished: Bool,
+                    neighboursUnlessCreatedBy: String? = nil) -> [WalkOutcome] {
+        let walk = Walk(refs: refs, home: home, skipVanished: skipVanished, neighboursUnlessCreatedBy: neighboursUnlessCreatedBy)
         let workers = max(1, min(parallelism, refs.count))
         var threads: [pthread_t] = []
         for _ in 0..<workers {
@@ -99,7 +104,7 @@ enum NamespaceWalker {
     }
 
     /// Runs on a worker thread: enters the namespace and reads it there.
-    static func read(_ ref: NamespaceRef, home: NetworkNamespace, skipVanished: Bool) -> WalkOutcome {
+    static func read(_ ref: NamespaceRef, home: NetworkNamespace, skipVanished: Bool, neighboursUnlessCreatedBy: String? = nil) -> WalkOutcome {
         let ns: NetworkNamespace
         do {
             switch ref {
@@ -122,7 +127,9 @@ enum NamespaceWalker {
         do {
             let handle = try NetlinkHandle()
             let asksHome = ref != .host && handle.namespaceID != home.id
-            let dump = try NamespaceReader.read(handle, homeFD: asksHome ? home.fd : nil)
+            let named = if case .named = ref { true } else { false }
+            let dump = try NamespaceReader.read(handle, homeFD: asksHome ? home.fd : nil,
+                                                neighboursUnlessCreatedBy: named ? neighboursUnlessCreatedBy : nil)
             return .read(ObservedMapping.namespace(ref, dump), ns.id)
         } catch {
             return .failed(ObserveError(namespace: ref, error))

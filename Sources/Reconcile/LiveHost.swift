@@ -95,6 +95,7 @@ public struct LiveHost {
     public init(_ options: Options) throws(Failure) {
         var r = Reconciler(observe: { extra in try Observer.observe(extra: extra) }, driver: HostDriver(),
                            localHost: options.hostName ?? ProcessInfo.processInfo.hostName)
+        r.observeToDestroy = { project, extra in try Observer.observe(toDestroy: project, extra: extra) }
         r.makeDriver = { HostDriver() }
         r.namespaceIdentity = Self.namespaceIdentity
         r.namespaceFiles = Self.namespaceFiles
@@ -113,6 +114,14 @@ public struct LiveHost {
             var state = try observe(extra)
             try Self.readStore(into: &state) { () throws(StoreError) in try store.list(prefix: "/netform/").entries }
             return state
+        }
+        let observeToDestroy = r.observeToDestroy
+        r.observeToDestroy = observeToDestroy.map { observeToDestroy in
+            { project, extra in
+                var state = try observeToDestroy(project, extra)
+                try Self.readStore(into: &state) { () throws(StoreError) in try store.list(prefix: "/netform/").entries }
+                return state
+            }
         }
         r.driver = HostDriver(store: StoreBackend(store))
         r.makeDriver = { HostDriver(store: StoreBackend(store)) }

@@ -11,6 +11,9 @@ import Spec
 public struct Reconciler {
     /// Reads the live state: the host, every named namespace, and `extra`.
     public var observe: (_ extra: [NamespaceRef]) throws -> HostState
+    /// What a destroy of a project reads, when it can read less than `observe`
+    /// (see `Observer.observe(toDestroy:extra:)`); nil: `observe`.
+    public var observeToDestroy: ((_ project: String, _ extra: [NamespaceRef]) throws -> HostState)?
     public var driver: any OperationDriver
     /// When set, each apply gets a new driver from it instead of `driver`: a live
     /// driver caches namespace handles and interface indexes for one run, and a
@@ -187,7 +190,7 @@ public struct Reconciler {
     /// namespace that is gone (its process exited, someone deleted it) took netform's
     /// interfaces with it: there is nothing to remove there, and no conflict.
     public func destroyPlan(project: String, adopted: Set<NamespaceRef> = []) throws -> PlannedChange {
-        let observed = try observe(Array(adopted))
+        let observed = try observeToDestroy.map { try $0(project, Array(adopted)) } ?? observe(Array(adopted))
         let present = adopted.filter { observed[$0] != nil }
         var host = HostState()
         host[.host] = NamespaceState(ref: .host)

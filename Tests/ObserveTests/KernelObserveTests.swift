@@ -362,6 +362,24 @@ struct KernelObserveTests {
         let host = try Observer.observe(namespace: .host)
         #expect(host.link(named: scene.bridge) == full1[.host]?.link(named: scene.bridge))
     }
+
+    @Test("what a destroy reads: no neighbours in the namespaces the project created, the rest as always")
+    func destroyReadsNoNeighboursWhereItDeletes() throws {
+        let scene = Scene()
+        defer { scene.cleanup() }
+        try scene.build()
+        let ref = NamespaceRef.named(scene.netns)
+        let full = try #require(try Observer.observe()[ref])
+        let toDestroy = try #require(try Observer.observe(toDestroy: scene.project)[ref])
+        let otherProject = try #require(try Observer.observe(toDestroy: "\(scene.project)x")[ref])
+        // The scene's two permanent entries (the planner's view; ip -j is compared above).
+        #expect(full.neighbours.count == 2, "\(full.neighbours)")
+        #expect(toDestroy.neighbours.isEmpty)
+        var withoutNeighbours = full
+        withoutNeighbours.neighbours = []
+        #expect(toDestroy == withoutNeighbours, "links, addresses (collateral of the delete), routes and the rest are read")
+        #expect(otherProject == full, "another project's destroy reads the namespace whole")
+    }
 }
 
 /// Test-only copy of the link-local rule, so the test states the rule independently.
