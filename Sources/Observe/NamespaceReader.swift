@@ -77,7 +77,7 @@ enum NamespaceReader {
 
     /// Reads one namespace through `handle`. `homeFD`: the observer's namespace, whose
     /// id here is asked when a link points into another namespace (to name veth peers
-    /// and macvlan parents that live there). `neighboursUnless`: given a project, a
+    /// and macvlan parents that live there). `neighboursUnlessCreatedBy`: given a project, a
     /// namespace that project created (its `lo` carries the project's `ctr/` mark)
     /// is read without its neighbours (see `Observer.observe(toDestroy:extra:)`).
     static func read(_ handle: NetlinkHandle, homeFD: Int32?, neighboursUnlessCreatedBy project: String? = nil) throws(NetlinkError) -> NamespaceDump {

@@ -17,21 +17,19 @@ public enum Planner {
     ///
     /// `blocked` says what stands at `/run/netns/NAME` when it is not a namespace
     /// (nil when nothing does): a namespace the plan creates there is a conflict.
+    /// `alsoConflicting`: conflicts found before planning, outside the planner (a
+    /// container whose address the cluster store gives another host), listed after
+    /// the planner's.
     ///
     /// With `streaming`, the steps are handed over as they are made and the plan
     /// returned has none (see `StepStream`).
     public static func plan(_ desired: DesiredState, observed: HostState, fingerprinted: Bool = true,
-                            blocked: (_ namespace: String) -> String? = { _ in nil }, streaming: StepStream? = nil) -> Plan {
+                            blocked: (_ namespace: String) -> String? = { _ in nil }, alsoConflicting extra: [Conflict] = [],
+                            streaming: StepStream? = nil) -> Plan {
         let scope = Fingerprint.scope(desired, observed: observed)
         let fingerprint = fingerprinted ? Fingerprint.of(observed, scope: scope) : ""
-        var b = built(desired, observed: observed, inventory: true, blocked: blocked, streaming: streaming.map { stream in
-            StepStream(head: { head in
-                var head = head
-                head.fingerprint = fingerprint
-                head.scope = scope
-                stream.head(head)
-            }, steps: stream.steps)
-        })
+        var b = built(desired, observed: observed, inventory: true, blocked: blocked, extra: extra,
+                      streaming: streaming.map { ($0, fingerprint, scope) })
         return Plan(project: desired.project, steps: b.chunks.joined(), conflicts: b.conflicts, fingerprint: fingerprint,
                     scope: scope, existing: b.existing, unmanaged: b.unmanaged)
     }
@@ -42,7 +40,7 @@ public enum Planner {
     /// existing and unmanaged objects; hashing the whole host took a quarter of a
     /// verification's planning at 2000 containers.
     public static func changesStillNeeded(_ desired: DesiredState, observed: HostState) -> Plan {
-        var b = built(desired, observed: observed, inventory: false, blocked: { _ in nil }, streaming: nil)
+        var b = built(desired, observed: observed, inventory: false)
         return Plan(project: desired.project, steps: b.chunks.joined(), conflicts: b.conflicts, fingerprint: "", scope: [], existing: [], unmanaged: [])
     }
 
@@ -53,30 +51,28 @@ public enum Planner {
         var chunks: StepChunks
         var conflicts: [Conflict]
         /// With `inventory` only: the existing resources and the unmanaged objects.
-        var existing: [Resource] = []
-        var unmanaged: [ForeignObject] = []
+        var existing: [Resource]
+        var unmanaged: [ForeignObject]
     }
 
-    private static func built(_ desired: DesiredState, observed: HostState, inventory: Bool,
-                              blocked: (String) -> String?, streaming: StepStream?) -> Built {
+    private static func built(_ desired: DesiredState, observed: HostState, inventory: Bool, blocked: (String) -> String? = { _ in nil },
+                              extra: [Conflict] = [], streaming: (StepStream, fingerprint: String, scope: [NamespaceRef])? = nil) -> Built {
         var b = PlanBuilder(desired: desired, observed: observed)
         b.findConflicts()
+        // The existing resources never depend on the steps: known before the first.
+        let existing = inventory ? b.existingResources() : []
+        func conflicts(_ b: PlanBuilder) -> [Conflict] { b.conflicts + b.blockedNamespaces + extra }
         b.build(blocked: blocked) { b in
-            // Every conflict is known by now, and the existing resources never
-            // depended on the steps: what a plan's JSON says before its steps.
-            guard let streaming else { return }
-            streaming.head(Plan(project: desired.project, steps: [], conflicts: b.conflicts + b.blockedNamespaces, fingerprint: "", scope: [],
-                                existing: inventory ? b.existingResources() : []))
-            b.streamSteps(to: streaming.steps)
+            // Every conflict is known by now: what a plan's JSON says before its steps.
+            guard let (stream, fingerprint, scope) = streaming else { return }
+            stream.head(Plan(project: desired.project, steps: [], conflicts: conflicts(b), fingerprint: fingerprint, scope: scope,
+                             existing: existing))
+            b.streamSteps(to: stream.steps)
         }
-        var out = Built(chunks: b.takeSteps(), conflicts: b.conflicts + b.blockedNamespaces)
-        if inventory {
-            out.existing = b.existingResources()
-            // A file at /run/netns in the way does not make the foreign objects on the
-            // project's objects conflicts: they are listed all the same.
-            out.unmanaged = b.conflicts.isEmpty ? b.unmanagedObjects() : []
-        }
-        return out
+        // A file at /run/netns in the way does not make the foreign objects on the
+        // project's objects conflicts: they are listed all the same.
+        let unmanaged = inventory && b.conflicts.isEmpty ? b.unmanagedObjects() : []
+        return Built(chunks: b.takeSteps(), conflicts: conflicts(b), existing: existing, unmanaged: unmanaged)
     }
 }
 

@@ -109,20 +109,13 @@ public struct LiveHost {
         }
         let store = try Self.openStore(settings)
         let advertise = try Self.resolveAdvertise(settings.advertise)
-        let observe = r.observe
-        r.observe = { extra in
-            var state = try observe(extra)
+        func withStore(_ state: HostState) throws -> HostState {
+            var state = state
             try Self.readStore(into: &state) { () throws(StoreError) in try store.list(prefix: "/netform/").entries }
             return state
         }
-        let observeToDestroy = r.observeToDestroy
-        r.observeToDestroy = observeToDestroy.map { observeToDestroy in
-            { project, extra in
-                var state = try observeToDestroy(project, extra)
-                try Self.readStore(into: &state) { () throws(StoreError) in try store.list(prefix: "/netform/").entries }
-                return state
-            }
-        }
+        r.observe = { extra in try withStore(Observer.observe(extra: extra)) }
+        r.observeToDestroy = { project, extra in try withStore(Observer.observe(toDestroy: project, extra: extra)) }
         r.driver = HostDriver(store: StoreBackend(store))
         r.makeDriver = { HostDriver(store: StoreBackend(store)) }
         r.cluster = .init(host: r.localHost ?? ProcessInfo.processInfo.hostName, advertise: advertise, leaseTTL: settings.leaseTTL)

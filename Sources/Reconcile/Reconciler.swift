@@ -97,16 +97,8 @@ public struct Reconciler {
         }
         let (compiled, observed) = try observeAndCompile(spec, lap: lap)
         let storeConflicts = compiled.blockedByStore.sorted(by: { $0.key < $1.key }).map { Conflict(Resource(.container, $0.key), $0.value) }
-        let stream = streaming.map { s in
-            StepStream(head: { head in
-                var head = head
-                head.conflicts += storeConflicts
-                s.head(head)
-            }, steps: s.steps)
-        }
-        var plan = Planner.plan(compiled.desired, observed: observed, fingerprinted: fingerprinted, blocked: namespaceFiles.blocker,
-                                streaming: stream)
-        plan.conflicts += storeConflicts
+        let plan = Planner.plan(compiled.desired, observed: observed, fingerprinted: fingerprinted, blocked: namespaceFiles.blocker,
+                                alsoConflicting: storeConflicts, streaming: streaming)
         lap("plan")
         return PlannedChange(plan: plan, desired: compiled.desired, endpoints: compiled.endpoints, unenforced: compiled.unenforced,
                              notes: compiled.notes + HostAdvice.warnings(desired: compiled.desired, observed: observed),

@@ -46,32 +46,24 @@ struct PlanCommand: ParsableCommand {
         }
         var reconciler = try CLIHost.reconciler(host, cluster: spec.cluster)
         if ProcessInfo.processInfo.environment["NETFORM_PROFILE"] == "1" { reconciler.profile = Executor.Profile() }
+        // Without `--out`, the JSON is streamed from the planner: each step is written
+        // as it is made, and a plan of 50,000 containers is never in memory whole.
+        var warnings: [String] = []
+        let streamed = json && out == nil ? PlanJSON.StreamWriter(as: { PlanDocument(plan: $0, warnings: warnings) }) { piece in
+            FileHandle.standardOutput.write(Data(piece.utf8))
+        } : nil
+        if streamed != nil { fflush(nil) }
         // The fingerprint is for a saved plan, and part of the JSON.
-        if json && out == nil {
-            // Streamed from the planner: each step is written as it is made, and
-            // the plan of 50,000 containers is never in memory whole.
-            fflush(nil)
-            var warnings: [String] = []
-            let writer = PlanJSON.StreamWriter(as: { PlanDocument(plan: $0, warnings: warnings) }) { piece in
-                FileHandle.standardOutput.write(Data(piece.utf8))
-            }
-            let planned = try reconciler.plan(spec, fingerprinted: true, streaming: writer.stream)
-            for (name, time) in reconciler.profile?.phases ?? [] { printErr("profile: phase \(name): \(formatDuration(time))") }
-            warnUnenforced(planned.unenforced, notes: planned.notes)
-            warnings = planned.notes + planned.unenforced
-            try writer.finish(planned.plan)
-            FileHandle.standardOutput.write(Data("\n".utf8))
-            if !planned.plan.conflicts.isEmpty { throw ExitCode(1) }
-            if detailedExitcode && writer.stepCount > 0 { throw ExitCode(2) }
-            return
-        }
-        let planned = try reconciler.plan(spec, fingerprinted: json || out != nil)
+        let planned = try reconciler.plan(spec, fingerprinted: json || out != nil, streaming: streamed?.stream)
         for (name, time) in reconciler.profile?.phases ?? [] { printErr("profile: phase \(name): \(formatDuration(time))") }
         warnUnenforced(planned.unenforced, notes: planned.notes)
-        if json {
+        warnings = planned.notes + planned.unenforced
+        if let streamed {
+            try streamed.finish(planned.plan)
+            FileHandle.standardOutput.write(Data("\n".utf8))
+        } else if json {
             fflush(nil)
-            // Streamed: the text of a large plan is never held whole (see writePretty).
-            let warnings = planned.notes + planned.unenforced
+            // Written in pieces: the text of a large plan is never held whole (see writePretty).
             try PlanJSON.writePretty(planned.plan, as: { PlanDocument(plan: $0, warnings: warnings) }) { piece in
                 FileHandle.standardOutput.write(Data(piece.utf8))
             }
@@ -90,6 +82,6 @@ struct PlanCommand: ParsableCommand {
             if !json { print("Saved the plan to \(out); apply it with: netform apply \(out)") }
         }
         if !planned.plan.conflicts.isEmpty { throw ExitCode(1) }
-        if detailedExitcode && !planned.plan.steps.isEmpty { throw ExitCode(2) }
+        if detailedExitcode && (streamed?.stepCount ?? planned.plan.steps.count) > 0 { throw ExitCode(2) }
     }
 }
