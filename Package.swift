@@ -1,7 +1,11 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+/// Every target: Swift 6 language mode (strict concurrency). In a release build,
+/// also `-static-stdlib`: the netform binary links the Swift runtime and Foundation
+/// statically (see its linker settings), and a module compiled with it names the
+/// static archives those need (ICU, CoreFoundation) for the link.
+let common: [SwiftSetting] = [.swiftLanguageMode(.v6), .unsafeFlags(["-static-stdlib"], .when(configuration: .release))]
 
 let package = Package(
     name: "netform",
@@ -29,14 +33,14 @@ let package = Package(
         .systemLibrary(name: "CNftables", pkgConfig: "libnftables", providers: [.apt(["libnftables-dev"])]),
 
         // Libraries
-        .target(name: "YAML", dependencies: ["CYAML"], swiftSettings: strict),
-        .target(name: "Addressing", swiftSettings: strict),
-        .target(name: "Spec", dependencies: ["YAML", "Addressing"], swiftSettings: strict),
-        .target(name: "Netlink", dependencies: ["CNetlink", "Addressing"], swiftSettings: strict),
-        .target(name: "Model", dependencies: ["Addressing"], swiftSettings: strict),
-        .target(name: "Compile", dependencies: ["Spec", "Model"], swiftSettings: strict),
-        .target(name: "Plan", dependencies: ["Model"], swiftSettings: strict),
-        .target(name: "Execute", dependencies: ["Model", "Plan", "Netlink", "Firewall", "Cluster"], swiftSettings: strict),
+        .target(name: "YAML", dependencies: ["CYAML"], swiftSettings: common),
+        .target(name: "Addressing", swiftSettings: common),
+        .target(name: "Spec", dependencies: ["YAML", "Addressing"], swiftSettings: common),
+        .target(name: "Netlink", dependencies: ["CNetlink", "Addressing"], swiftSettings: common),
+        .target(name: "Model", dependencies: ["Addressing"], swiftSettings: common),
+        .target(name: "Compile", dependencies: ["Spec", "Model"], swiftSettings: common),
+        .target(name: "Plan", dependencies: ["Model"], swiftSettings: common),
+        .target(name: "Execute", dependencies: ["Model", "Plan", "Netlink", "Firewall", "Cluster"], swiftSettings: common),
         // The cluster store: protocol, key layout and records (pure), the in-memory
         // store; the etcd client lives here too (I/O).
         .target(name: "Cluster", dependencies: [
@@ -46,17 +50,17 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
-        ], swiftSettings: strict),
+        ], swiftSettings: common),
         // Reachability questions answered from the spec and the firewall tables (pure).
-        .target(name: "Explain", dependencies: ["Model", "Compile", "Spec", "Addressing"], swiftSettings: strict),
-        .target(name: "Import", dependencies: ["Model", "Compile", "Spec", "Addressing"], swiftSettings: strict),
-        .target(name: "Graph", dependencies: ["Model", "Compile", "Spec", "Addressing", "Observe"], swiftSettings: strict),
+        .target(name: "Explain", dependencies: ["Model", "Compile", "Spec", "Addressing"], swiftSettings: common),
+        .target(name: "Import", dependencies: ["Model", "Compile", "Spec", "Addressing"], swiftSettings: common),
+        .target(name: "Graph", dependencies: ["Model", "Compile", "Spec", "Addressing", "Observe"], swiftSettings: common),
         // Real traffic between namespaces, to check explain against the kernel (I/O).
-        .target(name: "Probe", dependencies: ["Netlink", "Addressing", "Model", "Compile", "Explain"], swiftSettings: strict),
+        .target(name: "Probe", dependencies: ["Netlink", "Addressing", "Model", "Compile", "Explain"], swiftSettings: common),
         // The plan → apply → verify cycle, the lock, plan files, and the wiring to the live
         // host (Observe, the kernel driver, the cluster store): shared by the CLI and the agent.
         .target(name: "Reconcile", dependencies: ["Spec", "Model", "Compile", "Plan", "Execute", "Addressing", "Observe", "Cluster", "Netlink", "Import"],
-                swiftSettings: strict),
+                swiftSettings: common),
         // `netform agent`: the reconcile cycle triggered by netlink events, /run/netns and
         // spec-file changes, SIGHUP and store watches; logs, metrics, graceful shutdown (I/O).
         .target(name: "Agent", dependencies: [
@@ -68,14 +72,14 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
-        ], swiftSettings: strict),
+        ], swiftSettings: common),
         // Reads the live kernel state into Model values (read-only; CNetlink for setns;
         // Spec for the fields of `network inspect` the kernel does not hold).
-        .target(name: "Observe", dependencies: ["Netlink", "Model", "Addressing", "CNetlink", "Spec", "Firewall"], swiftSettings: strict),
+        .target(name: "Observe", dependencies: ["Netlink", "Model", "Addressing", "CNetlink", "Spec", "Firewall"], swiftSettings: common),
 
         // nftables I/O: a libnftables JSON wrapper that runs inside a given network
         // namespace (the rule compiler is pure and lives in Compile).
-        .target(name: "Firewall", dependencies: ["CNftables", "Netlink", "Model"], swiftSettings: strict),
+        .target(name: "Firewall", dependencies: ["CNftables", "Netlink", "Model"], swiftSettings: common),
 
         // CLI
         .executableTarget(
@@ -86,34 +90,40 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: strict),
+            swiftSettings: common,
+            // A release build (what Scripts/install puts on a host) carries the Swift
+            // runtime and Foundation inside it: it needs no toolchain on the host and
+            // starts in about half the time, without resolving the runtime's
+            // libraries' symbols at each start. lld, as gold warns about a libc call
+            // inside Foundation's static archive.
+            linkerSettings: [.unsafeFlags(["-static-stdlib", "-use-ld=lld"], .when(configuration: .release))]),
 
         // Benchmark driver for Observe (Benchmarks/observe.sh runs it in a sandbox)
-        .executableTarget(name: "netform-bench", dependencies: ["Observe", "Model"], swiftSettings: strict),
+        .executableTarget(name: "netform-bench", dependencies: ["Observe", "Model"], swiftSettings: common),
 
         // Fuzz target for the spec loader (Scripts/fuzz links libFuzzer into it)
-        .executableTarget(name: "netform-fuzz", dependencies: ["Spec", "CFuzzing"], swiftSettings: strict),
+        .executableTarget(name: "netform-fuzz", dependencies: ["Spec", "CFuzzing"], swiftSettings: common),
         // Fuzz targets for the netlink decoders and the saved-plan reader (Scripts/fuzz)
-        .executableTarget(name: "netform-fuzz-netlink", dependencies: ["Netlink", "Observe", "CFuzzing"], swiftSettings: strict),
-        .executableTarget(name: "netform-fuzz-planfile", dependencies: ["Reconcile", "CFuzzing"], swiftSettings: strict),
+        .executableTarget(name: "netform-fuzz-netlink", dependencies: ["Netlink", "Observe", "CFuzzing"], swiftSettings: common),
+        .executableTarget(name: "netform-fuzz-planfile", dependencies: ["Reconcile", "CFuzzing"], swiftSettings: common),
 
         // Test support (used only by test targets)
-        .target(name: "TestSupport", swiftSettings: strict),
+        .target(name: "TestSupport", swiftSettings: common),
 
         // Tests
-        .testTarget(name: "YAMLTests", dependencies: ["YAML"], swiftSettings: strict),
-        .testTarget(name: "AddressingTests", dependencies: ["Addressing"], swiftSettings: strict),
-        .testTarget(name: "SpecTests", dependencies: ["Spec"], swiftSettings: strict),
+        .testTarget(name: "YAMLTests", dependencies: ["YAML"], swiftSettings: common),
+        .testTarget(name: "AddressingTests", dependencies: ["Addressing"], swiftSettings: common),
+        .testTarget(name: "SpecTests", dependencies: ["Spec"], swiftSettings: common),
         .testTarget(name: "PlanTests", dependencies: ["Import", "Plan", "Compile", "Spec", "Model", "Execute", "Reconcile", "Explain", "Cluster", "Netlink"],
-                    swiftSettings: strict),
-        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "ExecuteTests", dependencies: ["Execute", "Model", "Netlink", "TestSupport"], swiftSettings: strict),
+                    swiftSettings: common),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "TestSupport"], swiftSettings: common),
+        .testTarget(name: "ExecuteTests", dependencies: ["Execute", "Model", "Netlink", "TestSupport"], swiftSettings: common),
         .testTarget(name: "ObserveTests", dependencies: ["Observe", "Model", "Netlink", "TestSupport", "netform", "YAML", "Spec"],
-                    swiftSettings: strict),
+                    swiftSettings: common),
         .testTarget(name: "FirewallTests", dependencies: ["Firewall", "Compile", "Spec", "Model", "Netlink", "TestSupport", "netform"],
-                    swiftSettings: strict),
-        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "AgentTests", dependencies: ["Reconcile", "Agent", .product(name: "Logging", package: "swift-log")], swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "netform"], swiftSettings: strict),
+                    swiftSettings: common),
+        .testTarget(name: "ClusterTests", dependencies: ["Cluster", "TestSupport"], swiftSettings: common),
+        .testTarget(name: "AgentTests", dependencies: ["Reconcile", "Agent", .product(name: "Logging", package: "swift-log")], swiftSettings: common),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "netform"], swiftSettings: common),
     ]
 )

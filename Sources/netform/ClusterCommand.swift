@@ -14,6 +14,7 @@ struct ClusterCommand: ParsableCommand {
 
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "status",
             abstract: "Show the hosts, each overlay's endpoints per host and the address claims in the cluster store.")
 
         @Option(help: "Only this project.") var project: String?

@@ -12,6 +12,7 @@ import Spec
 /// (`HostState.owned(by:)`), the document shape in `ObservationReport`.
 struct Show: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "show",
         abstract: "Print the live links, addresses and routes of a project (or of everything) as YAML or JSON.",
         discussion: """
             netform show SPEC            the objects of SPEC's project (adopted namespaces included)

@@ -6,6 +6,7 @@ import Spec
 /// `netform validate SPEC...`: checks spec files without root or kernel access.
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "validate",
         abstract: "Check spec files and print every problem with its file:line:col.",
         discussion: """
         Needs no root and reads no kernel state. `-` reads the spec from standard input.
