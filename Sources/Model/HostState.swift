@@ -9,6 +9,9 @@ import Addressing
 public struct HostState: Sendable, Equatable, Codable {
     /// Keyed by namespace; the host's own namespace is `.host`.
     public var namespaces: [NamespaceRef: NamespaceState]
+    /// Whether the namespaces' neighbour entries were read (an observed state; not
+    /// encoded). `.leftOut`: every `neighbours` is empty because it was not read.
+    public var neighbourReading = NeighbourReading.read
 
     /// Encoded as a list of namespaces (each carries its `ref`), host first.
     public func encode(to encoder: any Encoder) throws {
@@ -30,12 +33,33 @@ public struct HostState: Sendable, Equatable, Codable {
         set { namespaces[ref] = newValue }
     }
 
+    /// This state as a reading that left the neighbour entries out.
+    public mutating func leaveOutNeighbours() {
+        for ref in namespaces.keys where !(namespaces[ref]?.neighbours.isEmpty ?? true) { namespaces[ref]?.neighbours = [] }
+        neighbourReading = .leftOut
+    }
+
     /// Namespaces in a stable order: the host first, then by name.
     public var sortedNamespaces: [NamespaceState] {
         // The refs are sorted, not the states: moving 160-byte states about while
         // sorting 5000 of them was a tenth of a plan.
         namespaces.keys.sorted().map { namespaces[$0]! }
     }
+}
+
+/// Whether a reading of the host holds the neighbour (ARP/NDP) entries.
+///
+/// Why it exists: the kernel's neighbour dump walks the entries of every namespace
+/// on the machine, so reading them namespace by namespace costs more the more
+/// namespaces there are (a quarter of the reading at 1000 containers), and most
+/// plans cannot use them: netform programs neighbours only on overlay networks
+/// (`DesiredState.usesNeighbours`), and a destroy's desired state has none.
+public enum NeighbourReading: Sendable, Equatable {
+    case read
+    case leftOut
+
+    /// What planning `desired` needs read.
+    public static func needed(by desired: DesiredState) -> NeighbourReading { desired.usesNeighbours ? .read : .leftOut }
 }
 
 /// Names a network namespace the way netform reaches it.
@@ -390,5 +414,17 @@ public struct DesiredState: Sendable, Equatable, Codable {
         self.createdNamespaces = createdNamespaces
         self.adoptedNamespaces = adoptedNamespaces
         self.storeHost = storeHost
+    }
+}
+
+extension DesiredState {
+    /// Whether a plan of this state can depend on the host's neighbour entries:
+    /// the planner changes only neighbours on the project's links in the subnets of
+    /// overlay networks (bridges with a VXLAN port in the host namespace), and adds
+    /// only those the desired state has (the cluster's, for overlays). When false, a
+    /// reading without them plans the same steps.
+    public var usesNeighbours: Bool {
+        let vxlan = state[.host]?.links.contains { if case .vxlan = $0.kind { true } else { false } } ?? false
+        return vxlan || state.namespaces.values.contains { !$0.neighbours.isEmpty }
     }
 }

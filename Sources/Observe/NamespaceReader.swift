@@ -77,20 +77,13 @@ enum NamespaceReader {
 
     /// Reads one namespace through `handle`. `homeFD`: the observer's namespace, whose
     /// id here is asked when a link points into another namespace (to name veth peers
-    /// and macvlan parents that live there). `neighboursUnlessCreatedBy`: given a project, a
-    /// namespace that project created (its `lo` carries the project's `ctr/` mark)
-    /// is read without its neighbours (see `Observer.observe(toDestroy:extra:)`).
-    static func read(_ handle: NetlinkHandle, homeFD: Int32?, neighboursUnlessCreatedBy project: String? = nil) throws(NetlinkError) -> NamespaceDump {
+    /// and macvlan parents that live there). `neighbours: .leftOut` skips the
+    /// neighbour dump (see `NeighbourReading`).
+    static func read(_ handle: NetlinkHandle, homeFD: Int32?, neighbours: NeighbourReading = .read) throws(NetlinkError) -> NamespaceDump {
         var d = NamespaceDump()
         for m in try handle.dump(dumpLinks) where m.type == rtmNewLink {
             d.links.append(try decoded(LinkRecord(payload: m.payload), "RTM_NEWLINK"))
         }
-        let skipsNeighbours = project.map { project in
-            d.links.contains { l in
-                guard l.type == 772, let mark = OwnerMark(alias: l.alias) else { return false }
-                return mark.project == project && mark.path.hasPrefix("ctr/")
-            }
-        } ?? false
         for m in try handle.dump(dumpAddresses) where m.type == rtmNewAddr && isIP(m) {
             d.addresses.append(try decoded(AddressRecord(payload: m.payload), "RTM_NEWADDR"))
         }
@@ -98,7 +91,7 @@ enum NamespaceReader {
             let r = try decoded(RouteRecord(payload: m.payload), "RTM_NEWROUTE")
             if r.table == 254 { d.routes.append(r) }
         }
-        for m in try skipsNeighbours ? [] : handle.dump(dumpNeighbours) where m.type == rtmNewNeigh && isIP(m) {
+        for m in try neighbours == .leftOut ? [] : handle.dump(dumpNeighbours) where m.type == rtmNewNeigh && isIP(m) {
             d.neighbours.append(try decoded(NeighbourRecord(payload: m.payload), "RTM_NEWNEIGH"))
         }
         for link in d.links where link.kind == "vxlan" {

@@ -45,15 +45,15 @@ enum NamespaceWalker {
         let refs: [NamespaceRef]
         let home: NetworkNamespace
         let skipVanished: Bool
-        let neighboursUnlessCreatedBy: String?
+        let neighbours: NeighbourReading
         let next = Atomic<Int>(0)
         let results: UnsafeMutableBufferPointer<WalkOutcome?>
 
-        init(refs: [NamespaceRef], home: NetworkNamespace, skipVanished: Bool, neighboursUnlessCreatedBy: String?) {
+        init(refs: [NamespaceRef], home: NetworkNamespace, skipVanished: Bool, neighbours: NeighbourReading) {
             self.refs = refs
             self.home = home
             self.skipVanished = skipVanished
-            self.neighboursUnlessCreatedBy = neighboursUnlessCreatedBy
+            self.neighbours = neighbours
             results = .allocate(capacity: refs.count)
             results.initialize(repeating: nil)
         }
@@ -68,18 +68,17 @@ enum NamespaceWalker {
             while true {
                 let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 if i >= refs.count { return }
-                results[i] = NamespaceWalker.read(refs[i], home: home, skipVanished: skipVanished,
-                                                  neighboursUnlessCreatedBy: neighboursUnlessCreatedBy)
+                results[i] = NamespaceWalker.read(refs[i], home: home, skipVanished: skipVanished, neighbours: neighbours)
             }
         }
     }
 
     /// Reads `refs` (in any order, on `parallelism` threads) and returns one outcome
-    /// per ref, in the order given. `.host` is `home`. `neighboursUnlessCreatedBy`:
-    /// see `NamespaceReader.read` (only namespaces under /run/netns, never the host).
+    /// per ref, in the order given. `.host` is `home`. `meanwhile` runs on the
+    /// calling thread while the workers read (it must not change namespace).
     static func run(_ refs: [NamespaceRef], home: NetworkNamespace, parallelism: Int, skipVanished: Bool,
-                    neighboursUnlessCreatedBy: String? = nil) -> [WalkOutcome] {
-        let walk = Walk(refs: refs, home: home, skipVanished: skipVanished, neighboursUnlessCreatedBy: neighboursUnlessCreatedBy)
+                    neighbours: NeighbourReading = .read, meanwhile: () -> Void = {}) -> [WalkOutcome] {
+        let walk = Walk(refs: refs, home: home, skipVanished: skipVanished, neighbours: neighbours)
         let workers = max(1, min(parallelism, refs.count))
         var threads: [pthread_t] = []
         for _ in 0..<workers {
@@ -96,6 +95,7 @@ enum NamespaceWalker {
             }
             threads.append(thread)
         }
+        meanwhile()
         for t in threads { pthread_join(t, nil) }
         return refs.indices.map { i in
             walk.results[i] ?? .failed(ObserveError(namespace: refs[i], NetlinkError(
@@ -104,7 +104,7 @@ enum NamespaceWalker {
     }
 
     /// Runs on a worker thread: enters the namespace and reads it there.
-    static func read(_ ref: NamespaceRef, home: NetworkNamespace, skipVanished: Bool, neighboursUnlessCreatedBy: String? = nil) -> WalkOutcome {
+    static func read(_ ref: NamespaceRef, home: NetworkNamespace, skipVanished: Bool, neighbours: NeighbourReading = .read) -> WalkOutcome {
         let ns: NetworkNamespace
         do {
             switch ref {
@@ -127,9 +127,7 @@ enum NamespaceWalker {
         do {
             let handle = try NetlinkHandle()
             let asksHome = ref != .host && handle.namespaceID != home.id
-            let named = if case .named = ref { true } else { false }
-            let dump = try NamespaceReader.read(handle, homeFD: asksHome ? home.fd : nil,
-                                                neighboursUnlessCreatedBy: named ? neighboursUnlessCreatedBy : nil)
+            let dump = try NamespaceReader.read(handle, homeFD: asksHome ? home.fd : nil, neighbours: neighbours)
             return .read(ObservedMapping.namespace(ref, dump), ns.id)
         } catch {
             return .failed(ObserveError(namespace: ref, error))

@@ -33,8 +33,11 @@ public enum Observer {
     /// is reported once, whatever names point at it (see `canonical(_:over:)`), and a
     /// name there (or an `extra` path) that is the host's own namespace is not
     /// reported at all: the host is `.host`. An `extra` ref is reported as asked.
-    public static func observe(extra: [NamespaceRef] = []) throws(ObserveError) -> HostState {
-        try observe(extra: extra, parallelism: nil)
+    ///
+    /// `neighbours: .leftOut` reads no neighbour entries (see `NeighbourReading`);
+    /// the state says so (`HostState.neighbourReading`).
+    public static func observe(extra: [NamespaceRef] = [], neighbours: NeighbourReading = .read) throws(ObserveError) -> HostState {
+        try observe(extra: extra, parallelism: nil, neighbours: neighbours)
     }
 
     /// Reads one namespace. Unlike `observe(extra:)`, a namespace that does not exist
@@ -72,21 +75,13 @@ public enum Observer {
         }
     }
 
-    /// What a destroy of `project` needs: `observe(extra:)`, but the namespaces the
-    /// project created are read without their neighbours. A destroy deletes those
-    /// namespaces whole, and a neighbour is neither a step nor collateral there (the
-    /// links and addresses, and routes, that go with a namespace are named; they
-    /// are read). The kernel's neighbour dump walks every namespace's entries, so
-    /// each one costs more the more namespaces there are: a third of the reading
-    /// at 1000 containers.
-    public static func observe(toDestroy project: String, extra: [NamespaceRef] = []) throws(ObserveError) -> HostState {
-        try observe(extra: extra, parallelism: nil, neighboursUnlessCreatedBy: project)
-    }
-
     /// `observe(extra:)` with an explicit number of worker threads (nil: automatic).
     /// Exposed for the benchmark and tests; results do not depend on it.
+    ///
+    /// The host namespace's files and firewall are read on the calling thread while
+    /// the workers read the namespaces.
     public static func observe(extra: [NamespaceRef], parallelism: Int?,
-                               neighboursUnlessCreatedBy project: String? = nil) throws(ObserveError) -> HostState {
+                               neighbours: NeighbourReading = .read) throws(ObserveError) -> HostState {
         let home: NetworkNamespace
         do { home = try NetworkNamespace.current() } catch { throw ObserveError(namespace: .host, error) }
         let named: [String]
@@ -102,8 +97,10 @@ public enum Observer {
             refs.append(ref)
         }
         let workers = parallelism ?? NamespaceWalker.defaultParallelism(jobs: refs.count)
-        let outcomes = NamespaceWalker.run(refs, home: home, parallelism: workers, skipVanished: true,
-                                           neighboursUnlessCreatedBy: project)
+        var hostFiles: Result<(firewall: [FirewallTable], files: [NamespaceFile], resolver: String?), ObserveError>?
+        let outcomes = NamespaceWalker.run(refs, home: home, parallelism: workers, skipVanished: true, neighbours: neighbours) {
+            hostFiles = Result { () throws(ObserveError) in (try firewall(), try netnsFiles(), hostResolver()) }
+        }
 
         var observed: [ObservedNamespace] = []
         observed.reserveCapacity(outcomes.count)
@@ -129,12 +126,14 @@ public enum Observer {
         }
         ObservedMapping.resolveAcrossNamespaces(&observed)
         var state = HostState()
+        state.neighbourReading = neighbours
         for o in observed { state.namespaces[o.state.ref] = o.state }
-        state.namespaces[.host]?.firewall = try firewall()
+        let host = try hostFiles!.get()
+        state.namespaces[.host]?.firewall = host.firewall
         let bridges = state.namespaces[.host]?.links.filter { $0.kind == .bridge }.map(\.name) ?? []
         state.namespaces[.host]?.sysctls = sysctls(bridges: bridges)
-        state.namespaces[.host]?.netnsFiles = try netnsFiles()
-        state.namespaces[.host]?.hostResolver = hostResolver()
+        state.namespaces[.host]?.netnsFiles = host.files
+        state.namespaces[.host]?.hostResolver = host.resolver
         return state
     }
 

@@ -57,6 +57,9 @@ public enum Planner {
 
     private static func built(_ desired: DesiredState, observed: HostState, inventory: Bool, blocked: (String) -> String? = { _ in nil },
                               extra: [Conflict] = [], streaming: (StepStream, fingerprint: String, scope: [NamespaceRef])? = nil) -> Built {
+        // A reading without neighbours plans as one with them only when the desired
+        // state cannot use them (the reconciler reads accordingly).
+        assert(observed.neighbourReading == .read || !desired.usesNeighbours, "planned against a reading without the neighbours it needs")
         var b = PlanBuilder(desired: desired, observed: observed)
         b.findConflicts()
         // The existing resources never depend on the steps: known before the first.

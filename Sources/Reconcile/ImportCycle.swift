@@ -37,7 +37,7 @@ extension Reconciler {
     ///     from the spec's `cluster:` section, as `netform plan FILE` will).
     public func importProject(_ project: String?, extra: [NamespaceRef] = [], cluster: ClusterSpec? = nil,
                               check: ((Spec) throws -> PlannedChange)? = nil) throws -> ImportResult {
-        let observed = try observe(extra)
+        let observed = try observe(extra, .read)
         let projects = SpecImporter.projects(in: observed)
         let name: String
         if let project {
@@ -90,7 +90,7 @@ extension Reconciler {
     /// hand-made `bridges` and what hangs off them, and plans it against the host as it
     /// will be after the teardown. Nothing is changed.
     public func importForeign(project: String, bridges: [String], extra: [NamespaceRef] = []) throws -> ForeignImportResult {
-        let observed = try observe(extra)
+        let observed = try observe(extra, .read)
         if SpecImporter.projects(in: observed).contains(project) {
             throw ImportError(message: "project '\(project)' already has objects on this host; import hand-made bridges into a new project")
         }

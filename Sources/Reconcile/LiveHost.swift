@@ -93,9 +93,8 @@ public struct LiveHost {
     /// The reconciler for these options: with a cluster store, `observe` also reads
     /// the store's netform keys and store operations go to it.
     public init(_ options: Options) throws(Failure) {
-        var r = Reconciler(observe: { extra in try Observer.observe(extra: extra) }, driver: HostDriver(),
+        var r = Reconciler(observe: { extra, neighbours in try Observer.observe(extra: extra, neighbours: neighbours) }, driver: HostDriver(),
                            localHost: options.hostName ?? ProcessInfo.processInfo.hostName)
-        r.observeToDestroy = { project, extra in try Observer.observe(toDestroy: project, extra: extra) }
         r.makeDriver = { HostDriver() }
         r.namespaceIdentity = Self.namespaceIdentity
         r.namespaceFiles = Self.namespaceFiles
@@ -114,8 +113,7 @@ public struct LiveHost {
             try Self.readStore(into: &state) { () throws(StoreError) in try store.list(prefix: "/netform/").entries }
             return state
         }
-        r.observe = { extra in try withStore(Observer.observe(extra: extra)) }
-        r.observeToDestroy = { project, extra in try withStore(Observer.observe(toDestroy: project, extra: extra)) }
+        r.observe = { extra, neighbours in try withStore(Observer.observe(extra: extra, neighbours: neighbours)) }
         r.driver = HostDriver(store: StoreBackend(store))
         r.makeDriver = { HostDriver(store: StoreBackend(store)) }
         r.cluster = .init(host: r.localHost ?? ProcessInfo.processInfo.hostName, advertise: advertise, leaseTTL: settings.leaseTTL)

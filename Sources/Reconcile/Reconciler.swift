@@ -9,11 +9,10 @@ import Spec
 /// future agent or CNI plugin) runs the same code. Reading the host and changing
 /// it are injected, so the cycle is tested on a simulated host without root.
 public struct Reconciler {
-    /// Reads the live state: the host, every named namespace, and `extra`.
-    public var observe: (_ extra: [NamespaceRef]) throws -> HostState
-    /// What a destroy of a project reads, when it can read less than `observe`
-    /// (see `Observer.observe(toDestroy:extra:)`); nil: `observe`.
-    public var observeToDestroy: ((_ project: String, _ extra: [NamespaceRef]) throws -> HostState)?
+    /// Reads the live state: the host, every named namespace, and `extra`; with
+    /// `neighbours: .leftOut`, it may leave out the neighbour entries (a reading
+    /// that does must say so in `HostState.neighbourReading`).
+    public var observe: (_ extra: [NamespaceRef], _ neighbours: NeighbourReading) throws -> HostState
     public var driver: any OperationDriver
     /// When set, each apply gets a new driver from it instead of `driver`: a live
     /// driver caches namespace handles and interface indexes for one run, and a
@@ -59,7 +58,8 @@ public struct Reconciler {
                                   unreachable: observed[.host]?.clusterStoreUnreachable) }
     }
 
-    public init(observe: @escaping (_ extra: [NamespaceRef]) throws -> HostState, driver: any OperationDriver, localHost: String?) {
+    public init(observe: @escaping (_ extra: [NamespaceRef], _ neighbours: NeighbourReading) throws -> HostState, driver: any OperationDriver,
+                localHost: String?) {
         self.observe = observe
         self.driver = driver
         self.localHost = localHost
@@ -107,7 +107,21 @@ public struct Reconciler {
 
     /// Reads the host (adopted namespaces included) and compiles the spec against it:
     /// what `plan` diffs, and what `explain` reasons about.
+    ///
+    /// The reading holds neighbour entries exactly when the desired state uses them
+    /// (`NeighbourReading.needed(by:)`), so that a saved plan's check, which reads by
+    /// the saved desired state, reads the same. The spec tells beforehand (only an
+    /// overlay network brings them); should the compiled state say otherwise, the
+    /// host is read again as it says.
     public func observeAndCompile(_ spec: Spec, lap: (String) -> Void = { _ in }) throws -> (CompiledSpec, HostState) {
+        let expected: NeighbourReading = spec.networks.contains { $0.driver == .overlay } ? .read : .leftOut
+        let first = try observeAndCompile(spec, neighbours: expected, lap: lap)
+        let needed = NeighbourReading.needed(by: first.0.desired)
+        return needed == expected ? first : try observeAndCompile(spec, neighbours: needed, lap: lap)
+    }
+
+    private func observeAndCompile(_ spec: Spec, neighbours: NeighbourReading, lap: (String) -> Void) throws -> (CompiledSpec, HostState) {
+        func observe(_ extra: [NamespaceRef]) throws -> HostState { try self.observe(extra, neighbours) }
         var observed = try observe([])
         lap("observe")
         var compiled = try Compiler.compile(spec, observed: observed, localHost: localHost, cluster: clusterView(observed))
@@ -182,7 +196,8 @@ public struct Reconciler {
     /// namespace that is gone (its process exited, someone deleted it) took netform's
     /// interfaces with it: there is nothing to remove there, and no conflict.
     public func destroyPlan(project: String, adopted: Set<NamespaceRef> = []) throws -> PlannedChange {
-        let observed = try observeToDestroy.map { try $0(project, Array(adopted)) } ?? observe(Array(adopted))
+        // The desired state is empty: no neighbour entry is needed.
+        let observed = try observe(Array(adopted), .leftOut)
         let present = adopted.filter { observed[$0] != nil }
         var host = HostState()
         host[.host] = NamespaceState(ref: .host)
@@ -244,7 +259,7 @@ public struct Reconciler {
         guard report.succeeded else { return Outcome(report: report, remaining: nil, verificationRolledBack: false) }
         var remaining: Plan?
         for attempt in 0..<verifyAttempts {
-            let observed = try observe(Array(planned.desired.adoptedNamespaces))
+            let observed = try observe(Array(planned.desired.adoptedNamespaces), .needed(by: planned.desired))
             if Planner.changesStillNeeded(planned.desired, observed: observed).isEmpty {
                 return Outcome(report: report, remaining: nil, verificationRolledBack: false)
             }

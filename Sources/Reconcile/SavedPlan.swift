@@ -190,7 +190,8 @@ extension Reconciler {
         }
         var refs = Set(saved.desired.adoptedNamespaces)
         for ref in saved.plan.scope { if case .path = ref { refs.insert(ref) } }
-        let observed = try observe(refs.sorted())
+        // Read as the plan was made: with neighbours exactly when its desired state uses them.
+        let observed = try observe(refs.sorted(), .needed(by: saved.desired))
         guard Fingerprint.of(observed, scope: saved.plan.scope) == saved.plan.fingerprint else { throw StalePlan() }
         // (Its fingerprint is the one just compared: not hashed a second time.)
         var fresh = Planner.plan(saved.desired, observed: observed, fingerprinted: false, blocked: namespaceFiles.blocker)

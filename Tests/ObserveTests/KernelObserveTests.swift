@@ -363,22 +363,22 @@ struct KernelObserveTests {
         #expect(host.link(named: scene.bridge) == full1[.host]?.link(named: scene.bridge))
     }
 
-    @Test("what a destroy reads: no neighbours in the namespaces the project created, the rest as always")
-    func destroyReadsNoNeighboursWhereItDeletes() throws {
+    @Test("a reading that leaves the neighbours out has none anywhere, and everything else")
+    func readingWithoutNeighbours() throws {
         let scene = Scene()
         defer { scene.cleanup() }
         try scene.build()
         let ref = NamespaceRef.named(scene.netns)
-        let full = try #require(try Observer.observe()[ref])
-        let toDestroy = try #require(try Observer.observe(toDestroy: scene.project)[ref])
-        let otherProject = try #require(try Observer.observe(toDestroy: "\(scene.project)x")[ref])
+        let full = try Observer.observe()
+        let without = try Observer.observe(neighbours: .leftOut)
         // The scene's two permanent entries (the planner's view; ip -j is compared above).
-        #expect(full.neighbours.count == 2, "\(full.neighbours)")
-        #expect(toDestroy.neighbours.isEmpty)
-        var withoutNeighbours = full
-        withoutNeighbours.neighbours = []
-        #expect(toDestroy == withoutNeighbours, "links, addresses (collateral of the delete), routes and the rest are read")
-        #expect(otherProject == full, "another project's destroy reads the namespace whole")
+        #expect(full[ref]?.neighbours.count == 2, "\(String(describing: full[ref]?.neighbours))")
+        #expect(full.neighbourReading == .read)
+        #expect(without.neighbourReading == .leftOut)
+        #expect(without.namespaces.values.allSatisfy { $0.neighbours.isEmpty })
+        var expected = try #require(full[ref])
+        expected.neighbours = []
+        #expect(without[ref] == expected, "links, addresses, routes and the rest are read")
     }
 }
 

@@ -196,7 +196,7 @@ final class ForgetfulDriver: OperationDriver {
             if case .addRoute(.named("seed.container2"), _) = op { return true }
             return false
         }
-        var r = Reconciler(observe: { _ in asObserved(driver.state) }, driver: driver, localHost: "node1")
+        var r = Reconciler(observe: { _, n in asObserved(driver.state, neighbours: n) }, driver: driver, localHost: "node1")
         r.verifyAttempts = 2
         r.verifyDelay = .milliseconds(1)
         let planned = try r.plan(try spec(seedSpec))

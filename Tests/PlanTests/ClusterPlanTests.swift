@@ -61,7 +61,11 @@ final class ClusterHost: OperationDriver {
     }
 
     func reconciler(_ name: String, advertise: String) -> Reconciler {
-        var r = Reconciler(observe: { [unowned self] _ in try self.observed() }, driver: self, localHost: name)
+        var r = Reconciler(observe: { [unowned self] _, n in
+            var s = try self.observed()
+            if n == .leftOut { s.leaveOutNeighbours() }
+            return s
+        }, driver: self, localHost: name)
         r.cluster = .init(host: name, advertise: IPAddress(advertise)!)
         return r
     }

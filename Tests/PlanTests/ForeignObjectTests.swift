@@ -185,7 +185,7 @@ import Testing
 @Suite struct OtherProjectsConflicts {
     @Test func anOverlappingSubnetOfAnotherNetformProjectIsNamedAsSuch() throws {
         let kernel = SimulatedDriver(pristineHost(sentinels: false))
-        let r = Reconciler(observe: { _ in asObserved(kernel.state) }, driver: kernel, localHost: nil)
+        let r = Reconciler(observe: { _, n in asObserved(kernel.state, neighbours: n) }, driver: kernel, localHost: nil)
         #expect(try r.apply(try r.plan(try spec("version: 1\nproject: a\nnetworks: {n: {subnets: [{subnet: 10.9.0.0/24}]}}\n"))).succeeded)
         let conflicts = try r.plan(try spec("version: 1\nproject: b\nnetworks: {m: {subnets: [{subnet: 10.9.0.0/16}]}}\n")).plan.conflicts.map(\.message)
         #expect(conflicts.count == 1 && conflicts[0].hasPrefix("address 10.9.0.1/24 on ")

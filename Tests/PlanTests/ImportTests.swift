@@ -180,14 +180,14 @@ import Testing
 
     /// No project, an unknown one, or several without a choice: a clear error.
     @Test func nothingToImportIsSaidPlainly() throws {
-        let empty = Reconciler(observe: { _ in asObserved(Self.host()) }, driver: SimulatedDriver(Self.host()), localHost: nil)
+        let empty = Reconciler(observe: { _, n in asObserved(Self.host(), neighbours: n) }, driver: SimulatedDriver(Self.host()), localHost: nil)
         #expect(throws: ImportError.self) { try empty.importProject(nil) }
         var two = Self.host()
         for file in ["seed.yaml", "dual-stack.yaml"] {
             let c = try Compiler.compile(try spec(Self.example(file)), observed: asObserved(two))
             two = try applied(Planner.plan(c.desired, observed: asObserved(two)), to: two)
         }
-        let r = Reconciler(observe: { [two] _ in asObserved(two) }, driver: SimulatedDriver(two), localHost: nil)
+        let r = Reconciler(observe: { [two] _, n in asObserved(two, neighbours: n) }, driver: SimulatedDriver(two), localHost: nil)
         do {
             _ = try r.importProject(nil)
             Issue.record("several projects and no choice must fail")

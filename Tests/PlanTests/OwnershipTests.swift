@@ -203,8 +203,8 @@ final class RacingDriver: OperationDriver {
         truth[.named("seed.container1")]!.routes.removeAll()
         let driver = SimulatedDriver(truth)
         // An observer that never sees the veth come back: verification fails.
-        var r = Reconciler(observe: { _ in
-            var s = asObserved(driver.state)
+        var r = Reconciler(observe: { _, n in
+            var s = asObserved(driver.state, neighbours: n)
             s[.named("seed.container1")]?.links.removeAll { $0.name == "eth0" }
             return s
         }, driver: driver, localHost: nil)

@@ -55,9 +55,11 @@ let otherProjectTable = FirewallTable(family: "inet", name: "netform_other", cha
     .init(name: "forward", base: .init(type: "filter", hook: "forward", priority: 0, policy: "accept"), rules: []),
 ])
 
-/// What the kernel would report: no veth peers, interface indexes filled in.
-func asObserved(_ s: HostState) -> HostState {
+/// What the kernel would report: no veth peers, interface indexes filled in; and,
+/// for a reading that leaves them out, no neighbour entries.
+func asObserved(_ s: HostState, neighbours: NeighbourReading = .read) -> HostState {
     var out = s
+    if neighbours == .leftOut { out.leaveOutNeighbours() }
     var index: Int32 = 1
     for ref in out.namespaces.keys {
         for i in out[ref]!.links.indices {

@@ -1,4 +1,5 @@
 import Addressing
+import Compile
 import Execute
 import Foundation
 import Model
@@ -9,7 +10,7 @@ import Testing
 /// A reconciler on a simulated host: observation is what the kernel would report.
 func simulatedReconciler(_ start: HostState) -> (Reconciler, SimulatedDriver) {
     let driver = SimulatedDriver(start)
-    let r = Reconciler(observe: { _ in asObserved(driver.state) }, driver: driver, localHost: "node1")
+    let r = Reconciler(observe: { _, n in asObserved(driver.state, neighbours: n) }, driver: driver, localHost: "node1")
     return (r, driver)
 }
 
@@ -88,6 +89,41 @@ func simulatedReconciler(_ start: HostState) -> (Reconciler, SimulatedDriver) {
         expected[.host]!.netnsFiles.removeAll { $0.project == "seed" }
         #expect(driver.state[.host]!.firewall.contains { $0.belongs(to: "other") } && driver.state[.host]!.firewall.contains(sentinelTable))
         #expect(driver.state.normalized() == expected.normalized())
+    }
+
+    /// How each reading of the host was asked for.
+    final class Readings { var asked: [NeighbourReading] = [] }
+
+    @Test("without an overlay network, plan, verification, a saved plan's check and destroy read no neighbour entry, and plan the same")
+    func neighboursAreReadOnlyWhereAPlanCanUseThem() throws {
+        var start = pristineHost()
+        // Someone's static entry on the host's uplink: nothing a plan does depends on it.
+        let entry = NeighbourState(link: "eth0", address: IPAddress("192.168.1.77")!, mac: MACAddress("02:00:00:00:00:77")!)
+        start[.host]!.neighbours = [entry]
+        let driver = SimulatedDriver(start)
+        let readings = Readings()
+        let r = Reconciler(observe: { _, n in
+            readings.asked.append(n)
+            return asObserved(driver.state, neighbours: n)
+        }, driver: driver, localHost: "node1")
+        let planned = try r.plan(try spec(seedSpec))
+        #expect(readings.asked == [.leftOut])
+        // The plan a reading with the entry gives has the same steps.
+        let full = asObserved(start)
+        let compiled = try Compiler.compile(try spec(seedSpec), observed: full, localHost: "node1")
+        #expect(Planner.plan(compiled.desired, observed: full).steps == planned.plan.steps)
+        // The check reads as the plan was made: an entry added meanwhile, which the
+        // plan could not change, does not make it stale.
+        let saved = try PlanJSON.decoder().decode(Reconciler.PlannedChange.self, from: try PlanJSON.encoder(pretty: false).encode(planned))
+        try driver.perform(.addNeighbour(namespace: .host, neighbour: NeighbourState(link: "eth0", address: IPAddress("192.168.1.78")!,
+                                                                                     mac: MACAddress("02:00:00:00:00:78")!)))
+        let checked = try r.checkSaved(saved)
+        #expect(readings.asked.last == .leftOut)
+        #expect(try r.apply(checked).succeeded)
+        #expect(readings.asked.last == .leftOut, "verification")
+        #expect(try r.apply(try r.destroyPlan(project: "seed")).succeeded)
+        #expect(!readings.asked.contains(.read), "\(readings.asked)")
+        #expect(driver.state[.host]!.neighbours.count == 2, "the entries are left alone")
     }
 
     @Test func savedPlanIsRefusedWhenTheHostChanged() throws {
