@@ -56,15 +56,19 @@ public struct NamespaceFile: Sendable, Hashable, Codable, CustomStringConvertibl
     }
 
     /// The project named by `content`'s mark line, if it has one.
+    /// On the UTF-8 bytes, which the mark's are: walking the first line by
+    /// `Character` was a tenth of a no-op plan's observe at 1000 containers.
     static func project(of content: String) -> String? {
-        let first = content.prefix { $0 != "\n" }
-        guard first.hasPrefix("# " + OwnerMark.prefix) else { return nil }
         // `# netform:PROJECT/etc: …`
-        let body = first.dropFirst(2 + OwnerMark.prefix.count)
-        guard let slash = body.firstIndex(of: "/"), slash != body.startIndex,
-              body[body.index(after: slash)...].hasPrefix("etc:") else { return nil }
-        return String(body[..<slash])
+        let utf8 = content.utf8
+        guard utf8.starts(with: markPrefix) else { return nil }
+        let body = utf8.dropFirst(markPrefix.count)
+        guard let end = body.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "\n") }), end != body.startIndex,
+              body[end] == UInt8(ascii: "/"), body[body.index(after: end)...].starts(with: "etc:".utf8) else { return nil }
+        return String(Substring(body[..<end]))
     }
+
+    private static let markPrefix = Array(("# " + OwnerMark.prefix).utf8)
 
     /// The number of lines, for plan summaries and messages: what `split(separator:
     /// "\n", omittingEmptySubsequences: false)` counts, less a last empty line after a
