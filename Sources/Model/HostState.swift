@@ -33,6 +33,10 @@ public struct HostState: Sendable, Equatable, Codable {
         set { namespaces[ref] = newValue }
     }
 
+    /// Whether the namespace is here (without copying its state out, as
+    /// `self[ref] != nil` does).
+    public func has(_ ref: NamespaceRef) -> Bool { namespaces.index(forKey: ref) != nil }
+
     /// This state as a reading that left the neighbour entries out.
     public mutating func leaveOutNeighbours() {
         for ref in namespaces.keys where !(namespaces[ref]?.neighbours.isEmpty ?? true) { namespaces[ref]?.neighbours = [] }

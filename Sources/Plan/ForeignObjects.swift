@@ -113,7 +113,7 @@ extension PlanBuilder {
                 }
                 for r in foreignRoutes(on: nil, in: ns) { out.append(ForeignObject(nsRes, .route, in: ns.ref, r.description)) }
             }
-            for l in ns.links where linkIsOurs(l, in: ns) && !vanishing.contains(linkKey(ns.ref, l.name)) {
+            for l in ns.links where linkIsOurs(l, in: ns) && !isVanishing(ns.ref, l.name) {
                 let res = isLoopback(l) ? nsRes : resource(for: ownerOf(l, in: ns), fallback: ns.ref)
                 for a in ns.addresses where a.link == l.name && !isOurs(a, in: ns) {
                     out.append(ForeignObject(res, .address, in: ns.ref, a.description))

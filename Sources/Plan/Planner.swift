@@ -222,6 +222,9 @@ struct PlanBuilder {
     private let desiredSorted: [NamespaceState]
     /// Marked links in every observed namespace, by mark (both veth ends share one).
     private let observedByMark: [OwnerMark: [(ref: NamespaceRef, link: LinkState)]]
+    /// Namespaces to create that exist with another owner (or none): a conflict,
+    /// and nothing is planned in them.
+    private let ownedByAnother: Set<NamespaceRef>
 
     init(desired: DesiredState, observed: HostState) {
         self.desired = desired
@@ -238,6 +241,9 @@ struct PlanBuilder {
             for l in ns.links { if let m = l.owner { byMark[m, default: []].append((ns.ref, l)) } }
         }
         observedByMark = byMark
+        ownedByAnother = Set(desired.createdNamespaces.filter { ref in
+            observed.namespaces[ref].map { $0.owner != desired.state.namespaces[ref]?.owner } ?? false
+        })
     }
 
     func observedLink(_ ref: NamespaceRef, _ name: String) -> LinkState? { observedLinks[ref]?[name] }
@@ -256,11 +262,14 @@ struct PlanBuilder {
     /// bridge left without its alias is its network's, a veth end its container's),
     /// or to the container at its other end; only when neither is known is it an
     /// `orphan/NAME` of the project (still ours to delete, never an add).
-    func ownerOf(_ link: LinkState, in ns: NamespaceState?) -> OwnerMark? {
+    func ownerOf(_ link: LinkState, in ns: NamespaceState?) -> OwnerMark? { ownerOf(link, in: ns?.ref) }
+
+    /// `ownerOf(_:in:)` by the namespace's ref (no copy of its state).
+    func ownerOf(_ link: LinkState, in ref: NamespaceRef?) -> OwnerMark? {
         if let o = link.owner { return o }
         guard link.kind != .loopback else { return nil }
         guard link.group == OwnerMark.linkGroup(project: project) else { return nil }
-        if let ref = ns?.ref, let wanted = desiredLink(ref, link.name)?.owner, isOurs(wanted) { return wanted }
+        if let ref, let wanted = desiredLink(ref, link.name)?.owner, isOurs(wanted) { return wanted }
         if case .veth(let peer?) = link.kind, let other = observed[peer.namespace]?.owner, isOurs(other) { return other }
         return OwnerMark(project: project, path: "orphan/\(link.name)")
     }
@@ -276,6 +285,11 @@ struct PlanBuilder {
     }
 
     func linkKey(_ ns: NamespaceRef, _ name: String) -> String { "link:\(ns)/\(name)" }
+
+    /// Whether an earlier step takes the link away (its key is made only when
+    /// something vanishes at all: a no-op plan asks this for every link).
+    func isVanishing(_ ref: NamespaceRef, _ name: String) -> Bool { !vanishing.isEmpty && vanishing.contains(linkKey(ref, name)) }
+
     func nsKey(_ ns: NamespaceRef) -> String { "ns:\(ns)" }
 
     /// Resources with at least one object on the host already.
@@ -310,7 +324,7 @@ struct PlanBuilder {
             }
         }
         findFileConflicts()
-        for ref in desired.adoptedNamespaces.sorted() where observed[ref] == nil {
+        for ref in desired.adoptedNamespaces.sorted() where !observed.has(ref) {
             conflicts.append(Conflict(Resource(.host, ref.description), "namespace \(ref) to adopt does not exist"))
         }
         for want in desiredSorted {
@@ -364,17 +378,14 @@ struct PlanBuilder {
     /// not a namespace (and not a placeholder netform left) is a conflict: that file
     /// is someone else's, never reused nor removed.
     mutating func findBlockedNamespaces(_ blocked: (String) -> String?) {
-        for ref in desired.createdNamespaces.sorted() where observed[ref] == nil {
+        for ref in desired.createdNamespaces.sorted() where !observed.has(ref) {
             guard case .named(let name) = ref, let owner = desired.state[ref]?.owner, let what = blocked(name) else { continue }
             blockedNamespaces.append(Conflict(resource(for: owner, fallback: ref),
                                               "\(what) is at /run/netns/\(name) and is not a namespace; netform did not create it: remove or rename it"))
         }
     }
 
-    func conflictsFree(_ ref: NamespaceRef) -> Bool {
-        guard desired.createdNamespaces.contains(ref), let have = observed[ref] else { return true }
-        return have.owner == desired.state[ref]?.owner
-    }
+    func conflictsFree(_ ref: NamespaceRef) -> Bool { !ownedByAnother.contains(ref) }
 
     // MARK: steps
 
@@ -541,7 +552,7 @@ struct PlanBuilder {
                 let wanted = want?.routes.contains(r) ?? false
                 let reinstall = wanted && r.device.map { changingLinks.contains("\($0)/\(r.family.rawValue)") } == true
                 if wanted && !reinstall { continue }
-                if let d = r.device, vanishing.contains(linkKey(ns.ref, d)) { continue }
+                if let d = r.device, isVanishing(ns.ref, d) { continue }
                 if reinstall { reinstalledRoutes.insert(routeKey(ns.ref, r)) }
                 emit(routeResource(ns, r), .update, .deleteRoute(namespace: ns.ref, route: r), inverse: [.addRoute(namespace: ns.ref, route: r)],
                      removes: [routeKey(ns.ref, r)],
@@ -558,7 +569,7 @@ struct PlanBuilder {
             for a in ns.addresses {
                 // Only the project's addresses: an address someone else put on one of
                 // its links (no IFA_PROTO mark) is left alone, and listed as unmanaged.
-                guard isOurs(a, in: ns), let link = observedLink(ns.ref, a.link), !vanishing.contains(linkKey(ns.ref, a.link)) else { continue }
+                guard isOurs(a, in: ns), let link = observedLink(ns.ref, a.link), !isVanishing(ns.ref, a.link) else { continue }
                 if want?.addresses.contains(where: { $0.sameAddress(as: a) }) ?? false { continue }
                 emit(resource(for: ownerOf(link, in: ns), fallback: ns.ref), .update, .deleteAddress(namespace: ns.ref, address: a),
                      inverse: [.addAddress(namespace: ns.ref, address: a)], removes: ["addr:\(ns.ref)/\(a.address)"],
@@ -575,7 +586,7 @@ struct PlanBuilder {
             let replace = wanted.map { !$0.kind.sameKind(as: link.kind) } ?? false
             guard wanted == nil || replace else { continue }
             // A veth pair is deleted once, from whichever end comes first.
-            if vanishing.contains(linkKey(ns.ref, link.name)) { continue }
+            if isVanishing(ns.ref, link.name) { continue }
             var removed = [linkKey(ns.ref, link.name)]
             if case .veth = link.kind, let peer = peerOf(link, in: ns.ref) {
                 removed.append(linkKey(peer.namespace, peer.name))
@@ -591,7 +602,7 @@ struct PlanBuilder {
     }
 
     mutating func createNamespaces() {
-        for ref in desired.createdNamespaces.sorted() where observed[ref] == nil || deletedNamespaces.contains(ref) {
+        for ref in desired.createdNamespaces.sorted() where !observed.has(ref) || deletedNamespaces.contains(ref) {
             guard case .named(let name) = ref, let owner = desired.state[ref]?.owner else { continue }
             emit(resource(for: owner, fallback: ref), .create, .createNamespace(name: name, owner: owner),
                  inverse: [.deleteNamespace(name: name)], requires: [nsKey(ref)], provides: [nsKey(ref)], disruption: .none,
@@ -616,7 +627,7 @@ struct PlanBuilder {
                 var have = currentLink(link.name, in: want.ref)
                 // Half a veth pair (the other end was deleted by hand, or its namespace
                 // was): delete what is left and create the pair again.
-                if let h = have, isOurs(ownerOf(h, in: observed[want.ref])), case .veth(let peer?) = link.kind, link.master != nil,
+                if let h = have, isOurs(ownerOf(h, in: want.ref)), case .veth(let peer?) = link.kind, link.master != nil,
                    currentLink(peer.name, in: peer.namespace) == nil {
                     vanishing.insert(linkKey(want.ref, link.name))
                     emit(resource(for: link.owner, fallback: want.ref), .replace, .deleteLink(namespace: want.ref, name: link.name),
@@ -636,7 +647,7 @@ struct PlanBuilder {
 
     /// The observed link, unless this plan deletes it first.
     func currentLink(_ name: String, in ref: NamespaceRef) -> LinkState? {
-        guard !deletedNamespaces.contains(ref), !vanishing.contains(linkKey(ref, name)) else { return nil }
+        guard !deletedNamespaces.contains(ref), !isVanishing(ref, name) else { return nil }
         return observedLink(ref, name)
     }
 
@@ -669,7 +680,7 @@ struct PlanBuilder {
             if link.master == nil, let peerLink = desiredLink(peer.namespace, peer.name), peerLink.master != nil { return }
             guard let peerLink = desiredLink(peer.namespace, peer.name) else { return }
             // A surviving stray other end (drift) must go first.
-            if let stray = currentLink(peer.name, in: peer.namespace), isOurs(ownerOf(stray, in: observed[peer.namespace])) {
+            if let stray = currentLink(peer.name, in: peer.namespace), isOurs(ownerOf(stray, in: peer.namespace)) {
                 vanishing.insert(linkKey(peer.namespace, peer.name))
                 emit(res, .replace, .deleteLink(namespace: peer.namespace, name: peer.name), inverse: rebuildLink(stray, in: peer.namespace),
                      removes: [linkKey(peer.namespace, peer.name)], disruption: .recreate,
@@ -696,7 +707,7 @@ struct PlanBuilder {
     }
 
     mutating func changeInPlace(_ want: LinkState, have: LinkState, in ref: NamespaceRef) {
-        let haveOwner = ownerOf(have, in: observed[ref])
+        let haveOwner = ownerOf(have, in: ref)
         guard isOurs(haveOwner) || want.kind == .loopback else { return }  // conflict reported
         var change = LinkChangeSet()
         var undo = LinkChangeSet()
@@ -764,9 +775,9 @@ struct PlanBuilder {
                      disruption: .none, details: [AttributeChange("address", old: nil, new: a.description)])
             }
             for r in want.routes {
-                let key = routeKey(want.ref, r)
                 let present = have?.routes.contains(r) == true && (r.device.map { currentLink($0, in: want.ref) != nil } ?? true)
-                if present && !reinstalledRoutes.contains(key) { continue }
+                if present && (reinstalledRoutes.isEmpty || !reinstalledRoutes.contains(routeKey(want.ref, r))) { continue }
+                let key = routeKey(want.ref, r)
                 let link = r.device.flatMap { desiredLink(want.ref, $0) }
                 var requires = [key]
                 if let d = r.device { requires += [linkKey(want.ref, d), "addrs:\(want.ref)/\(d)"] }
@@ -853,7 +864,7 @@ struct PlanBuilder {
             ops.append(.createBridge(namespace: ref, name: link.name, mtu: link.mtu, mac: link.mac, alias: alias))
             // Ports that vanish with this plan (veths of deleted namespaces) are
             // re-attached by their own rebuild, which runs after this one in a rollback.
-            for port in observed[ref]?.links ?? [] where port.master == link.name && !vanishing.contains(linkKey(ref, port.name)) {
+            for port in observed[ref]?.links ?? [] where port.master == link.name && !isVanishing(ref, port.name) {
                 ops.append(.setLink(namespace: ref, name: port.name, change: LinkChangeSet(master: .some(link.name))))
             }
         case .vxlan(let s):

@@ -10,7 +10,7 @@ extension PlanBuilder {
     /// the project's and stays (its entries go with it when it is deleted).
     func ownsEntries(on link: String, in ref: NamespaceRef) -> Bool {
         guard let l = currentLink(link, in: ref) else { return false }
-        return isOurs(ownerOf(l, in: observed[ref]))
+        return isOurs(ownerOf(l, in: ref))
     }
 
     /// The subnets of the project's overlay networks (bridges with a VXLAN port):
