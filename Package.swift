@@ -1,11 +1,22 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-/// Every target: Swift 6 language mode (strict concurrency). In a release build,
-/// also `-static-stdlib`: the netform binary links the Swift runtime and Foundation
-/// statically (see its linker settings), and a module compiled with it names the
-/// static archives those need (ICU, CoreFoundation) for the link.
-let common: [SwiftSetting] = [.swiftLanguageMode(.v6), .unsafeFlags(["-static-stdlib"], .when(configuration: .release))]
+/// Every target: Swift 6 language mode (strict concurrency).
+let common: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+/// A release build of netform (what Scripts/install puts on a host) carries the Swift
+/// runtime and Foundation inside it: it needs no toolchain on the host and starts in
+/// half the time, without resolving the runtime libraries' symbols at each start.
+/// The modules are compiled as for the shared runtime, which name only Foundation for
+/// the link: the static archives Foundation's own need are named here. lld, as gold
+/// warns about a libc call inside Foundation's archive. Debug builds, the tests and
+/// the other executables keep the shared runtime.
+let staticRuntime: [LinkerSetting] = [.unsafeFlags([
+    "-static-stdlib", "-use-ld=lld",
+    "-lFoundationInternationalization", "-lFoundationEssentials", "-lCoreFoundation", "-l_FoundationICU",
+    "-l_FoundationCShims", "-l_FoundationCollections", "-lswiftSynchronization", "-lswiftDispatch", "-ldispatch",
+    "-lBlocksRuntime", "-lutil", "-ldl",
+], .when(configuration: .release))]
 
 let package = Package(
     name: "netform",
@@ -90,13 +101,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: common,
-            // A release build (what Scripts/install puts on a host) carries the Swift
-            // runtime and Foundation inside it: it needs no toolchain on the host and
-            // starts in about half the time, without resolving the runtime's
-            // libraries' symbols at each start. lld, as gold warns about a libc call
-            // inside Foundation's static archive.
-            linkerSettings: [.unsafeFlags(["-static-stdlib", "-use-ld=lld"], .when(configuration: .release))]),
+            swiftSettings: common, linkerSettings: staticRuntime),
 
         // Benchmark driver for Observe (Benchmarks/observe.sh runs it in a sandbox)
         .executableTarget(name: "netform-bench", dependencies: ["Observe", "Model"], swiftSettings: common),

@@ -78,8 +78,8 @@ public enum Observer {
     /// `observe(extra:)` with an explicit number of worker threads (nil: automatic).
     /// Exposed for the benchmark and tests; results do not depend on it.
     ///
-    /// The host namespace's files and firewall are read on the calling thread while
-    /// the workers read the namespaces.
+    /// The host namespace's firewall, /etc/netns files and resolver are read while
+    /// the workers read the namespaces (from the calling thread, in its namespace).
     public static func observe(extra: [NamespaceRef], parallelism: Int?,
                                neighbours: NeighbourReading = .read) throws(ObserveError) -> HostState {
         let home: NetworkNamespace

@@ -363,6 +363,28 @@ struct KernelObserveTests {
         #expect(host.link(named: scene.bridge) == full1[.host]?.link(named: scene.bridge))
     }
 
+    @Test("the host's /etc/netns files and nftables tables are read while the namespaces are walked")
+    func hostFilesAndTablesComeWithTheWalk() throws {
+        let scene = Scene()
+        defer {
+            scene.cleanup()
+            try? FileManager.default.removeItem(atPath: "/etc/netns/\(scene.netns)")
+            try? run("nft", "delete", "table", "inet", "\(scene.project)_t")
+        }
+        try scene.build()
+        try FileManager.default.createDirectory(atPath: "/etc/netns/\(scene.netns)", withIntermediateDirectories: true)
+        let text = NamespaceFile.markLine(project: scene.project) + "\n10.9.9.9\tpeer\n"
+        try text.write(toFile: "/etc/netns/\(scene.netns)/hosts", atomically: false, encoding: .utf8)
+        try run("nft", "add", "table", "inet", "\(scene.project)_t")
+        // Several workers, so the host's part runs beside them.
+        let state = try Observer.observe(extra: [], parallelism: 2)
+        let host = try #require(state[.host])
+        let file = try #require(host.netnsFiles.first { $0.namespace == scene.netns && $0.name == "hosts" })
+        #expect(file.content == text && file.project == scene.project)
+        #expect(host.firewall.contains { $0.family == "inet" && $0.name == "\(scene.project)_t" })
+        #expect(state[.named(scene.netns)]?.owner?.project == scene.project)
+    }
+
     @Test("a reading that leaves the neighbours out has none anywhere, and everything else")
     func readingWithoutNeighbours() throws {
         let scene = Scene()

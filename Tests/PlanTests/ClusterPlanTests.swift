@@ -201,8 +201,15 @@ containers:
         // A stale overlay neighbour (an endpoint that no longer exists): netform's.
         let stale = NeighbourState(link: "eth0", address: IPAddress("10.3.0.99")!, mac: MACAddress("02:00:00:00:99:0b")!)
         try h1.kernel.perform(.addNeighbour(namespace: .named("swarm.web1"), neighbour: stale))
-        let plan = try r1.plan(try spec(overlaySpec)).plan
-        #expect(plan.steps.map(\.operation) == [.deleteNeighbour(namespace: .named("swarm.web1"), neighbour: stale)])
+        let planned = try r1.plan(try spec(overlaySpec))
+        #expect(planned.plan.steps.map(\.operation) == [.deleteNeighbour(namespace: .named("swarm.web1"), neighbour: stale)])
+        // Saved, the plan is checked on a reading with the neighbours, as it was made
+        // with them: it runs; a neighbour that changes meanwhile makes it stale.
+        let saved = try PlanJSON.decoder().decode(Reconciler.PlannedChange.self, from: try PlanJSON.encoder(pretty: false).encode(planned))
+        #expect(try r1.checkSaved(saved).plan.steps == planned.plan.steps)
+        try h1.kernel.perform(.addNeighbour(namespace: .named("swarm.web1"),
+                                            neighbour: NeighbourState(link: "eth0", address: IPAddress("192.0.2.10")!, mac: MACAddress("02:00:00:00:99:0c")!)))
+        #expect(throws: Reconciler.StalePlan.self) { try r1.checkSaved(saved) }
     }
 
     /// node1 (default lease TTL) and node2 (a lease of `node2TTL` seconds) on one
