@@ -222,6 +222,8 @@ struct PlanBuilder {
     private let desiredSorted: [NamespaceState]
     /// Marked links in every observed namespace, by mark (both veth ends share one).
     private let observedByMark: [OwnerMark: [(ref: NamespaceRef, link: LinkState)]]
+    /// The namespaces to create, sorted once (three passes walk them).
+    private let createdSorted: [NamespaceRef]
     /// Namespaces to create that exist with another owner (or none): a conflict,
     /// and nothing is planned in them.
     private let ownedByAnother: Set<NamespaceRef>
@@ -241,6 +243,7 @@ struct PlanBuilder {
             for l in ns.links { if let m = l.owner { byMark[m, default: []].append((ns.ref, l)) } }
         }
         observedByMark = byMark
+        createdSorted = desired.createdNamespaces.sorted()
         ownedByAnother = Set(desired.createdNamespaces.filter { ref in
             observed.namespaces[ref].map { $0.owner != desired.state.namespaces[ref]?.owner } ?? false
         })
@@ -274,13 +277,30 @@ struct PlanBuilder {
         return OwnerMark(project: project, path: "orphan/\(link.name)")
     }
 
+    /// The resource a mark's path names: `net/NAME` a network, `ctr/NAME` and
+    /// `ep/NAME/…` a container, anything else the host. Asked for every marked link
+    /// of the host, so the path's non-empty `/`-separated components are walked on
+    /// its bytes, not split into an array.
     func resource(for mark: OwnerMark?, fallback: NamespaceRef) -> Resource {
         guard let mark else { return Resource(.host, fallback.description) }
-        let parts = mark.path.split(separator: "/")
-        switch parts.first {
-        case "net"?: return Resource(.network, parts.dropFirst().joined(separator: "/"))
-        case "ctr"?, "ep"?: return Resource(.container, parts.count > 1 ? String(parts[1]) : "?")
-        default: return Resource(.host, mark.path)
+        let path = mark.path
+        let bytes = path.utf8
+        let slash = UInt8(ascii: "/")
+        var i = bytes.startIndex
+        func nextComponent() -> Substring? {
+            while i < bytes.endIndex, bytes[i] == slash { i = bytes.index(after: i) }
+            guard i < bytes.endIndex else { return nil }
+            let start = i
+            while i < bytes.endIndex, bytes[i] != slash { i = bytes.index(after: i) }
+            return path[start..<i]
+        }
+        switch nextComponent() {
+        case "net"?:
+            var names: [Substring] = []
+            while let name = nextComponent() { names.append(name) }
+            return Resource(.network, names.count == 1 ? String(names[0]) : names.joined(separator: "/"))
+        case "ctr"?, "ep"?: return Resource(.container, nextComponent().map(String.init) ?? "?")
+        default: return Resource(.host, path)
         }
     }
 
@@ -312,7 +332,7 @@ struct PlanBuilder {
     // MARK: conflicts
 
     mutating func findConflicts() {
-        for ref in desired.createdNamespaces.sorted() {
+        for ref in createdSorted {
             guard let obs = observed[ref], let want = desired.state[ref] else { continue }
             if obs.owner != want.owner {
                 let res = resource(for: want.owner, fallback: ref)
@@ -378,7 +398,7 @@ struct PlanBuilder {
     /// not a namespace (and not a placeholder netform left) is a conflict: that file
     /// is someone else's, never reused nor removed.
     mutating func findBlockedNamespaces(_ blocked: (String) -> String?) {
-        for ref in desired.createdNamespaces.sorted() where !observed.has(ref) {
+        for ref in createdSorted where !observed.has(ref) {
             guard case .named(let name) = ref, let owner = desired.state[ref]?.owner, let what = blocked(name) else { continue }
             blockedNamespaces.append(Conflict(resource(for: owner, fallback: ref),
                                               "\(what) is at /run/netns/\(name) and is not a namespace; netform did not create it: remove or rename it"))
@@ -602,7 +622,7 @@ struct PlanBuilder {
     }
 
     mutating func createNamespaces() {
-        for ref in desired.createdNamespaces.sorted() where !observed.has(ref) || deletedNamespaces.contains(ref) {
+        for ref in createdSorted where !observed.has(ref) || deletedNamespaces.contains(ref) {
             guard case .named(let name) = ref, let owner = desired.state[ref]?.owner else { continue }
             emit(resource(for: owner, fallback: ref), .create, .createNamespace(name: name, owner: owner),
                  inverse: [.deleteNamespace(name: name)], requires: [nsKey(ref)], provides: [nsKey(ref)], disruption: .none,

@@ -660,3 +660,29 @@ containers:
         #expect(try Compiler.compile(plain, observed: pristineHost()).unenforced.isEmpty)
     }
 }
+
+@Suite struct ResourceNames {
+    /// What `resource(for:)` answered while it split the path into an array
+    /// (`split(separator: "/")`, empty components dropped): the rule, written out.
+    static func byComponents(_ path: String) -> Resource {
+        let parts = path.split(separator: "/")
+        switch parts.first {
+        case "net"?: return Resource(.network, parts.dropFirst().joined(separator: "/"))
+        case "ctr"?, "ep"?: return Resource(.container, parts.count > 1 ? String(parts[1]) : "?")
+        default: return Resource(.host, path)
+        }
+    }
+
+    @Test("a mark names its network, container or the host, whatever its slashes")
+    func aMarksPathNamesItsResource() {
+        let b = PlanBuilder(desired: DesiredState(project: "p", state: HostState()), observed: HostState())
+        #expect(b.resource(for: nil, fallback: .named("p.x")) == Resource(.host, "p.x"))
+        #expect(b.resource(for: OwnerMark(project: "p", path: "net/front"), fallback: .host) == Resource(.network, "front"))
+        #expect(b.resource(for: OwnerMark(project: "p", path: "ep/web/front"), fallback: .host) == Resource(.container, "web"))
+        #expect(b.resource(for: OwnerMark(project: "p", path: "ctr/web"), fallback: .host) == Resource(.container, "web"))
+        for path in ["net/a/b", "net//a", "/net/a", "net/a/", "net", "ctr", "ep/", "//ctr//c1//x", "orphan/veth0", "", "/", "network/a",
+                     "ctrl/x", "ép/x", "net/ä/ö"] {
+            #expect(b.resource(for: OwnerMark(project: "p", path: path), fallback: .host) == Self.byComponents(path), "\(path)")
+        }
+    }
+}
