@@ -296,6 +296,25 @@ import Testing
         ])
         #expect(r.spec == nil, "an invalid spec yields no Spec")
     }
+
+    @Test("the source line under a diagnostic is the line its position counts, whatever ends the lines")
+    func renderedLineWithEveryLineEnding() {
+        let expected = """
+            lab.yaml:3:54: error: 'icc' in network 'aislada' must be true or false, got a string
+             3 |   aislada: {subnets: [{subnet: 172.18.0.0/16}], icc: maybe}
+               |                                                      ^
+            """
+        for end in ["\r\n", "\r", "\n"] {
+            let r = load("version: 1\(end)networks:\(end)  aislada: {subnets: [{subnet: 172.18.0.0/16}], icc: maybe}\(end)")
+            #expect(r.rendered() == [expected], "\(end.unicodeScalars.map { $0.value })")
+        }
+        // A line separator (U+2028) ends a line for the YAML reader too (here it ends
+        // the comment, and what follows it is a key without a value): the line shown
+        // is the one the position names.
+        let r = load("version: 1\nnetworks: # a comment\u{2028}that goes on\n  aislada: {subnets: [{subnet: 172.18.0.0/16}], icc: maybe}\n")
+        let block = r.rendered().first ?? ""
+        #expect(block.hasPrefix("lab.yaml:4:") && block.contains("\n 4 |   aislada: {subnets"), "\(block)")
+    }
 }
 
 /// The `cluster:` section's shape (what its strings mean is the cluster module's:
