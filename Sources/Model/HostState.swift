@@ -216,9 +216,10 @@ public struct LinkState: Sendable, Equatable, Codable {
         self.mac = mac
         self.master = master
         self.alias = alias
-        self.owner = OwnerMark(alias: alias)
+        let owner = OwnerMark(alias: alias)
+        self.owner = owner
         self.isolated = isolated
-        self.group = group ?? (kind == .loopback ? 0 : OwnerMark.linkGroup(alias: alias))
+        self.group = group ?? (kind == .loopback ? 0 : owner.map { OwnerMark.linkGroup(project: $0.project) } ?? 0)
         self.index = index
         self.bridgeNetfilter = bridgeNetfilter
     }

@@ -18,13 +18,24 @@ public struct OwnerMark: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 
     /// Parses an alias; nil when it is not a netform mark.
+    ///
+    /// Walks the alias's UTF-8 bytes: every link read is parsed (`LinkState.init`), and
+    /// with a walk by `Character` that init was 2.8% of the CPU samples of a no-op plan
+    /// at 1000 containers. A byte-wise prefix or `/` may
+    /// have a combining mark after it where a `Character` one has not; such a mark
+    /// then names a project no spec can name (project names are
+    /// `a-z`, `0-9`, `_` and `-`; see `isValidProjectName`), so no object is taken for
+    /// the project's that was not.
     public init?(alias: String?) {
-        guard let alias, alias.hasPrefix(Self.prefix) else { return nil }
-        let body = alias.dropFirst(Self.prefix.count)
-        guard let slash = body.firstIndex(of: "/"), slash != body.startIndex else { return nil }
-        project = String(body[..<slash])
-        path = String(body[body.index(after: slash)...])
-        guard !path.isEmpty else { return nil }
+        guard let alias else { return nil }
+        let bytes = alias.utf8
+        guard bytes.starts(with: Self.prefix.utf8) else { return nil }
+        let body = bytes.index(bytes.startIndex, offsetBy: Self.prefix.utf8.count)
+        guard let slash = bytes[body...].firstIndex(of: UInt8(ascii: "/")), slash != body else { return nil }
+        let rest = bytes.index(after: slash)
+        guard rest != bytes.endIndex else { return nil }
+        project = String(Substring(alias.utf8[body..<slash]))
+        path = String(Substring(alias.utf8[rest...]))
     }
 
     public var alias: String { "\(Self.prefix)\(project)/\(path)" }
@@ -47,8 +58,10 @@ public struct OwnerMark: Hashable, Sendable, Codable, CustomStringConvertible {
     /// a link whose creation was interrupted (netform killed before the alias was
     /// set) is still recognisably the project's.
     public static func linkGroup(project: String) -> UInt32 {
+        // FNV-1a of "group:PROJECT", without building that string.
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in "group:\(project)".utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        for b in "group:".utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        for b in project.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         return 0x4e46_0000 | UInt32(truncatingIfNeeded: h & 0xffff)
     }
 

@@ -369,7 +369,7 @@ struct KernelObserveTests {
         defer {
             scene.cleanup()
             try? FileManager.default.removeItem(atPath: "/etc/netns/\(scene.netns)")
-            try? run("nft", "delete", "table", "inet", "\(scene.project)_t")
+            _ = try? run("nft", "delete", "table", "inet", "\(scene.project)_t")
         }
         try scene.build()
         try FileManager.default.createDirectory(atPath: "/etc/netns/\(scene.netns)", withIntermediateDirectories: true)

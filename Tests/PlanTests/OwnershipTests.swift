@@ -291,3 +291,44 @@ final class RacingDriver: OperationDriver {
                 "\(plan.conflicts)")
     }
 }
+
+/// The mark on a link is read from its alias on every reading: the byte-wise parse
+/// must take exactly the marks the `Character`-wise rule took, and the group of a
+/// project must stay the number links already carry in the kernel.
+@Suite struct MarkParsing {
+    /// The rule before the parse walked bytes: `netform:` + PROJECT + `/` + PATH, by
+    /// `Character`.
+    static func byCharacters(_ alias: String) -> OwnerMark? {
+        guard alias.hasPrefix(OwnerMark.prefix) else { return nil }
+        let body = alias.dropFirst(OwnerMark.prefix.count)
+        guard let slash = body.firstIndex(of: "/"), slash != body.startIndex else { return nil }
+        let path = String(body[body.index(after: slash)...])
+        return path.isEmpty ? nil : OwnerMark(project: String(body[..<slash]), path: path)
+    }
+
+    @Test("an alias is a mark exactly when the old rule said so, with the same project and path")
+    func aliasesParseAsBefore() {
+        for alias in ["netform:lab/net/front", "netform:lab/ep/web/front", "netform:lab/ctr/web", "netform:lab/", "netform:/net/x",
+                      "netform:lab", "netform:", "netform", "Netform:lab/net/x", " netform:lab/net/x", "netform:lab//x", "netform:a/b/",
+                      "netform:ä/ö", "netform:lab/ép", "docker0", "", "netform:lab/net/x\n", "xnetform:lab/net/a"] {
+            #expect(OwnerMark(alias: alias) == Self.byCharacters(alias), "\(alias)")
+        }
+        #expect(OwnerMark(alias: nil) == nil)
+    }
+
+    @Test("a project's link group is FNV-1a of group:PROJECT, as links already carry")
+    func linkGroupIsUnchanged() {
+        for project in ["lab", "seed", "a", "bench", "p-1_x"] {
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            for b in "group:\(project)".utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+            #expect(OwnerMark.linkGroup(project: project) == 0x4e46_0000 | UInt32(truncatingIfNeeded: h & 0xffff))
+        }
+        // The number a link of project `lab` carries on hosts netform already set up.
+        #expect(OwnerMark.linkGroup(project: "lab") == 0x4e46_b249)
+        let marked = LinkState(name: "x", kind: .bridge, alias: "netform:lab/net/front")
+        #expect(marked.owner == OwnerMark.network("lab", "front"))
+        #expect(marked.group == OwnerMark.linkGroup(project: "lab"))
+        #expect(LinkState(name: "y", kind: .bridge, alias: "someone's").group == 0)
+        #expect(LinkState(name: "lo", kind: .loopback, alias: "netform:lab/ctr/web").group == 0)
+    }
+}
