@@ -19,13 +19,12 @@ public struct OwnerMark: Hashable, Sendable, Codable, CustomStringConvertible {
 
     /// Parses an alias; nil when it is not a netform mark.
     ///
-    /// Walks the alias's UTF-8 bytes: every link read is parsed (`LinkState.init`), and
-    /// with a walk by `Character` that init was 2.8% of the CPU samples of a no-op plan
-    /// at 1000 containers. A byte-wise prefix or `/` may
-    /// have a combining mark after it where a `Character` one has not; such a mark
-    /// then names a project no spec can name (project names are
-    /// `a-z`, `0-9`, `_` and `-`; see `isValidProjectName`), so no object is taken for
-    /// the project's that was not.
+    /// Walks the alias's UTF-8 bytes: every link read is parsed (`LinkState.init`),
+    /// and with a walk by `Character` that init was 2.8% of the CPU samples of a
+    /// no-op plan at 1000 containers. A byte-wise prefix or `/` may have a combining
+    /// mark after it where a `Character` one has not; such a mark then names a
+    /// project no spec can name (project names are `a-z`, `0-9`, `_` and `-`; see
+    /// `isValidProjectName`), so no object is taken for the project's that was not.
     public init?(alias: String?) {
         guard let alias else { return nil }
         let bytes = alias.utf8
@@ -34,8 +33,8 @@ public struct OwnerMark: Hashable, Sendable, Codable, CustomStringConvertible {
         guard let slash = bytes[body...].firstIndex(of: UInt8(ascii: "/")), slash != body else { return nil }
         let rest = bytes.index(after: slash)
         guard rest != bytes.endIndex else { return nil }
-        project = String(Substring(alias.utf8[body..<slash]))
-        path = String(Substring(alias.utf8[rest...]))
+        project = String(Substring(bytes[body..<slash]))
+        path = String(Substring(bytes[rest...]))
     }
 
     public var alias: String { "\(Self.prefix)\(project)/\(path)" }
